@@ -1,0 +1,2 @@
+//! Keepsake's browser app entry point (being written).
+fn main() {}

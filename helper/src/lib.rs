@@ -1,0 +1,3 @@
+//! Keepsake's helper (being written).
+
+pub mod emulator;

@@ -1,0 +1,2 @@
+//! `helper`: Keepsake's helper binary (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! metafix: placeholder, being written.

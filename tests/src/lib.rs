@@ -1,0 +1,1 @@
+//! Support code shared by Keepsake's integration tests (being written).
