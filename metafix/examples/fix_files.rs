@@ -1,0 +1,23 @@
+//! Fixes files into a folder, for looking at results by hand:
+//! `cargo run -p metafix --example fix_files -- OUT_DIR FILE...`
+//! (sets Artist "Example Artist", Copyright "Example Copyright" and fills dates from
+//! the createTime 2020-05-17T10:20:30Z).
+
+use std::path::Path;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let out_dir = args.next().ok_or("usage: fix_files OUT_DIR FILE...")?;
+    let options = metafix::FixOptions::default()
+        .with_artist("Example Artist")
+        .with_copyright("Example Copyright");
+    let item = metafix::ItemContext::default().with_create_time("2020-05-17T10:20:30Z".parse()?);
+    for file in args {
+        let input = std::fs::read(&file)?;
+        let fixed = metafix::fix(&input, &options, &item);
+        let name = Path::new(&file).file_name().ok_or("no file name")?;
+        std::fs::write(Path::new(&out_dir).join(name), fixed.assemble(&input))?;
+        println!("== {file}\n{}", fixed.report);
+    }
+    Ok(())
+}

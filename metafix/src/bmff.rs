@@ -1,0 +1,297 @@
+//! ISO BMFF (MP4, MOV, HEIC, AVIF): box walking, the EXIF item of a HEIF file (read
+//! only), and the fixed-size dates of `mvhd`/`tkhd`/`mdhd` (patched in place).
+
+use std::ops::Range;
+
+use jiff::Timestamp;
+
+use crate::DatePolicy;
+use crate::report::Report;
+
+/// Seconds from 1904-01-01 (the QuickTime/MP4 epoch) to 1970-01-01.
+const EPOCH_1904: i64 = 2_082_844_800;
+
+#[derive(Debug, Clone, Copy)]
+struct BoxRef {
+    kind: [u8; 4],
+    body: usize,
+    end: usize,
+}
+
+/// The boxes directly inside `range`, stopping at the first malformed header.
+fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
+    let mut out = Vec::new();
+    let mut pos = range.start;
+    let limit = range.end.min(data.len());
+    while pos.checked_add(8).is_some_and(|e| e <= limit) {
+        let size = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
+        let mut kind = [0u8; 4];
+        kind.copy_from_slice(&data[pos + 4..pos + 8]);
+        let (body, end) = match size {
+            0 => (pos + 8, limit),
+            1 => {
+                let Some(b) = data.get(pos + 8..pos + 16) else {
+                    break;
+                };
+                let mut large = [0u8; 8];
+                large.copy_from_slice(b);
+                let Some(end) = usize::try_from(u64::from_be_bytes(large))
+                    .ok()
+                    .and_then(|l| pos.checked_add(l))
+                else {
+                    break;
+                };
+                (pos + 16, end)
+            }
+            n => (pos + 8, pos.saturating_add(n as usize)),
+        };
+        if end < body || end > limit {
+            // A box that claims to run past its parent: keep what is there for reading.
+            out.push(BoxRef {
+                kind,
+                body,
+                end: limit,
+            });
+            break;
+        }
+        out.push(BoxRef { kind, body, end });
+        pos = end;
+    }
+    out
+}
+
+fn find(data: &[u8], range: Range<usize>, kind: &[u8; 4]) -> Option<BoxRef> {
+    boxes(data, range).into_iter().find(|b| &b.kind == kind)
+}
+
+fn be(data: &[u8], at: usize, size: usize) -> Option<u64> {
+    let b = data.get(at..at.checked_add(size)?)?;
+    Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
+}
+
+/// The TIFF block of a HEIF file's `Exif` item, if it has one.
+pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
+    let meta = find(data, 0..data.len(), b"meta")?;
+    let inner = meta.body + 4..meta.end; // FullBox: version and flags first
+    let iinf = find(data, inner.clone(), b"iinf")?;
+    let version = *data.get(iinf.body)?;
+    let first = iinf.body + 4 + if version == 0 { 2 } else { 4 };
+    let mut exif_id = None;
+    for infe in boxes(data, first..iinf.end)
+        .into_iter()
+        .filter(|b| &b.kind == b"infe")
+    {
+        let v = *data.get(infe.body)?;
+        let (id, at) = match v {
+            2 => (be(data, infe.body + 4, 2)?, infe.body + 8),
+            3 => (be(data, infe.body + 4, 4)?, infe.body + 10),
+            _ => continue,
+        };
+        if data.get(at..at + 4) == Some(b"Exif") {
+            exif_id = Some(id);
+            break;
+        }
+    }
+    let exif_id = exif_id?;
+    let iloc = find(data, inner.clone(), b"iloc")?;
+    let v = *data.get(iloc.body)?;
+    let sizes = *data.get(iloc.body + 4)?;
+    let (offset_size, length_size) = (usize::from(sizes >> 4), usize::from(sizes & 15));
+    let sizes2 = *data.get(iloc.body + 5)?;
+    let base_size = usize::from(sizes2 >> 4);
+    let index_size = if v >= 1 { usize::from(sizes2 & 15) } else { 0 };
+    let id_size = if v < 2 { 2 } else { 4 };
+    let mut at = iloc.body + 6;
+    let count = be(data, at, id_size)?;
+    at += id_size;
+    for _ in 0..count.min(65_536) {
+        let id = be(data, at, id_size)?;
+        at += id_size;
+        let method = if v >= 1 {
+            let m = be(data, at, 2)? & 15;
+            at += 2;
+            m
+        } else {
+            0
+        };
+        at += 2; // data_reference_index
+        let base = be(data, at, base_size)?;
+        at += base_size;
+        let extents = be(data, at, 2)?;
+        at += 2;
+        let mut bytes = Vec::new();
+        for _ in 0..extents {
+            at += index_size;
+            let off = be(data, at, offset_size)?;
+            at += offset_size;
+            let len = be(data, at, length_size)?;
+            at += length_size;
+            if id != exif_id {
+                continue;
+            }
+            let start = usize::try_from(base.checked_add(off)?).ok()?;
+            let source: &[u8] = match method {
+                0 => data,
+                1 => {
+                    let idat = find(data, inner.clone(), b"idat")?;
+                    data.get(idat.body..idat.end)?
+                }
+                _ => return None,
+            };
+            let len = if len == 0 {
+                source.len().checked_sub(start)?
+            } else {
+                usize::try_from(len).ok()?
+            };
+            bytes.extend_from_slice(source.get(start..start.checked_add(len)?)?);
+        }
+        if id == exif_id {
+            return tiff_in_exif_item(&bytes);
+        }
+    }
+    None
+}
+
+/// The Exif item starts with a 4-byte offset to the TIFF header (usually past
+/// `Exif\0\0`); some writers get it wrong, so look for the header nearby too.
+fn tiff_in_exif_item(item: &[u8]) -> Option<Vec<u8>> {
+    let skip = usize::try_from(be(item, 0, 4)?).ok()?;
+    let is_tiff = |b: &[u8]| b.starts_with(b"II*\0") || b.starts_with(b"MM\0*");
+    if let Some(rest) = item.get(4usize.checked_add(skip)?..)
+        && is_tiff(rest)
+    {
+        return Some(rest.to_vec());
+    }
+    (0..item.len().min(32))
+        .find(|&i| is_tiff(&item[i..]))
+        .map(|i| item[i..].to_vec())
+}
+
+/// One date field pair inside a movie header box.
+#[derive(Debug, Clone)]
+pub(crate) struct MovieDate {
+    /// `"mvhd"`, `"tkhd"` or `"mdhd"`.
+    pub kind: &'static str,
+    /// Offset of the creation time field; modification follows it.
+    pub at: usize,
+    /// 4 or 8 bytes per field.
+    pub size: usize,
+    pub creation: u64,
+    pub modification: u64,
+}
+
+/// The date fields of every `mvhd`, `tkhd` and `mdhd` box, and the end of `moov`.
+pub(crate) fn movie_dates(data: &[u8]) -> Option<(Vec<MovieDate>, usize)> {
+    let moov = find(data, 0..data.len(), b"moov")?;
+    let mut out = Vec::new();
+    let mut push = |kind: &'static str, b: BoxRef| {
+        let Some(&version) = data.get(b.body) else {
+            return;
+        };
+        let size = if version == 1 { 8 } else { 4 };
+        let at = b.body + 4;
+        if let (Some(c), Some(m)) = (be(data, at, size), be(data, at + size, size))
+            && at + 2 * size <= b.end
+        {
+            out.push(MovieDate {
+                kind,
+                at,
+                size,
+                creation: c,
+                modification: m,
+            });
+        }
+    };
+    for b in boxes(data, moov.body..moov.end) {
+        match &b.kind {
+            b"mvhd" => push("mvhd", b),
+            b"trak" => {
+                for t in boxes(data, b.body..b.end) {
+                    match &t.kind {
+                        b"tkhd" => push("tkhd", t),
+                        b"mdia" => {
+                            if let Some(m) = find(data, t.body..t.end, b"mdhd") {
+                                push("mdhd", m);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((out, moov.end))
+}
+
+/// A movie time (seconds since 1904, UTC) as a timestamp; `None` for 0 (unset).
+pub(crate) fn movie_time(secs: u64) -> Option<Timestamp> {
+    if secs == 0 {
+        return None;
+    }
+    Timestamp::from_second(i64::try_from(secs).ok()?.checked_sub(EPOCH_1904)?).ok()
+}
+
+fn shown(secs: u64) -> String {
+    movie_time(secs).map_or_else(|| "0 (unset)".to_owned(), |t| t.to_string())
+}
+
+/// Patches zeroed (or, with `Overwrite`, all) creation/modification times in place in
+/// `header` (a copy of the input up to the end of `moov`). Returns whether it changed.
+pub(crate) fn fix_movie_dates(
+    header: &mut [u8],
+    dates: &[MovieDate],
+    create: Timestamp,
+    policy: DatePolicy,
+    report: &mut Report,
+) -> bool {
+    if policy == DatePolicy::Keep {
+        return false;
+    }
+    let Ok(target) = u64::try_from(create.as_second() + EPOCH_1904) else {
+        report.not_done("set movie dates", "createTime is before 1904");
+        return false;
+    };
+    let mut changed = false;
+    let mut too_late = false;
+    for d in dates {
+        let fields = [
+            (
+                "creation",
+                d.at,
+                d.creation,
+                policy == DatePolicy::Overwrite,
+            ),
+            ("modification", d.at + d.size, d.modification, false),
+        ];
+        for (name, at, old, overwrite) in fields {
+            if old == target || (old != 0 && !overwrite) {
+                continue;
+            }
+            if d.size == 4 && target > u64::from(u32::MAX) {
+                too_late = true;
+                continue;
+            }
+            let bytes = target.to_be_bytes();
+            let Some(field) = header.get_mut(at..at + d.size) else {
+                continue;
+            };
+            field.copy_from_slice(&bytes[8 - d.size..]);
+            changed = true;
+            report.change(
+                &format!("{} {name} time", d.kind),
+                &format!("moov/{}", d.kind),
+                None,
+                Some(shown(old)),
+                Some(shown(target)),
+            );
+        }
+    }
+    if too_late {
+        report.not_done(
+            "set movie dates",
+            "createTime is after 2040 and the boxes have 32-bit time fields",
+        );
+    }
+    changed
+}

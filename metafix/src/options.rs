@@ -1,0 +1,153 @@
+//! What the user asks for ([`FixOptions`]) and what the Picker says about an item
+//! ([`ItemContext`]).
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ErrorKind, tags};
+
+/// What to do with `DateTimeOriginal` (and its `SubSec`/`Offset` companions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatePolicy {
+    /// Write the capture time only where the file has none; fill a missing offset.
+    #[default]
+    Fill,
+    /// Always write the capture time from `createTime`, replacing what the file has.
+    Overwrite,
+    /// Never touch dates.
+    Keep,
+}
+
+/// What [`fix`](crate::fix) should do. `Default`: remove Software, fill dates,
+/// nothing else.
+///
+/// ```
+/// let options = metafix::FixOptions::default()
+///     .with_artist("Ada Lovelace")
+///     .with_time_zone("Europe/London")?;
+/// assert!(options.remove_software);
+/// # Ok::<(), metafix::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixOptions {
+    /// Remove the `Software` tag (default `true`).
+    pub remove_software: bool,
+    /// Other tags to remove, by name (`"Make"`) or number (`"0x010f"`, `"271"`).
+    /// Unknown names are reported as not done; [`FixOptions::with_removed_tag`]
+    /// validates them up front.
+    pub remove_tags: Vec<String>,
+    /// Set `Artist` (`None` or empty: leave as is).
+    pub artist: Option<String>,
+    /// Set `Copyright` (`None` or empty: leave as is).
+    pub copyright: Option<String>,
+    /// What to do with capture dates.
+    pub dates: DatePolicy,
+    /// The time zone the user's photos were taken in, for the UTC offset when the
+    /// file gives none (DST-aware).
+    pub time_zone: Option<TimeZone>,
+}
+
+impl Default for FixOptions {
+    fn default() -> Self {
+        FixOptions {
+            remove_software: true,
+            remove_tags: Vec::new(),
+            artist: None,
+            copyright: None,
+            dates: DatePolicy::Fill,
+            time_zone: None,
+        }
+    }
+}
+
+impl FixOptions {
+    /// Sets `Artist`.
+    pub fn with_artist(mut self, artist: impl Into<String>) -> Self {
+        self.artist = Some(artist.into());
+        self
+    }
+
+    /// Sets `Copyright`.
+    pub fn with_copyright(mut self, copyright: impl Into<String>) -> Self {
+        self.copyright = Some(copyright.into());
+        self
+    }
+
+    /// Sets the date policy.
+    pub fn with_dates(mut self, dates: DatePolicy) -> Self {
+        self.dates = dates;
+        self
+    }
+
+    /// Keeps or removes `Software`.
+    pub fn with_remove_software(mut self, remove: bool) -> Self {
+        self.remove_software = remove;
+        self
+    }
+
+    /// Sets the time zone by IANA name (`"Europe/Paris"`); fails with
+    /// [`ErrorKind::InvalidTimeZone`] for a name the bundled database does not have.
+    pub fn with_time_zone(mut self, iana_name: &str) -> Result<Self, Error> {
+        self.time_zone = Some(time_zone(iana_name)?);
+        Ok(self)
+    }
+
+    /// Adds a tag to remove, by name or number; fails with
+    /// [`ErrorKind::InvalidTagName`] for a name this crate does not know.
+    pub fn with_removed_tag(mut self, name: &str) -> Result<Self, Error> {
+        if tags::resolve(name).is_none() && tags::spec_alias(name).is_none() {
+            return Err(Error::new(
+                ErrorKind::InvalidTagName,
+                format!("unknown tag {name:?}"),
+            ));
+        }
+        self.remove_tags.push(name.to_owned());
+        Ok(self)
+    }
+}
+
+/// Looks an IANA time zone up in the bundled database (also works in wasm32).
+pub fn time_zone(iana_name: &str) -> Result<TimeZone, Error> {
+    TimeZone::get(iana_name.trim()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidTimeZone,
+            format!("unknown time zone {iana_name:?}"),
+        )
+    })
+}
+
+/// What the Picker (or the user) says about the item. `Default`: nothing known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemContext {
+    /// The item's `createTime` (UTC).
+    pub create_time: Option<Timestamp>,
+    /// The item's file name as Google gives it.
+    pub filename: Option<String>,
+    /// The item's MIME type as Google gives it.
+    pub mime_type: Option<String>,
+    /// Camera make from the Picker's `mediaFileMetadata`.
+    pub camera_make: Option<String>,
+    /// Camera model from the Picker's `mediaFileMetadata`.
+    pub camera_model: Option<String>,
+}
+
+impl ItemContext {
+    /// A context with a `createTime`.
+    pub fn with_create_time(mut self, create_time: Timestamp) -> Self {
+        self.create_time = Some(create_time);
+        self
+    }
+
+    /// A context with a file name.
+    pub fn with_filename(mut self, filename: impl Into<String>) -> Self {
+        self.filename = Some(filename.into());
+        self
+    }
+
+    /// A context with a MIME type.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
