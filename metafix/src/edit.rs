@@ -39,6 +39,34 @@ pub(crate) fn repair(exif: &mut Exif, format: Format, info: &ImageInfo, report: 
     for ifd in tiff::LAYOUT {
         coerce_types(exif, ifd, report);
     }
+    fix_zero_ratios(exif, report);
+}
+
+/// `0/0` is undefined (ExifTool: "Undefined value"), but for these tags the EXIF
+/// specification gives a zero numerator a meaning ("digital zoom not used", "distance
+/// unknown"), so `0/1` says what the writer meant.
+fn fix_zero_ratios(exif: &mut Exif, report: &mut Report) {
+    const ZERO_MEANS_UNKNOWN: [u16; 2] = [0xa404, 0x9206];
+    let order = exif.order;
+    for tag in ZERO_MEANS_UNKNOWN {
+        let Some(e) = exif.dir(Ifd::Exif).and_then(|d| d.get(tag)) else {
+            continue;
+        };
+        if e.typ != RATIONAL || e.count != 1 || exif.value_bytes(e) != Some(&[0u8; 8][..]) {
+            continue;
+        }
+        let mut bytes = order.put_u32(0).to_vec();
+        bytes.extend_from_slice(&order.put_u32(1));
+        exif.put(Ifd::Exif, Entry::new(tag, RATIONAL, bytes));
+        report.repairs.push(Repair::new(
+            Ifd::Exif,
+            Some(tag),
+            format!(
+                "{} was 0/0 (undefined): written as 0/1, which the EXIF specification defines",
+                tag_label(Ifd::Exif, tag)
+            ),
+        ));
+    }
 }
 
 fn tag_label(ifd: Ifd, tag: u16) -> String {

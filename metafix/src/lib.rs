@@ -373,14 +373,17 @@ fn fix_image(
         .write()
         .and_then(|tiff| place(input, &container, &tiff));
     match written {
-        Ok((header, tail)) => Fixed {
-            header,
-            tail,
-            format,
-            report: work,
-            capture_time: capture,
-            input_len: input.len(),
-        },
+        Ok((header, tail)) => {
+            let (header, tail) = shift_afcp(input, header, tail, &mut work);
+            Fixed {
+                header,
+                tail,
+                format,
+                report: work,
+                capture_time: capture,
+                input_len: input.len(),
+            }
+        }
         Err(e) => {
             // Nothing was written: report only what was found, not the changes.
             report.not_done("write EXIF", e.message().to_owned());
@@ -388,6 +391,63 @@ fn fix_image(
             Fixed::unchanged(input, format, report, capture)
         }
     }
+}
+
+/// An AFCP trailer (`AXS!`/`AXS*` in the last 12 bytes, written by some photo
+/// agencies' tools) holds absolute file offsets: when the header changes size they
+/// must move with the data, as ExifTool does. Such files are rare; the output is then
+/// assembled whole.
+fn shift_afcp(
+    input: &[u8],
+    header: Vec<u8>,
+    tail: Range<usize>,
+    report: &mut Report,
+) -> (Vec<u8>, Range<usize>) {
+    let n = input.len();
+    let Some(trailer) = n.checked_sub(12).and_then(|s| input.get(s..)) else {
+        return (header, tail);
+    };
+    let order = match trailer.get(0..4) {
+        Some(b"AXS!") => ByteOrder::BigEndian,
+        Some(b"AXS*") => ByteOrder::LittleEndian,
+        _ => return (header, tail),
+    };
+    let Some(start) = order.u32(trailer, 4).and_then(|s| usize::try_from(s).ok()) else {
+        return (header, tail);
+    };
+    let delta = header.len() as i64 - tail.start as i64;
+    let valid = input.get(start..start.saturating_add(4)) == trailer.get(0..4);
+    if delta == 0 || !valid || start < tail.start {
+        return (header, tail);
+    }
+    let mut out = header;
+    out.extend_from_slice(input.get(tail.clone()).unwrap_or(&[]));
+    let Some(new_start) = usize::try_from(start as i64 + delta).ok() else {
+        return (out, n..n);
+    };
+    let entries = order.u16(&out, new_start + 6).map_or(0, usize::from);
+    for i in 0..entries {
+        let at = new_start + 12 + 12 * i + 8;
+        if let Some(old) = order.u32(&out, at)
+            && usize::try_from(old).is_ok_and(|o| o >= tail.start)
+            && let Ok(new) = u32::try_from(i64::from(old) + delta)
+            && let Some(field) = out.get_mut(at..at + 4)
+        {
+            field.copy_from_slice(&order.put_u32(new));
+        }
+    }
+    let end = out.len();
+    if let (Ok(new), Some(field)) = (u32::try_from(new_start), out.get_mut(end - 8..end - 4)) {
+        field.copy_from_slice(&order.put_u32(new));
+    }
+    report.change(
+        "AFCP trailer offsets",
+        "AFCP",
+        None,
+        Some(format!("start {start}")),
+        Some(format!("start {new_start}")),
+    );
+    (out, n..n)
 }
 
 /// Puts a TIFF block into the container: the new header bytes and the input range after.

@@ -479,6 +479,11 @@ impl Exif {
             let name =
                 tags::name(ifd, tag).map_or_else(|| format!("tag 0x{tag:04x}"), str::to_owned);
             let Some(size) = type_size(typ) else {
+                // ExifTool's rule: a bad type code in the first entry means the table is
+                // not an IFD at all (random bytes), not an IFD with one bad entry.
+                if i == 0 {
+                    return Err("its first entry has a bad type code: not an IFD");
+                }
                 dir.dirty = true;
                 repairs.push(Repair::new(
                     ifd,

@@ -1,0 +1,313 @@
+//! Real files: the corpus at `../shared/corpus` beside the checkout (not part of the
+//! project; skipped with a message when absent), and ExifTool as the oracle (skipped
+//! when `exiftool` is not installed).
+//!
+//! For every file: fix (remove Software, set Artist and Copyright, fill dates from a
+//! createTime); the output must re-read, be idempotent and be byte-identical outside
+//! its EXIF payload. With ExifTool: `exiftool -validate -warning -a -G1` before and
+//! after, one process per side for all files; no warning after that was not there
+//! before, no fewer decoded MakerNote tags, and the requested values read back.
+
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use metafix::{FixOptions, ItemContext, fix, read};
+
+const ARTIST: &str = "Oracle Artist";
+const COPYRIGHT: &str = "(c) Oracle Family";
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"));
+    if dir.is_dir() {
+        Some(dir.to_path_buf())
+    } else {
+        eprintln!(
+            "SKIPPED: no corpus at {} (it is not part of the project)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn corpus_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n != "README.md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn options() -> FixOptions {
+    FixOptions::default()
+        .with_artist(ARTIST)
+        .with_copyright(COPYRIGHT)
+}
+
+fn item() -> ItemContext {
+    ItemContext::default().with_create_time("2020-05-17T10:20:30Z".parse().unwrap())
+}
+
+#[test]
+fn corpus_fixes_are_rereadable_idempotent_and_local() {
+    let Some(dir) = corpus_dir() else { return };
+    let files = corpus_files(&dir);
+    assert!(!files.is_empty());
+    for path in files {
+        let input = std::fs::read(&path).unwrap();
+        let fixed = fix(&input, &options(), &item());
+        let out = fixed.assemble(&input);
+        let name = path.display();
+        if !fixed.changed() {
+            assert_eq!(out, input, "{name}");
+            continue;
+        }
+        let meta = read(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if fixed.format.writes_exif() {
+            assert_eq!(meta.artist.as_deref(), Some(ARTIST), "{name}");
+            assert_eq!(meta.copyright.as_deref(), Some(COPYRIGHT), "{name}");
+            assert_eq!(meta.software, None, "{name}");
+            assert!(meta.date_time_original.is_some(), "{name}");
+            let outside_same = support::without_exif(&input) == support::without_exif(&out);
+            // AFCP trailers hold absolute offsets that must move with the data.
+            let afcp = fixed
+                .report
+                .changes
+                .iter()
+                .any(|c| c.field == "AFCP trailer offsets");
+            assert!(outside_same || afcp, "{name}: bytes outside EXIF changed");
+        }
+        let again = fix(&out, &options(), &item());
+        assert!(
+            !again.changed(),
+            "{name}: second fix changed:\n{}",
+            again.report
+        );
+    }
+}
+
+/// What ExifTool says about one file.
+#[derive(Default, Debug)]
+struct Seen {
+    warnings: BTreeSet<String>,
+    maker_note_tags: usize,
+    tags: BTreeMap<String, String>,
+}
+
+/// Runs one ExifTool process over `files` (via an argument file).
+fn exiftool(files: &[PathBuf], scratch: &Path, label: &str) -> BTreeMap<PathBuf, Seen> {
+    let args_file = scratch.join(format!("{label}.args"));
+    let mut args = String::new();
+    for a in [
+        "-a",
+        "-G0:1",
+        "-s",
+        "-validate",
+        "-warning",
+        "-MakerNotes:all",
+        "-IFD0:Artist",
+        "-IFD0:Copyright",
+        "-IFD0:Software",
+        "-ExifIFD:DateTimeOriginal",
+    ] {
+        args.push_str(a);
+        args.push('\n');
+    }
+    for f in files {
+        args.push_str(&f.display().to_string());
+        args.push('\n');
+    }
+    std::fs::write(&args_file, args).unwrap();
+    let output = Command::new("exiftool")
+        .arg("-@")
+        .arg(&args_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut seen: BTreeMap<PathBuf, Seen> = BTreeMap::new();
+    let mut current: Option<PathBuf> = None;
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("======== ") {
+            current = Some(PathBuf::from(path));
+            seen.entry(PathBuf::from(path)).or_default();
+            continue;
+        }
+        let (Some(cur), Some(rest)) = (&current, line.strip_prefix('[')) else {
+            continue;
+        };
+        let Some((group, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Some((tag, value)) = rest.split_once(':') else {
+            continue;
+        };
+        let (tag, value) = (tag.trim(), value.trim().to_owned());
+        let entry = seen.entry(cur.clone()).or_default();
+        if tag == "Warning" {
+            entry.warnings.insert(value);
+        } else if group.starts_with("MakerNotes") {
+            entry.maker_note_tags += 1;
+        } else {
+            entry.tags.insert(format!("{group}:{tag}"), value);
+        }
+    }
+    // A single file gets no "========" header.
+    if files.len() == 1 && seen.is_empty() {
+        seen.insert(files[0].clone(), Seen::default());
+    }
+    seen
+}
+
+#[test]
+fn exiftool_oracle_finds_no_new_warnings() {
+    let Some(dir) = corpus_dir() else { return };
+    if Command::new("exiftool").arg("-ver").output().is_err() {
+        eprintln!("SKIPPED: exiftool is not installed (apt-get install libimage-exiftool-perl)");
+        return;
+    }
+    let scratch = std::env::temp_dir().join(format!("metafix-oracle-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut originals = Vec::new();
+    let mut outputs = Vec::new();
+    let mut written = Vec::new();
+    let mut moved = Vec::new();
+    for (i, path) in corpus_files(&dir).into_iter().enumerate() {
+        let input = std::fs::read(&path).unwrap();
+        let fixed = fix(&input, &options(), &item());
+        // Keep the original name (ExifTool checks the extension) in a numbered folder.
+        let out_dir = scratch.join(format!("{i:03}"));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = out_dir.join(path.file_name().unwrap());
+        std::fs::write(&out, fixed.assemble(&input)).unwrap();
+        written.push(fixed.changed() && fixed.format.writes_exif());
+        // "moved DigitalZoomRatio to ExifIFD" (from IFD0): ExifTool's warnings about
+        // that tag's unchanged value now name the new IFD.
+        moved.push(
+            fixed
+                .report
+                .repairs
+                .iter()
+                .filter_map(|r| {
+                    let (name, to) = r.what.strip_prefix("moved ")?.split_once(" to ")?;
+                    Some((name.to_owned(), r.location.clone(), to.to_owned()))
+                })
+                .collect::<Vec<_>>(),
+        );
+        originals.push(path);
+        outputs.push(out);
+    }
+    let before = exiftool(&originals, &scratch, "before");
+    let after = exiftool(&outputs, &scratch, "after");
+    // ExifTool gives up on some truncated JPEGs before reading their EXIF ("JPEG format
+    // error", before and after alike). For those, judge the EXIF blocks themselves:
+    // ExifTool reads a bare TIFF block as an `.exif` file.
+    let mut blocks_before = Vec::new();
+    let mut blocks_after = Vec::new();
+    for (i, (orig, out)) in originals.iter().zip(&outputs).enumerate() {
+        let unreadable = before
+            .get(orig)
+            .is_some_and(|s| s.warnings.contains("JPEG format error"));
+        let (Some(b), Some(a)) = (
+            support::jpeg_exif_payload(&std::fs::read(orig).unwrap()),
+            support::jpeg_exif_payload(&std::fs::read(out).unwrap()),
+        ) else {
+            continue;
+        };
+        if unreadable {
+            let (pb, pa) = (
+                scratch.join(format!("{i:03}-before.exif")),
+                scratch.join(format!("{i:03}-after.exif")),
+            );
+            std::fs::write(&pb, b).unwrap();
+            std::fs::write(&pa, a).unwrap();
+            blocks_before.push((i, pb));
+            blocks_after.push(pa);
+        }
+    }
+    let block_paths: Vec<PathBuf> = blocks_before.iter().map(|(_, p)| p.clone()).collect();
+    let seen_blocks_before = exiftool(&block_paths, &scratch, "blocks-before");
+    let seen_blocks_after = exiftool(&blocks_after, &scratch, "blocks-after");
+    let mut block_of: BTreeMap<usize, (&Seen, &Seen)> = BTreeMap::new();
+    for ((i, pb), pa) in blocks_before.iter().zip(&blocks_after) {
+        if let (Some(b), Some(a)) = (seen_blocks_before.get(pb), seen_blocks_after.get(pa)) {
+            block_of.insert(*i, (b, a));
+        }
+    }
+
+    let empty = Seen::default();
+    let mut failures = Vec::new();
+    let (mut mn_before, mut mn_after, mut checked, mut unjudged) = (0, 0, 0, 0);
+    for (i, ((orig, out), was_written)) in originals.iter().zip(&outputs).zip(written).enumerate() {
+        let (b, a) = match block_of.get(&i) {
+            Some(&(b, a)) => {
+                unjudged += 1;
+                (b, a)
+            }
+            None => (
+                before.get(orig).unwrap_or(&empty),
+                after.get(out).unwrap_or(&empty),
+            ),
+        };
+        checked += 1;
+        mn_before += b.maker_note_tags;
+        mn_after += a.maker_note_tags;
+        // A warning about a moved tag's value is the same warning under its new IFD.
+        let renamed: BTreeSet<String> = a
+            .warnings
+            .iter()
+            .map(|w| {
+                moved[i].iter().fold(w.clone(), |w, (name, from, to)| {
+                    w.replace(&format!("{to}:{name}"), &format!("{from}:{name}"))
+                })
+            })
+            .collect();
+        let new: Vec<&String> = renamed.difference(&b.warnings).collect();
+        if !new.is_empty() {
+            failures.push(format!("{}: new warnings {new:?}", orig.display()));
+        }
+        if a.maker_note_tags < b.maker_note_tags {
+            failures.push(format!(
+                "{}: MakerNote tags {} -> {}",
+                orig.display(),
+                b.maker_note_tags,
+                a.maker_note_tags
+            ));
+        }
+        if was_written {
+            let get = |k: &str| a.tags.get(k).map(String::as_str);
+            if get("EXIF:IFD0:Artist") != Some(ARTIST)
+                || get("EXIF:IFD0:Copyright") != Some(COPYRIGHT)
+                || get("EXIF:IFD0:Software").is_some()
+                || get("EXIF:ExifIFD:DateTimeOriginal").is_none()
+            {
+                failures.push(format!(
+                    "{}: ExifTool reads back {:?}",
+                    orig.display(),
+                    a.tags
+                ));
+            }
+        }
+    }
+    println!(
+        "exiftool oracle: {checked} files ({unjudged} judged on their EXIF block alone: \
+         ExifTool cannot read the truncated JPEG), {} failures, MakerNote tags \
+         {mn_before} -> {mn_after}",
+        failures.len()
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

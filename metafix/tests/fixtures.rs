@@ -1,0 +1,584 @@
+//! One table of generated cases drives the read, write and property tests: every case
+//! is read, fixed, re-read (by metafix and by kamadak-exif), fixed again, and compared
+//! outside its EXIF payload.
+
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use metafix::{DatePolicy, FixOptions, Format, ItemContext, fix, read};
+use support::*;
+
+/// What a case must give after the fix.
+struct Expect {
+    format: Format,
+    artist: Option<&'static str>,
+    copyright: Option<&'static str>,
+    dto: Option<&'static str>,
+    offset: Option<&'static str>,
+    subsec: Option<&'static str>,
+    /// Substrings that must appear among the report's repairs.
+    repairs: &'static [&'static str],
+    changed: bool,
+}
+
+struct Case {
+    name: &'static str,
+    file: fn() -> Vec<u8>,
+    options: fn() -> FixOptions,
+    create_time: Option<&'static str>,
+    expect: Expect,
+}
+
+fn family() -> FixOptions {
+    FixOptions::default()
+        .with_artist("Grace Hopper")
+        .with_copyright("(c) Hopper family")
+}
+
+fn berlin() -> FixOptions {
+    family().with_time_zone("Europe/Berlin").unwrap()
+}
+
+const FAMILY: Expect = Expect {
+    format: Format::Jpeg,
+    artist: Some("Grace Hopper"),
+    copyright: Some("(c) Hopper family"),
+    dto: None,
+    offset: None,
+    subsec: None,
+    repairs: &[],
+    changed: true,
+};
+
+/// IFD0 with the defects the original tool's `fix_exif_types` handled.
+fn broken_tiff(le: bool) -> Vec<u8> {
+    let mut t = Tiff::new(le);
+    let exif = [
+        t.undef(0x9000, b"0220"),
+        // ComponentsConfiguration as SHORT[4], SceneType and FileSource as SHORT.
+        t.short(0x9101, &[1, 2, 3, 0]),
+        t.short(0xa300, &[3]),
+        t.short(0xa301, &[1]),
+        t.short(0xa001, &[1]),
+        // A bad type code (99) and a duplicate.
+        E {
+            tag: 0xa402,
+            typ: 99,
+            count: 1,
+            data: t.u16(0),
+        },
+        t.short(0xa403, &[0]),
+        t.short(0xa403, &[1]),
+    ];
+    let exif_at = t.ifd(&exif, 0);
+    let ifd0 = t.ifd(
+        &[
+            t.ascii(0x010f, "NIKON"),
+            t.ascii(0x0131, "Adobe Photoshop 7.0"),
+            // Out of order, and DateTimeOriginal in IFD0.
+            t.ascii(0x9003, "2004:01:11 22:45:15"),
+            t.long(0x8769, exif_at),
+            t.ascii(0x0110, "E995"),
+        ],
+        0,
+    );
+    t.finish(ifd0)
+}
+
+/// A value whose offset runs past the end of the block.
+fn past_end_tiff() -> Vec<u8> {
+    let mut t = Tiff::new(true);
+    let ifd0 = t.ifd(
+        &[t.ascii(0x010f, "Sony"), t.ascii(0x0131, "ILCE-7 v1.0")],
+        0,
+    );
+    let mut b = t.finish(ifd0);
+    // Make Software's offset point far outside.
+    let entry = ifd0 as usize + 2 + 12 + 8;
+    b[entry..entry + 4].copy_from_slice(&0x0FFF_FFF0u32.to_le_bytes());
+    b
+}
+
+fn with_exif_prefix(tiff: &[u8]) -> Vec<u8> {
+    let mut v = b"Exif\0\0".to_vec();
+    v.extend_from_slice(tiff);
+    v
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "camera_jpeg_little_endian_keeps_maker_note",
+            file: || jpeg(Some(&camera_tiff(true))),
+            options: family,
+            create_time: Some("2019-03-02T09:11:12Z"),
+            expect: Expect {
+                dto: Some("2019:03:02 10:11:12"),
+                offset: Some("+01:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "camera_jpeg_big_endian_keeps_maker_note",
+            file: || jpeg(Some(&camera_tiff(false))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: Some("2019:03:02 10:11:12"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_without_exif_gets_a_new_app1",
+            file: || jpeg(None),
+            options: berlin,
+            create_time: Some("2023-07-01T08:00:00.125Z"),
+            expect: Expect {
+                dto: Some("2023:07:01 10:00:00"),
+                offset: Some("+02:00"),
+                subsec: Some("125"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_without_exif_and_nothing_asked_is_untouched",
+            file: || jpeg(None),
+            options: FixOptions::default,
+            create_time: None,
+            expect: Expect {
+                artist: None,
+                copyright: None,
+                changed: false,
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "default_options_remove_software",
+            file: || jpeg(Some(&camera_tiff(true))),
+            options: || FixOptions::default().with_dates(DatePolicy::Keep),
+            create_time: None,
+            expect: Expect {
+                artist: None,
+                copyright: None,
+                dto: Some("2019:03:02 10:11:12"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "broken_types_duplicates_bad_codes_and_misplaced_date_are_repaired",
+            file: || jpeg(Some(&broken_tiff(false))),
+            options: family,
+            create_time: Some("2004-01-11T21:45:15Z"),
+            expect: Expect {
+                dto: Some("2004:01:11 22:45:15"),
+                offset: Some("+01:00"),
+                repairs: &[
+                    "bad type code 99",
+                    "duplicate",
+                    "moved DateTimeOriginal to ExifIFD",
+                    "SceneType stored as int16u: converted to undef",
+                    "FileSource stored as int16u",
+                    "ComponentsConfiguration stored as int16u",
+                    "sorted",
+                ],
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "broken_little_endian_too",
+            file: || jpeg(Some(&broken_tiff(true))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: Some("2004:01:11 22:45:15"),
+                repairs: &["bad type code 99", "moved DateTimeOriginal"],
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "value_past_the_block_is_dropped",
+            file: || jpeg(Some(&past_end_tiff())),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                repairs: &["runs outside the EXIF block"],
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "overwrite_replaces_the_date_with_the_files_offset_source",
+            file: || jpeg(Some(&camera_tiff(true))),
+            options: || family().with_dates(DatePolicy::Overwrite),
+            create_time: Some("2020-02-29T23:30:00Z"),
+            expect: Expect {
+                dto: Some("2020:02:29 23:30:00"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "png_exif_is_patched",
+            file: || png(Some(&camera_tiff(false))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                format: Format::Png,
+                dto: Some("2019:03:02 10:11:12"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "png_without_exif_gets_an_exif_chunk",
+            file: || png(None),
+            options: family,
+            create_time: Some("2022-12-24T18:00:00Z"),
+            expect: Expect {
+                format: Format::Png,
+                dto: Some("2022:12:24 18:00:00"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "webp_exif_with_exif_prefix_is_read_and_the_prefix_dropped",
+            file: || webp(Some(&with_exif_prefix(&camera_tiff(true)))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                format: Format::Webp,
+                dto: Some("2019:03:02 10:11:12"),
+                repairs: &["Exif\\0\\0\" prefix"],
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "simple_webp_gains_vp8x_and_exif",
+            file: || webp(None),
+            options: family,
+            create_time: Some("2022-06-01T12:00:00Z"),
+            expect: Expect {
+                format: Format::Webp,
+                dto: Some("2022:06:01 12:00:00"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+    ]
+}
+
+fn item(case: &Case) -> ItemContext {
+    ItemContext {
+        create_time: case.create_time.map(|t| t.parse().unwrap()),
+        ..ItemContext::default()
+    }
+}
+
+fn kamadak_field(file: &[u8], tag: exif::Tag) -> Option<String> {
+    let reader = exif::Reader::new();
+    let parsed = reader
+        .read_from_container(&mut std::io::Cursor::new(file))
+        .ok()?;
+    let field = parsed.get_field(tag, exif::In::PRIMARY)?;
+    match &field.value {
+        exif::Value::Ascii(v) => v.first().map(|s| String::from_utf8_lossy(s).into_owned()),
+        _ => Some(field.display_value().to_string()),
+    }
+}
+
+#[test]
+fn every_case_reads_fixes_and_rereads_as_asked() {
+    for case in cases() {
+        let name = case.name;
+        let input = (case.file)();
+        let options = (case.options)();
+        let before = read(&input).unwrap_or_else(|e| panic!("{name}: read before: {e}"));
+        assert_eq!(before.format, Some(case.expect.format), "{name}");
+
+        let fixed = fix(&input, &options, &item(&case));
+        assert_eq!(fixed.format, case.expect.format, "{name}");
+        assert_eq!(
+            fixed.changed(),
+            case.expect.changed,
+            "{name}: {}",
+            fixed.report
+        );
+        let out = fixed.assemble(&input);
+        assert_eq!(out.len(), fixed.output_len(), "{name}");
+
+        let after = read(&out).unwrap_or_else(|e| panic!("{name}: re-read: {e}"));
+        let e = &case.expect;
+        assert_eq!(after.artist.as_deref(), e.artist, "{name}: Artist");
+        assert_eq!(after.copyright.as_deref(), e.copyright, "{name}: Copyright");
+        assert_eq!(
+            after.date_time_original.as_deref(),
+            e.dto,
+            "{name}: DateTimeOriginal"
+        );
+        assert_eq!(
+            after.offset_time_original.as_deref(),
+            e.offset,
+            "{name}: OffsetTime"
+        );
+        assert_eq!(
+            after.sub_sec_time_original.as_deref(),
+            e.subsec,
+            "{name}: SubSec"
+        );
+        if options.remove_software {
+            assert_eq!(after.software, None, "{name}: Software");
+        }
+        if e.offset.is_some() {
+            let v: u32 = after.exif_version.as_deref().unwrap().parse().unwrap();
+            assert!(v >= 232, "{name}: ExifVersion {v}");
+        }
+        for wanted in e.repairs {
+            assert!(
+                fixed.report.repairs.iter().any(|r| r.what.contains(wanted)),
+                "{name}: no repair mentions {wanted:?}:\n{}",
+                fixed.report
+            );
+        }
+        assert!(
+            after.problems.is_empty(),
+            "{name}: still broken: {:?}",
+            after.problems
+        );
+
+        // Properties: bytes outside the EXIF payload identical; idempotent.
+        assert_eq!(
+            without_exif(&input),
+            without_exif(&out),
+            "{name}: bytes outside EXIF"
+        );
+        let again = fix(&out, &options, &item(&case));
+        assert!(
+            !again.changed(),
+            "{name}: second fix changed:\n{}",
+            again.report
+        );
+        assert_eq!(again.assemble(&out), out, "{name}: fix(fix(x)) != fix(x)");
+
+        // An independent reader agrees.
+        if e.changed && e.format == Format::Jpeg {
+            assert_eq!(
+                kamadak_field(&out, exif::Tag::Artist).as_deref(),
+                e.artist,
+                "{name}: kamadak-exif Artist"
+            );
+            assert_eq!(
+                kamadak_field(&out, exif::Tag::Software),
+                None,
+                "{name}: kamadak Software"
+            );
+        }
+    }
+}
+
+#[test]
+fn maker_note_offsets_stay_valid() {
+    for le in [true, false] {
+        let tiff = camera_tiff(le);
+        let original = maker_note_inner_value(&tiff).unwrap();
+        assert_eq!(&original[..9], b"MAKERNOTE");
+        let input = jpeg(Some(&tiff));
+        let fixed = fix(&input, &berlin(), &ItemContext::default());
+        let out = fixed.assemble(&input);
+        let app1 = out.windows(6).position(|w| w == b"Exif\0\0").unwrap() + 6;
+        let len = u16::from_be_bytes([out[app1 - 8], out[app1 - 7]]) as usize;
+        let new_tiff = &out[app1..app1 - 8 + 2 + len];
+        assert_eq!(
+            maker_note_inner_value(new_tiff).unwrap(),
+            original,
+            "le={le}"
+        );
+        let meta = read(&out).unwrap();
+        assert_eq!(meta.maker_note_len, read(&input).unwrap().maker_note_len);
+        assert_eq!(
+            meta.byte_order,
+            read(&input).unwrap().byte_order,
+            "byte order kept"
+        );
+    }
+}
+
+#[test]
+fn removed_software_string_does_not_linger() {
+    let input = jpeg(Some(&camera_tiff(true)));
+    let out = fix(&input, &FixOptions::default(), &ItemContext::default()).assemble(&input);
+    let needle = b"Firmware Version 1.1.1";
+    assert!(input.windows(needle.len()).any(|w| w == needle));
+    assert!(!out.windows(needle.len()).any(|w| w == needle));
+}
+
+#[test]
+fn heic_named_jpeg_is_saved_as_jpg() {
+    let input = jpeg(Some(&camera_tiff(true)));
+    let item = ItemContext::default()
+        .with_filename("IMG_0001.HEIC")
+        .with_mime_type("image/heic");
+    let fixed = fix(&input, &FixOptions::default(), &item);
+    assert_eq!(fixed.format, Format::Jpeg);
+    assert_eq!(fixed.extension(), "jpg");
+    assert_eq!(fixed.file_name("IMG_0001.HEIC"), "IMG_0001.jpg");
+    assert_eq!(fixed.file_name("IMG_0001.JPEG"), "IMG_0001.JPEG");
+    assert_eq!(fixed.file_name("noext"), "noext.jpg");
+    let c = fixed
+        .report
+        .changes
+        .iter()
+        .find(|c| c.field == "file extension")
+        .unwrap();
+    assert_eq!(
+        (c.before.as_deref(), c.after.as_deref()),
+        (Some("HEIC"), Some("jpg"))
+    );
+    assert!(
+        fixed
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.contains("image/heic"))
+    );
+}
+
+#[test]
+fn truncated_and_garbage_input_pass_through_unchanged() {
+    let full = jpeg(Some(&camera_tiff(true)));
+    let options = berlin();
+    let item = ItemContext::default().with_create_time("2020-01-01T00:00:00Z".parse().unwrap());
+    for len in [0, 1, 2, 3, 4, 10, 30, 60, 100, 200, 400, full.len() - 1] {
+        let input = &full[..len.min(full.len())];
+        let fixed = fix(input, &options, &item);
+        let out = fixed.assemble(input);
+        if fixed.changed() {
+            // What is written must read back.
+            read(&out).unwrap_or_else(|e| panic!("len {len}: {e}"));
+        } else {
+            assert_eq!(out, input, "len {len}");
+        }
+    }
+    for garbage in [
+        &b"GIF89a\x01\x00"[..],
+        b"\0\0\0\0\0\0\0\0",
+        b"RIFF\xff\xff\xff\xffWEBPVP8X",
+    ] {
+        let fixed = fix(garbage, &options, &item);
+        assert_eq!(fixed.assemble(garbage), garbage);
+    }
+    let fixed = fix(b"hello", &options, &item);
+    assert_eq!(fixed.format, Format::Unknown);
+    assert!(!fixed.report.not_done.is_empty());
+    assert_eq!(
+        read(b"hello").unwrap_err().kind(),
+        metafix::ErrorKind::UnknownFormat
+    );
+}
+
+#[test]
+fn mp4_zeroed_dates_are_fixed_in_place() {
+    let input = mp4(0);
+    let create: jiff::Timestamp = "2021-05-06T07:08:09Z".parse().unwrap();
+    let item = ItemContext::default().with_create_time(create);
+    let fixed = fix(&input, &FixOptions::default(), &item);
+    assert_eq!(fixed.format, Format::Mp4);
+    assert!(fixed.changed());
+    let out = fixed.assemble(&input);
+    assert_eq!(out.len(), input.len(), "no byte moves");
+    let differing = input.iter().zip(&out).filter(|(a, b)| a != b).count();
+    assert!(
+        differing > 0 && differing <= 3 * 8,
+        "only date fields change: {differing}"
+    );
+    assert_eq!(read(&out).unwrap().movie_created, Some(create));
+    assert_eq!(fixed.report.changes.len(), 6, "{}", fixed.report);
+    assert_eq!(fixed.capture_time(), Some(create));
+    // Idempotent, and real dates are kept under Fill.
+    assert!(!fix(&out, &FixOptions::default(), &item).changed());
+    let dated = mp4(3_000_000_000);
+    assert!(!fix(&dated, &FixOptions::default(), &item).changed());
+    assert!(
+        fix(
+            &dated,
+            &FixOptions::default().with_dates(DatePolicy::Overwrite),
+            &item
+        )
+        .changed()
+    );
+}
+
+#[test]
+fn capture_time_comes_from_the_file_when_it_states_one() {
+    let input = jpeg(Some(&camera_tiff(true)));
+    // The file says 10:11:12 local; createTime says 09:11:12Z: offset +01:00.
+    let item = ItemContext::default().with_create_time("2019-03-02T09:11:12Z".parse().unwrap());
+    let fixed = fix(&input, &FixOptions::default(), &item);
+    assert_eq!(
+        fixed.capture_time(),
+        Some("2019-03-02T09:11:12Z".parse().unwrap())
+    );
+    assert_eq!(
+        fixed.report.date_source,
+        Some(metafix::DateSource::FileLocalTime)
+    );
+}
+
+#[test]
+fn options_validate_time_zones_and_tag_names() {
+    let err = FixOptions::default()
+        .with_time_zone("Mars/Olympus_Mons")
+        .unwrap_err();
+    assert_eq!(err.kind(), metafix::ErrorKind::InvalidTimeZone);
+    let err = FixOptions::default()
+        .with_removed_tag("NoSuchTag")
+        .unwrap_err();
+    assert_eq!(err.kind(), metafix::ErrorKind::InvalidTagName);
+    let options = FixOptions::default()
+        .with_removed_tag("Make")
+        .unwrap()
+        .with_removed_tag("0x0110")
+        .unwrap();
+    let input = jpeg(Some(&camera_tiff(false)));
+    let out = fix(&input, &options, &ItemContext::default()).assemble(&input);
+    let meta = read(&out).unwrap();
+    assert_eq!((meta.make, meta.model), (None, None));
+}
+
+#[test]
+fn report_serializes_and_renders() {
+    let input = jpeg(Some(&broken_tiff(true)));
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    let json = serde_json::to_string(&fixed.report).unwrap();
+    let back: metafix::Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, fixed.report);
+    let text = fixed.report.to_string();
+    assert!(text.contains("Software"), "{text}");
+    assert!(text.contains("repair"), "{text}");
+}
+
+#[test]
+fn app1_limit_is_checked_and_reported() {
+    // A block just under the limit: adding Artist pushes it over.
+    let mut t = Tiff::new(true);
+    let big = vec![b'x'; 65_480];
+    let ifd0 = t.ifd(&[t.undef(0xc4a5, &big)], 0);
+    let tiff = t.finish(ifd0);
+    let input = jpeg(Some(&tiff));
+    let fixed = fix(
+        &input,
+        &FixOptions::default().with_artist("A long artist name for the test"),
+        &ItemContext::default(),
+    );
+    assert!(!fixed.changed());
+    assert!(
+        fixed
+            .report
+            .not_done
+            .iter()
+            .any(|n| n.why.contains("65533")),
+        "{}",
+        fixed.report
+    );
+    assert!(fixed.report.changes.is_empty());
+}

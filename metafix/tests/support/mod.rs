@@ -1,0 +1,475 @@
+//! Generated fixtures: TIFF/EXIF blocks built entry by entry (any byte order, any
+//! defect), wrapped in JPEG, PNG, WebP; minimal MP4s; and the helpers that compare
+//! files outside their EXIF payload.
+#![allow(dead_code, clippy::unwrap_used)]
+
+/// Type codes.
+pub const BYTE: u16 = 1;
+pub const ASCII: u16 = 2;
+pub const SHORT: u16 = 3;
+pub const LONG: u16 = 4;
+pub const RATIONAL: u16 = 5;
+pub const UNDEFINED: u16 = 7;
+
+/// One entry to build: the value bytes are already in the block's byte order.
+#[derive(Clone, Debug)]
+pub struct E {
+    pub tag: u16,
+    pub typ: u16,
+    pub count: u32,
+    pub data: Vec<u8>,
+}
+
+/// Builds a TIFF block: a header, then IFDs and values appended in call order.
+pub struct Tiff {
+    pub le: bool,
+    pub buf: Vec<u8>,
+}
+
+impl Tiff {
+    pub fn new(le: bool) -> Tiff {
+        let mut buf = if le {
+            b"II\x2a\0".to_vec()
+        } else {
+            b"MM\0\x2a".to_vec()
+        };
+        buf.extend_from_slice(&[0, 0, 0, 0]);
+        Tiff { le, buf }
+    }
+
+    pub fn u16(&self, v: u16) -> Vec<u8> {
+        if self.le {
+            v.to_le_bytes().to_vec()
+        } else {
+            v.to_be_bytes().to_vec()
+        }
+    }
+
+    pub fn u32(&self, v: u32) -> Vec<u8> {
+        if self.le {
+            v.to_le_bytes().to_vec()
+        } else {
+            v.to_be_bytes().to_vec()
+        }
+    }
+
+    pub fn ascii(&self, tag: u16, s: &str) -> E {
+        let mut data = s.as_bytes().to_vec();
+        data.push(0);
+        E {
+            tag,
+            typ: ASCII,
+            count: data.len() as u32,
+            data,
+        }
+    }
+
+    pub fn short(&self, tag: u16, v: &[u16]) -> E {
+        E {
+            tag,
+            typ: SHORT,
+            count: v.len() as u32,
+            data: v.iter().flat_map(|&x| self.u16(x)).collect(),
+        }
+    }
+
+    pub fn long(&self, tag: u16, v: u32) -> E {
+        E {
+            tag,
+            typ: LONG,
+            count: 1,
+            data: self.u32(v),
+        }
+    }
+
+    pub fn rational(&self, tag: u16, n: u32, d: u32) -> E {
+        let mut data = self.u32(n);
+        data.extend(self.u32(d));
+        E {
+            tag,
+            typ: RATIONAL,
+            count: 1,
+            data,
+        }
+    }
+
+    pub fn undef(&self, tag: u16, bytes: &[u8]) -> E {
+        E {
+            tag,
+            typ: UNDEFINED,
+            count: bytes.len() as u32,
+            data: bytes.to_vec(),
+        }
+    }
+
+    /// Appends raw bytes (word-aligned) and returns their offset.
+    pub fn blob(&mut self, bytes: &[u8]) -> u32 {
+        if self.buf.len() % 2 == 1 {
+            self.buf.push(0);
+        }
+        let at = self.buf.len() as u32;
+        self.buf.extend_from_slice(bytes);
+        at
+    }
+
+    /// Appends an IFD table (entries in the given order) and its values; returns its
+    /// offset. `next` is the next-IFD link.
+    pub fn ifd(&mut self, entries: &[E], next: u32) -> u32 {
+        if self.buf.len() % 2 == 1 {
+            self.buf.push(0);
+        }
+        let at = self.buf.len();
+        let table_len = 2 + 12 * entries.len() + 4;
+        let mut values_at = at + table_len;
+        let mut table = self.u16(entries.len() as u16);
+        let mut values = Vec::new();
+        for e in entries {
+            table.extend(self.u16(e.tag));
+            table.extend(self.u16(e.typ));
+            table.extend(self.u32(e.count));
+            if e.data.len() <= 4 {
+                let mut field = e.data.clone();
+                field.resize(4, 0);
+                table.extend(field);
+            } else {
+                table.extend(self.u32(values_at as u32));
+                values.extend_from_slice(&e.data);
+                values_at += e.data.len();
+                if values_at % 2 == 1 {
+                    values.push(0);
+                    values_at += 1;
+                }
+            }
+        }
+        table.extend(self.u32(next));
+        self.buf.extend(table);
+        self.buf.extend(values);
+        at as u32
+    }
+
+    /// Sets the header's IFD0 offset and returns the block.
+    pub fn finish(mut self, ifd0: u32) -> Vec<u8> {
+        let off = self.u32(ifd0);
+        self.buf[4..8].copy_from_slice(&off);
+        self.buf
+    }
+
+    /// Patches the next-IFD link of the IFD at `ifd`.
+    pub fn set_next(&mut self, ifd: u32, next: u32) {
+        let n = u16::from_be_bytes(if self.le {
+            [self.buf[ifd as usize + 1], self.buf[ifd as usize]]
+        } else {
+            [self.buf[ifd as usize], self.buf[ifd as usize + 1]]
+        }) as usize;
+        let at = ifd as usize + 2 + 12 * n;
+        let v = self.u32(next);
+        self.buf[at..at + 4].copy_from_slice(&v);
+    }
+}
+
+/// A camera-style block: IFD0 (Make, Model, Software, …), an Exif IFD with a
+/// Canon-style MakerNote whose inner values sit at offsets absolute in the block, an
+/// IFD1 with a thumbnail.
+pub fn camera_tiff(le: bool) -> Vec<u8> {
+    let mut t = Tiff::new(le);
+    // The MakerNote's own value, placed before the MakerNote, addressed absolutely.
+    let inner_value = t.blob(b"MAKERNOTE-FIRMWARE-1.2.3\0");
+    let mn = {
+        let mut mt = Tiff {
+            le,
+            buf: Vec::new(),
+        };
+        let mut table = mt.u16(1);
+        table.extend(mt.u16(0x0007));
+        table.extend(mt.u16(ASCII));
+        table.extend(mt.u32(25));
+        table.extend(mt.u32(inner_value));
+        table.extend(mt.u32(0));
+        mt.buf = table;
+        mt.buf
+    };
+    let mn_len = mn.len() as u32;
+    let exif = [
+        t.rational(0x829a, 1, 125),
+        t.undef(0x9000, b"0230"),
+        t.ascii(0x9003, "2019:03:02 10:11:12"),
+        t.undef(0x9101, &[1, 2, 3, 0]),
+        E {
+            tag: 0x927c,
+            typ: UNDEFINED,
+            count: mn_len,
+            data: mn,
+        },
+        t.undef(0xa000, b"0100"),
+        t.short(0xa001, &[1]),
+        t.short(0xa002, &[640]),
+        t.short(0xa003, &[480]),
+    ];
+    let exif_at = t.ifd(&exif, 0);
+    let thumb = t.blob(&[0xFF, 0xD8, 0xFF, 0xD9]);
+    let ifd1 = t.ifd(
+        &[
+            t.short(0x0103, &[6]),
+            t.rational(0x011a, 72, 1),
+            t.rational(0x011b, 72, 1),
+            t.short(0x0128, &[2]),
+            t.long(0x0201, thumb),
+            t.long(0x0202, 4),
+        ],
+        0,
+    );
+    let ifd0 = t.ifd(
+        &[
+            t.ascii(0x010f, "Canon"),
+            t.ascii(0x0110, "Canon EOS 5D"),
+            t.rational(0x011a, 72, 1),
+            t.rational(0x011b, 72, 1),
+            t.short(0x0128, &[2]),
+            t.ascii(0x0131, "Firmware Version 1.1.1"),
+            t.ascii(0x0132, "2019:03:02 10:11:12"),
+            t.short(0x0213, &[2]),
+            t.long(0x8769, exif_at),
+        ],
+        ifd1,
+    );
+    t.finish(ifd0)
+}
+
+/// Where the MakerNote of a block is, and the absolute offset its first entry names.
+pub fn maker_note_inner_value(tiff: &[u8]) -> Option<Vec<u8>> {
+    let meta = read_tiff_entries(tiff)?;
+    let (le, exif) = meta;
+    let mn = exif.iter().find(|e| e.0 == 0x927c)?;
+    let at = mn.3 as usize;
+    let u32_at = |p: usize| {
+        let b: [u8; 4] = tiff.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let value_off = u32_at(at + 2 + 8)? as usize;
+    Some(tiff.get(value_off..value_off + 25)?.to_vec())
+}
+
+/// (little-endian?, Exif IFD entries as (tag, type, count, value field)).
+/// (tag, type, count, value field) of an IFD entry.
+type RawEntry = (u16, u16, u32, u32);
+
+fn read_tiff_entries(tiff: &[u8]) -> Option<(bool, Vec<RawEntry>)> {
+    let le = tiff.starts_with(b"II");
+    let u16_at = |p: usize| {
+        let b: [u8; 2] = tiff.get(p..p + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |p: usize| {
+        let b: [u8; 4] = tiff.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let entries = |at: usize| -> Option<Vec<RawEntry>> {
+        let n = u16_at(at)? as usize;
+        (0..n)
+            .map(|i| {
+                let p = at + 2 + 12 * i;
+                Some((u16_at(p)?, u16_at(p + 2)?, u32_at(p + 4)?, u32_at(p + 8)?))
+            })
+            .collect()
+    };
+    let ifd0 = entries(u32_at(4)? as usize)?;
+    let exif_at = ifd0.iter().find(|e| e.0 == 0x8769)?.3 as usize;
+    Some((le, entries(exif_at)?))
+}
+
+/// A JPEG: SOI, optional JFIF APP0, optional EXIF APP1, a fake SOF0, SOS and "pixels".
+pub fn jpeg(tiff: Option<&[u8]>) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    out.extend_from_slice(&[
+        0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 1, 0, 96, 0, 96, 0, 0,
+    ]);
+    if let Some(tiff) = tiff {
+        let len = (2 + 6 + tiff.len()) as u16;
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(b"Exif\0\0");
+        out.extend_from_slice(tiff);
+    }
+    // SOF0: 8-bit, 480 x 640, 3 components.
+    out.extend_from_slice(&[
+        0xFF, 0xC0, 0, 17, 8, 0x01, 0xE0, 0x02, 0x80, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+    ]);
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3F, 0]);
+    out.extend((0..2000u32).map(|i| (i * 7 % 251) as u8));
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = (data.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in &out[4..] {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    out.extend_from_slice(&(crc ^ 0xFFFF_FFFF).to_be_bytes());
+    out
+}
+
+/// A PNG with an optional `eXIf` chunk (before IDAT).
+pub fn png(exif: Option<&[u8]>) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]));
+    if let Some(exif) = exif {
+        out.extend(png_chunk(b"eXIf", exif));
+    }
+    out.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9C, 0x63, 0xF8, 0x0F, 0x00, 0x01, 0x01, 0x01, 0x00],
+    ));
+    out.extend(png_chunk(b"IEND", &[]));
+    out
+}
+
+fn riff_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = kind.to_vec();
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+    out
+}
+
+/// A lossless WebP: with `exif`, an extended file (VP8X) with an EXIF chunk holding
+/// those bytes (prefix and all); without, a simple VP8L file.
+pub fn webp(exif: Option<&[u8]>) -> Vec<u8> {
+    // VP8L 2x3 header bits: width-1=1, height-1=2, no alpha, version 0; then payload.
+    let bits: u32 = 1 | (2 << 14);
+    let mut vp8l = vec![0x2F];
+    vp8l.extend_from_slice(&bits.to_le_bytes());
+    vp8l.extend_from_slice(&[0x00, 0x10, 0x07, 0x10, 0x11, 0x11, 0x88, 0x88, 0x08]);
+    let mut body = b"WEBP".to_vec();
+    if let Some(exif) = exif {
+        body.extend(riff_chunk(b"VP8X", &[0x08, 0, 0, 0, 1, 0, 0, 2, 0, 0]));
+        body.extend(riff_chunk(b"VP8L", &vp8l));
+        body.extend(riff_chunk(b"EXIF", exif));
+    } else {
+        body.extend(riff_chunk(b"VP8L", &vp8l));
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend(body);
+    out
+}
+
+fn bmff_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out
+}
+
+/// An MP4 with `mvhd`, one track (`tkhd`, `mdia/mdhd`) whose dates are `created`
+/// (seconds since 1904; 0 = zeroed), version 0 boxes; `moov` before `mdat`.
+pub fn mp4(created: u32) -> Vec<u8> {
+    let times = |extra: usize| {
+        let mut b = vec![0, 0, 0, 0];
+        b.extend_from_slice(&created.to_be_bytes());
+        b.extend_from_slice(&created.to_be_bytes());
+        b.extend(std::iter::repeat_n(0x11, extra));
+        b
+    };
+    let mvhd = bmff_box(b"mvhd", &times(88));
+    let tkhd = bmff_box(b"tkhd", &times(72));
+    let mdhd = bmff_box(b"mdhd", &times(12));
+    let mdia = bmff_box(b"mdia", &mdhd);
+    let mut trak_body = tkhd;
+    trak_body.extend(mdia);
+    let trak = bmff_box(b"trak", &trak_body);
+    let mut moov_body = mvhd;
+    moov_body.extend(trak);
+    let mut out = bmff_box(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
+    out.extend(bmff_box(b"moov", &moov_body));
+    out.extend(bmff_box(b"mdat", &[0xAB; 500]));
+    out
+}
+
+/// A file with its EXIF payload removed (JPEG APP1, PNG eXIf chunk, WebP EXIF chunk,
+/// with the WebP RIFF size and VP8X EXIF flag neutralised): two files that differ only
+/// inside their EXIF compare equal.
+pub fn without_exif(file: &[u8]) -> Vec<u8> {
+    if file.starts_with(&[0xFF, 0xD8]) {
+        let mut out = file[..2].to_vec();
+        let mut pos = 2;
+        while pos + 4 <= file.len() && file[pos] == 0xFF && file[pos + 1] != 0xDA {
+            let len = u16::from_be_bytes([file[pos + 2], file[pos + 3]]) as usize;
+            let end = (pos + 2 + len).min(file.len());
+            let is_exif = file[pos + 1] == 0xE1 && file[pos + 4..].starts_with(b"Exif\0\0");
+            if !is_exif {
+                out.extend_from_slice(&file[pos..end]);
+            }
+            pos = end;
+        }
+        out.extend_from_slice(&file[pos.min(file.len())..]);
+        return out;
+    }
+    if file.starts_with(b"\x89PNG") {
+        let mut out = file[..8].to_vec();
+        let mut pos = 8;
+        while pos + 12 <= file.len() {
+            let len = u32::from_be_bytes(file[pos..pos + 4].try_into().unwrap()) as usize;
+            let end = (pos + 12 + len).min(file.len());
+            if &file[pos + 4..pos + 8] != b"eXIf" {
+                out.extend_from_slice(&file[pos..end]);
+            }
+            pos = end;
+        }
+        out.extend_from_slice(&file[pos.min(file.len())..]);
+        return out;
+    }
+    if file.starts_with(b"RIFF") {
+        let mut out = b"RIFF\0\0\0\0WEBP".to_vec();
+        let mut pos = 12;
+        while pos + 8 <= file.len() {
+            let len = u32::from_le_bytes(file[pos + 4..pos + 8].try_into().unwrap()) as usize;
+            let end = (pos + 8 + len + (len & 1)).min(file.len());
+            match &file[pos..pos + 4] {
+                b"EXIF" | b"VP8X" => {}
+                _ => out.extend_from_slice(&file[pos..end]),
+            }
+            pos = end;
+        }
+        return out;
+    }
+    file.to_vec()
+}
+
+/// The TIFF block of a JPEG's first EXIF APP1 segment (walking markers to SOS).
+pub fn jpeg_exif_payload(file: &[u8]) -> Option<Vec<u8>> {
+    let mut pos = 2;
+    while pos + 4 <= file.len() && file[pos] == 0xFF && file[pos + 1] != 0xDA {
+        let len = u16::from_be_bytes([file[pos + 2], file[pos + 3]]) as usize;
+        let end = (pos + 2 + len).min(file.len());
+        if file[pos + 1] == 0xE1 && file[pos + 4..].starts_with(b"Exif\0\0") {
+            return file.get(pos + 10..end).map(<[u8]>::to_vec);
+        }
+        pos = end;
+    }
+    None
+}
