@@ -1,1 +1,231 @@
-//! Support code shared by Keepsake's integration tests (being written).
+//! Support code shared by Keepsake's integration tests: start the real `helper`
+//! binary on port 0, start ChromeDriver and a headless Chromium, find the built
+//! app, and say clearly when a tool is missing.
+//!
+//! Tests that need Chromium or ExifTool skip (printing why) when the tool is not
+//! installed — unless `KEEPSAKE_REQUIRE_BROWSER=1` / `KEEPSAKE_REQUIRE_EXIFTOOL=1`
+//! is set, as `scripts/test` (and so CI) does, in which case they fail.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_owned()
+}
+
+/// Cargo's target folder for this workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Whether a missing tool must fail the test rather than skip it.
+fn required(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
+}
+
+/// Says why a test is skipped — or panics when the tool is required.
+pub fn skip_or_fail(require_var: &str, why: &str) {
+    if required(require_var) {
+        panic!("{why} (and {require_var}=1 demands it)");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// Path of an installed program, if any.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// The built app: `KEEPSAKE_DIST`, else `<root>/dist`, if it holds an `index.html`.
+pub fn dist_dir() -> Option<PathBuf> {
+    let dist = std::env::var_os("KEEPSAKE_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist"));
+    dist.join("index.html").is_file().then_some(dist)
+}
+
+/// Builds the `helper` binary once per test process and returns its path.
+pub fn helper_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "helper", "--bin", "helper"])
+                .current_dir(workspace_root())
+                .status()
+                .map_err(|err| format!("running cargo build: {err}"))?;
+            if !status.success() {
+                return Err(format!("cargo build -p helper failed: {status}"));
+            }
+            let binary = target_dir().join("debug").join("helper");
+            if binary.is_file() {
+                Ok(binary)
+            } else {
+                Err(format!("no helper binary at {}", binary.display()))
+            }
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+/// A running `helper serve`, killed on drop.
+pub struct HelperProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The library folder it saves into.
+    pub library: tempfile::TempDir,
+}
+
+impl HelperProcess {
+    /// Starts `helper serve --demo --listen 127.0.0.1:0` with `extra` arguments,
+    /// and waits for its `listening on …` line.
+    pub fn start_demo(dist: Option<&Path>, extra: &[&str]) -> anyhow::Result<Self> {
+        let library = tempfile::tempdir()?;
+        let mut command = Command::new(helper_binary()?);
+        command
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--library"])
+            .arg(library.path())
+            .arg("--dist")
+            .arg(dist.map_or_else(|| library.path().join("no-app"), Path::to_owned))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().context("starting helper")?;
+        let stdout = child.stdout.take().context("helper stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("reading helper's first line")?;
+        let base_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| format!("unexpected first line from helper: {line:?}"))?
+            .to_owned();
+        Ok(HelperProcess {
+            child,
+            base_url,
+            library,
+        })
+    }
+}
+
+impl Drop for HelperProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on loopback (for programs that cannot bind port 0 themselves
+/// and report it, like ChromeDriver).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running ChromeDriver, killed on drop.
+pub struct ChromeDriver {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ChromeDriver {
+    /// Starts ChromeDriver on a free port and polls until it answers.
+    pub fn start(binary: &Path) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let driver = ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(driver);
+            }
+            if Instant::now() > deadline {
+                bail!("chromedriver did not start listening within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// WebDriver capabilities for headless Chromium on this kind of machine (as root,
+/// no network beyond loopback). `download_dir` receives downloads.
+pub fn chrome_capabilities(
+    user_data_dir: &Path,
+    download_dir: &Path,
+) -> serde_json::Map<String, serde_json::Value> {
+    let chromium = which("chromium").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let options = serde_json::json!({
+        "binary": chromium,
+        "args": [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            format!("--user-data-dir={}", user_data_dir.display()),
+        ],
+        "prefs": {
+            "download.default_directory": download_dir,
+            "download.prompt_for_download": false,
+        },
+    });
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "chrome".into());
+    caps.insert("goog:chromeOptions".into(), options);
+    caps
+}
+
+/// ExifTool's view of a file: `-j -G1 -a` tags, with `-validate` warnings.
+pub fn exiftool_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let output = Command::new("exiftool")
+        .args(["-j", "-a", "-G1", "-validate", "-warning"])
+        .arg(path)
+        .output()
+        .context("running exiftool")?;
+    let mut all: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("exiftool output for {}", path.display()))?;
+    Ok(all
+        .get_mut(0)
+        .map(serde_json::Value::take)
+        .unwrap_or_default())
+}

@@ -1,0 +1,305 @@
+//! HTTP calls: the helper's `/api` and the Picker API (Google's or the emulator's).
+//!
+//! The Picker JSON calls go straight from the browser to the API; media bytes go
+//! through the helper's `/api/media` proxy (Google sends no CORS headers on them).
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use js_sys::{ArrayBuffer, Uint8Array};
+use picker::{
+    CreateSessionRequest, GoogleError, ListMediaItemsResponse, MediaSuffix, PickedMediaItem,
+    PickingSession,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Header the helper demands on state-changing calls.
+const CSRF_HEADER: (&str, &str) = ("X-Requested-With", "keepsake");
+
+/// What went wrong with a call, in words a person can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status (0 when the request never got an answer).
+    pub status: u16,
+    /// Short explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    fn network(err: impl std::fmt::Display) -> Self {
+        ApiError {
+            status: 0,
+            message: format!("network error: {err}"),
+        }
+    }
+
+    /// The access token is missing, expired or revoked: sign in again.
+    pub fn needs_sign_in(&self) -> bool {
+        self.status == 401
+    }
+
+    /// Worth retrying as is (server trouble, rate limits, dropped connections).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.status, 0 | 429 | 500 | 502 | 503 | 504)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.status == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{} (HTTP {})", self.message, self.status)
+        }
+    }
+}
+
+/// Reads an error answer: Google's JSON error shape, the helper's `{"error": …}`,
+/// or the status line.
+async fn error_from(response: Response) -> ApiError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    #[derive(Deserialize)]
+    struct HelperError {
+        error: String,
+    }
+    let message = if let Ok(google) = serde_json::from_str::<GoogleError>(&text) {
+        format!("{}: {}", google.error.status, google.error.message)
+    } else if let Ok(helper) = serde_json::from_str::<HelperError>(&text) {
+        helper.error
+    } else if !response.status_text().is_empty() {
+        response.status_text()
+    } else {
+        "request failed".to_owned()
+    };
+    ApiError { status, message }
+}
+
+async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
+    let response = request.send().await.map_err(ApiError::network)?;
+    if !response.ok() {
+        return Err(error_from(response).await);
+    }
+    response.json::<T>().await.map_err(|err| ApiError {
+        status: response.status(),
+        message: format!("unexpected answer: {err}"),
+    })
+}
+
+/// `GET /api/config`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ClientConfig {
+    /// `"demo"` or `"google"`.
+    pub mode: String,
+    /// Where to sign in.
+    pub oauth: OAuthConfig,
+    /// Picker API base including `/v1`.
+    pub picker_api: String,
+    /// The family member signed in to the helper, if any.
+    pub member: Option<MemberInfo>,
+}
+
+/// OAuth settings from the helper.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OAuthConfig {
+    /// Client id.
+    pub client_id: String,
+    /// Authorization endpoint.
+    pub auth_url: String,
+    /// Token endpoint (unused by the browser flow).
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: String,
+    /// Scope to ask for.
+    pub scope: String,
+}
+
+/// A family member and their defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MemberInfo {
+    /// Name.
+    pub name: String,
+    /// Default Artist.
+    pub artist: Option<String>,
+    /// Default Copyright.
+    pub copyright: Option<String>,
+}
+
+/// Loads the helper's configuration.
+pub async fn load_config() -> Result<ClientConfig, ApiError> {
+    send_json(Request::get("/api/config")).await
+}
+
+/// What the helper answers to an upload.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SaveOutcome {
+    /// `"saved"` or `"duplicate"`.
+    pub status: String,
+    /// Path in the library.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// Hex SHA-256.
+    pub sha256: String,
+}
+
+/// The Picker API, authorised by one access token.
+#[derive(Debug, Clone)]
+pub struct PickerApi {
+    base: String,
+    bearer: String,
+}
+
+impl PickerApi {
+    /// A client for `base` (ending in `/v1`) with `access_token`.
+    pub fn new(base: &str, access_token: &str) -> Self {
+        PickerApi {
+            base: base.to_owned(),
+            bearer: format!("Bearer {access_token}"),
+        }
+    }
+
+    /// `sessions.create`, with a fresh `requestId` so a retried create cannot open
+    /// two sessions.
+    pub async fn create_session(&self, request_id: &str) -> Result<PickingSession, ApiError> {
+        let url = format!(
+            "{}?requestId={request_id}",
+            picker::sessions_url(&self.base)
+        );
+        let body = CreateSessionRequest::default();
+        let request = Request::post(&url)
+            .header("Authorization", &self.bearer)
+            .json(&body)
+            .map_err(ApiError::network)?;
+        let response = request.send().await.map_err(ApiError::network)?;
+        if !response.ok() {
+            return Err(error_from(response).await);
+        }
+        response.json().await.map_err(|err| ApiError {
+            status: response.status(),
+            message: format!("unexpected answer: {err}"),
+        })
+    }
+
+    /// `sessions.get`.
+    pub async fn get_session(&self, id: &str) -> Result<PickingSession, ApiError> {
+        send_json(
+            Request::get(&picker::session_url(&self.base, id))
+                .header("Authorization", &self.bearer),
+        )
+        .await
+    }
+
+    /// `sessions.delete`.
+    pub async fn delete_session(&self, id: &str) -> Result<(), ApiError> {
+        let response = Request::delete(&picker::session_url(&self.base, id))
+            .header("Authorization", &self.bearer)
+            .send()
+            .await
+            .map_err(ApiError::network)?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(error_from(response).await)
+        }
+    }
+
+    /// Every page of `mediaItems.list`.
+    pub async fn list_all(&self, session_id: &str) -> Result<Vec<PickedMediaItem>, ApiError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let url = picker::media_items_url(
+                &self.base,
+                session_id,
+                Some(picker::MAX_PAGE_SIZE),
+                token.as_deref(),
+            );
+            let page: ListMediaItemsResponse =
+                send_json(Request::get(&url).header("Authorization", &self.bearer)).await?;
+            items.extend(page.media_items);
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// The helper-proxied URL of an item's bytes.
+    pub fn media_url(item: &PickedMediaItem, suffix: MediaSuffix) -> String {
+        let target = picker::media_url(&item.media_file.base_url, suffix);
+        format!(
+            "/api/media?url={}",
+            String::from(js_sys::encode_uri_component(&target))
+        )
+    }
+
+    /// Downloads media bytes through the helper, as a JS `ArrayBuffer` (so the
+    /// pixel data need not be copied through WASM memory).
+    pub async fn fetch_media(&self, proxied_url: &str) -> Result<ArrayBuffer, ApiError> {
+        let response = Request::get(proxied_url)
+            .header("Authorization", &self.bearer)
+            .send()
+            .await
+            .map_err(ApiError::network)?;
+        if !response.ok() {
+            return Err(error_from(response).await);
+        }
+        let raw = web_sys::Response::from(response);
+        let promise = raw
+            .array_buffer()
+            .map_err(|err| ApiError::network(js_error(&err)))?;
+        let buffer = JsFuture::from(promise)
+            .await
+            .map_err(|err| ApiError::network(js_error(&err)))?;
+        buffer
+            .dyn_into::<ArrayBuffer>()
+            .map_err(|_| ApiError::network("the download was not binary"))
+    }
+}
+
+/// Uploads one fixed file to the helper, which saves it into the library.
+pub async fn upload(
+    batch: &str,
+    item_id: &str,
+    filename: &str,
+    capture_time: &str,
+    body: &web_sys::Blob,
+) -> Result<SaveOutcome, ApiError> {
+    let url = format!(
+        "/api/batches/{}/items/{}?filename={}&capture_time={}",
+        String::from(js_sys::encode_uri_component(batch)),
+        String::from(js_sys::encode_uri_component(item_id)),
+        String::from(js_sys::encode_uri_component(filename)),
+        String::from(js_sys::encode_uri_component(capture_time)),
+    );
+    let request = Request::put(&url)
+        .header(CSRF_HEADER.0, CSRF_HEADER.1)
+        .header("Content-Type", "application/octet-stream")
+        .body(body.clone())
+        .map_err(ApiError::network)?;
+    let response = request.send().await.map_err(ApiError::network)?;
+    if !response.ok() {
+        return Err(error_from(response).await);
+    }
+    response.json().await.map_err(|err| ApiError {
+        status: response.status(),
+        message: format!("unexpected answer: {err}"),
+    })
+}
+
+/// Copies a JS buffer into WASM memory.
+pub fn to_vec(buffer: &ArrayBuffer) -> Vec<u8> {
+    Uint8Array::new(buffer).to_vec()
+}
+
+/// A JS exception as text.
+pub fn js_error(value: &wasm_bindgen::JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|err| String::from(err.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}

@@ -1,0 +1,113 @@
+//! Google sign-in with the browser token flow: redirect to the authorization
+//! endpoint with a random `state`, read the token from the URL fragment on the way
+//! back, check the state, and keep the token in memory only.
+
+use crate::api::ClientConfig;
+use crate::browser;
+
+/// Where the `state` waits during the redirect (it must survive the page change).
+const STATE_KEY: &str = "keepsake.oauth.state";
+
+/// A usable access token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessToken {
+    /// The bearer token.
+    pub token: String,
+    /// When it stops working, in milliseconds since the epoch.
+    pub expires_at_ms: f64,
+}
+
+impl AccessToken {
+    /// Whether the token has (almost) expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        now_ms + 30_000.0 >= self.expires_at_ms
+    }
+}
+
+/// The app's redirect URI: its own origin and `/`, as registered with Google.
+pub fn redirect_uri() -> String {
+    format!("{}/", browser::origin())
+}
+
+/// Sends the browser to the sign-in page.
+pub fn start_sign_in(config: &ClientConfig, login_hint: Option<&str>) -> Result<(), String> {
+    let state = browser::random_id()?;
+    browser::session_set(STATE_KEY, &state)?;
+    let url = picker::authorize_url(
+        &config.oauth.auth_url,
+        &config.oauth.client_id,
+        &redirect_uri(),
+        &config.oauth.scope,
+        &state,
+        login_hint,
+    );
+    browser::navigate(&url)
+}
+
+/// What the URL fragment said after a sign-in redirect.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Return {
+    /// Signed in.
+    Token(AccessToken),
+    /// Refused, cancelled or tampered with; the message says which.
+    Failed(String),
+}
+
+/// Reads (and removes from the address bar) a sign-in answer, if the page was
+/// opened by one.
+pub fn take_return(now_ms: f64) -> Option<Return> {
+    let hash = browser::hash();
+    let fragment = hash.strip_prefix('#').unwrap_or(&hash);
+    if !fragment.contains("access_token=") && !fragment.contains("error=") {
+        return None;
+    }
+    // The token must not linger in the address bar or the history.
+    browser::clear_hash();
+    let expected = browser::session_take(STATE_KEY);
+    Some(match picker::parse_token_fragment(fragment) {
+        Ok(grant) => {
+            if expected.is_none() || grant.state != expected {
+                Return::Failed(
+                    "the sign-in answer did not match this tab's request; please sign in again"
+                        .into(),
+                )
+            } else {
+                Return::Token(AccessToken {
+                    token: grant.access_token,
+                    expires_at_ms: now_ms + grant.expires_in as f64 * 1000.0,
+                })
+            }
+        }
+        Err(err) if err.error == "access_denied" => Return::Failed(
+            "sign-in was cancelled: Keepsake needs your permission to see the photos you pick"
+                .into(),
+        ),
+        Err(err) => Return::Failed(format!("sign-in failed: {}", err.error)),
+    })
+}
+
+/// Google refuses browser sign-in from plain-http origins other than localhost.
+/// Returns an explanation when this page is served from one.
+pub fn origin_problem(mode: &str) -> Option<String> {
+    if mode != "google" {
+        return None;
+    }
+    let origin = browser::origin();
+    let host = origin
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .rsplit_once(':')
+        .map_or_else(|| origin.split("://").nth(1).unwrap_or(""), |(h, _)| h)
+        .to_owned();
+    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    if origin.starts_with("http://") && !local {
+        Some(format!(
+            "Google only allows sign-in from https addresses or from localhost, and this page \
+             is {origin}. Serve the helper over https under a domain name (--tls-cert/--tls-key), \
+             or reach it through an SSH tunnel so the browser sees http://localhost:PORT."
+        ))
+    } else {
+        None
+    }
+}

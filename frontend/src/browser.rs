@@ -1,0 +1,142 @@
+//! Thin wrappers over the browser APIs the app uses, each turning a JS exception
+//! into a message.
+
+use js_sys::{Array, ArrayBuffer, Uint8Array};
+use wasm_bindgen::JsValue;
+
+use crate::api::js_error;
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("the app runs in a browser window")
+}
+
+/// `location.origin`, e.g. `http://127.0.0.1:8080`.
+pub fn origin() -> String {
+    window().location().origin().unwrap_or_default()
+}
+
+/// `location.hash`, with its `#`.
+pub fn hash() -> String {
+    window().location().hash().unwrap_or_default()
+}
+
+/// Removes the fragment from the address bar without a reload or history entry.
+pub fn clear_hash() {
+    let location = window().location();
+    let path = format!(
+        "{}{}",
+        location.pathname().unwrap_or_else(|_| "/".into()),
+        location.search().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&path));
+    }
+}
+
+/// Sends the browser to `url`.
+pub fn navigate(url: &str) -> Result<(), String> {
+    window()
+        .location()
+        .assign(url)
+        .map_err(|err| js_error(&err))
+}
+
+/// `crypto.randomUUID()`.
+pub fn random_id() -> Result<String, String> {
+    Ok(window()
+        .crypto()
+        .map_err(|err| js_error(&err))?
+        .random_uuid())
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn session_storage() -> Result<web_sys::Storage, String> {
+    window()
+        .session_storage()
+        .map_err(|err| js_error(&err))?
+        .ok_or_else(|| "session storage is unavailable".to_owned())
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// Stores a value for this tab.
+pub fn session_set(key: &str, value: &str) -> Result<(), String> {
+    session_storage()?
+        .set_item(key, value)
+        .map_err(|err| js_error(&err))
+}
+
+/// Reads and removes a value stored for this tab.
+pub fn session_take(key: &str) -> Option<String> {
+    let storage = session_storage().ok()?;
+    let value = storage.get_item(key).ok().flatten();
+    let _ = storage.remove_item(key);
+    value
+}
+
+/// Reads a remembered setting.
+pub fn local_get(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Remembers a setting (best effort: private windows may refuse).
+pub fn local_set(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// The browser's IANA time zone, e.g. `Europe/Berlin`.
+pub fn time_zone() -> Option<String> {
+    let options =
+        js_sys::Intl::DateTimeFormat::new(&Array::new(), &js_sys::Object::new()).resolved_options();
+    js_sys::Reflect::get(&options, &JsValue::from_str("timeZone"))
+        .ok()?
+        .as_string()
+}
+
+/// A blob made of `header` (copied out of WASM memory) followed by
+/// `original[start..end]` (a view of the downloaded buffer, never copied through
+/// WASM memory).
+pub fn blob_of(
+    header: &[u8],
+    original: &ArrayBuffer,
+    start: usize,
+    end: usize,
+    mime: &str,
+) -> Result<web_sys::Blob, String> {
+    let parts = Array::new();
+    if !header.is_empty() {
+        parts.push(&Uint8Array::from(header));
+    }
+    if end > start {
+        parts.push(&original.slice_with_end(start as u32, end as u32));
+    }
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
+        .map_err(|err| js_error(&err))
+}
+
+/// An object URL showing `buffer` (for thumbnails).
+pub fn object_url(buffer: &ArrayBuffer, mime: &str) -> Result<String, String> {
+    let parts = Array::of1(buffer);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
+        .map_err(|err| js_error(&err))?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|err| js_error(&err))
+}
+
+/// Whether the tab is visible (browsers throttle timers in background tabs).
+pub fn is_visible() -> bool {
+    window()
+        .document()
+        .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+}

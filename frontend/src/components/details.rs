@@ -1,0 +1,103 @@
+use leptos::prelude::*;
+use metafix::Report;
+
+use crate::model::{Stage, human_bytes};
+use crate::state::{Ctx, Row};
+
+/// The selected item: what metafix changed (before → after), repaired, could not
+/// do, and what Google had already lost.
+#[component]
+pub fn Details() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let row = move || {
+        let id = ctx.selected.get()?;
+        ctx.rows
+            .with(|rows| rows.iter().find(|r| r.item.id == id).cloned())
+    };
+    view! {
+        <aside class="card details" data-testid="details">
+            {move || match row() {
+                None => view! {
+                    <p class="fine">"Select a photo to see what Keepsake changed."</p>
+                }.into_any(),
+                Some(row) => view! { <RowDetails row=row/> }.into_any(),
+            }}
+        </aside>
+    }
+}
+
+#[component]
+fn RowDetails(row: Row) -> impl IntoView {
+    let item = row.item.clone();
+    let progress = row.progress;
+    let created = item.create_time.to_string();
+    let mime = item.media_file.mime_type.clone();
+    view! {
+        <h2 class="wrap">{move || progress.with(|p| p.file_name.clone()).unwrap_or_else(|| item.media_file.filename.clone())}</h2>
+        <dl class="facts">
+            <dt>"Google's capture time"</dt><dd>{created}</dd>
+            <dt>"Type"</dt><dd>{mime}</dd>
+            <dt>"Status"</dt>
+            <dd data-testid="detail-stage">{move || progress.with(|p| p.stage.label())}</dd>
+            {move || progress.with(|p| p.saved_path.clone()).map(|path| view! {
+                <dt>"Saved as"</dt><dd class="wrap" data-testid="saved-path">{path}</dd>
+            })}
+            {move || progress.with(|p| (p.bytes > 0).then(|| human_bytes(p.bytes))).map(|size| view! {
+                <dt>"Size"</dt><dd>{size}</dd>
+            })}
+        </dl>
+        {move || progress.with(|p| p.error.clone()).map(|error| view! {
+            <p class="warning" data-testid="detail-error">{error}</p>
+        })}
+        {move || {
+            let p = progress.get();
+            match p.report {
+                Some(report) => view! { <ReportView report=report/> }.into_any(),
+                None if p.stage == Stage::Failed => ().into_any(),
+                None => view! { <p class="fine">"Not fixed yet."</p> }.into_any(),
+            }
+        }}
+    }
+}
+
+/// A metafix report as tables.
+#[component]
+pub fn ReportView(report: Report) -> impl IntoView {
+    let unchanged = report.changes.is_empty() && report.repairs.is_empty();
+    view! {
+        <div class="report" data-testid="item-report">
+            {(!report.changes.is_empty()).then(|| view! {
+                <table class="changes">
+                    <thead><tr><th>"Field"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                    <tbody>
+                        {report.changes.iter().map(|c| view! {
+                            <tr data-testid="change">
+                                <td title=c.location.clone()>{c.field.clone()}</td>
+                                <td class="before">{c.before.clone().unwrap_or_else(|| "—".into())}</td>
+                                <td class="after">{c.after.clone().unwrap_or_else(|| "removed".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            {unchanged.then(|| view! { <p class="fine">"Nothing needed changing."</p> })}
+            {report.date_source.clone().map(|source| view! {
+                <p class="fine">"Time zone from " {source.to_string()} "."</p>
+            })}
+            <ReportList title="Repaired" items=report.repairs.iter().map(|r| format!("{}: {}", r.location, r.what)).collect()/>
+            <ReportList title="Could not do" items=report.not_done.iter().map(|n| format!("{} — {}", n.what, n.why)).collect()/>
+            <ReportList title="Warnings" items=report.warnings.clone()/>
+            <ReportList title="Lost before Keepsake saw it" items=report.losses.clone()/>
+        </div>
+    }
+}
+
+#[component]
+fn ReportList(title: &'static str, items: Vec<String>) -> impl IntoView {
+    (!items.is_empty()).then(|| {
+        view! {
+            <h3>{title}</h3>
+            <ul class="notes">{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul>
+        }
+    })
+}

@@ -1,0 +1,60 @@
+use leptos::prelude::*;
+
+use crate::state::{Ctx, Row};
+
+/// Thumbnails of every picked item, each with its stage.
+#[component]
+pub fn Grid() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    view! {
+        <section class="grid" data-testid="grid">
+            <For each=move || ctx.rows.get() key=|row| row.item.id.clone() let:row>
+                <Tile row=row/>
+            </For>
+        </section>
+    }
+}
+
+#[component]
+fn Tile(row: Row) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let id = row.item.id.clone();
+    let id_for_click = id.clone();
+    let id_for_class = id.clone();
+    let name = row.item.media_file.filename.clone();
+    let alt = name.clone();
+    let progress = row.progress;
+    let thumb = row.thumb;
+    let is_video = row.item.kind == picker::MediaType::Video;
+    let selected = move || {
+        ctx.selected
+            .with(|s| s.as_deref() == Some(id_for_class.as_str()))
+    };
+    view! {
+        <button
+            class="tile"
+            class:selected=selected
+            data-testid="item"
+            data-item-id=id
+            data-stage=move || progress.with(|p| p.stage.name())
+            title=move || progress.with(|p| p.error.clone().unwrap_or_default())
+            on:click=move |_| ctx.selected.set(Some(id_for_click.clone()))
+        >
+            <div class="thumb">
+                {move || match thumb.get() {
+                    Some(src) => view! { <img src=src alt=alt.clone()/> }.into_any(),
+                    None => view! { <div class="placeholder"></div> }.into_any(),
+                }}
+                {is_video.then(|| view! { <span class="video-mark">"▶"</span> })}
+            </div>
+            <div class="caption">
+                <span class="filename">
+                    {move || progress.with(|p| p.file_name.clone()).unwrap_or_else(|| name.clone())}
+                </span>
+                <span class=move || format!("stage stage-{}", progress.with(|p| p.stage.name()))>
+                    {move || progress.with(|p| p.stage.label())}
+                </span>
+            </div>
+        </button>
+    }
+}

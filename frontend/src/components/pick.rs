@@ -1,0 +1,65 @@
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::flow;
+use crate::state::{Ctx, Phase};
+
+/// "Pick photos": opens a picking session, links to Google Photos, and shows
+/// where the session is.
+#[component]
+pub fn PickCard() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let start = move |_| spawn_local(flow::pick_and_process(ctx));
+    let has_rows = move || ctx.rows.with(|rows| !rows.is_empty());
+
+    view! {
+        <section class="card pick">
+            <h2>"Pick photos"</h2>
+            {move || match ctx.phase.get() {
+                Phase::Idle | Phase::Done => view! {
+                    <p>"Choose photos and videos in Google Photos; Keepsake takes it from there."</p>
+                    <button class="primary big" data-testid="pick-photos" on:click=start>
+                        {move || if has_rows() { "Pick more" } else { "Pick photos" }}
+                    </button>
+                }.into_any(),
+                Phase::Creating => view! {
+                    <p class="status" data-testid="picking-status">"Opening a picking session…"</p>
+                }.into_any(),
+                Phase::Picking(session) => {
+                    // A real link, clicked by the user: a popup opened after an
+                    // await would be blocked. `/autoclose` closes the tab when done.
+                    let href = format!("{}/autoclose", session.picker_uri.trim_end_matches('/'));
+                    let qr_hint = session.picker_uri.clone();
+                    view! {
+                        <ol class="steps">
+                            <li>
+                                <a class="button primary big" data-testid="open-picker" href=href target="_blank" rel="noopener">
+                                    "Open Google Photos ↗"
+                                </a>
+                            </li>
+                            <li>"Tick the photos you want, then press " <b>"Done"</b> "."</li>
+                        </ol>
+                        <p class="status" data-testid="picking-status">
+                            <span class="spinner" aria-hidden="true"></span>
+                            "Waiting for you to finish picking…"
+                        </p>
+                        <details class="fine">
+                            <summary>"On your phone instead?"</summary>
+                            <p>"Open this link on a device signed in to the same Google account:"</p>
+                            <code class="wrap">{qr_hint}</code>
+                        </details>
+                        <button class="link" data-testid="cancel-picking" on:click=move |_| ctx.cancel()>
+                            "Cancel"
+                        </button>
+                    }.into_any()
+                }
+                Phase::Listing => view! {
+                    <p class="status" data-testid="picking-status">"Reading what you picked…"</p>
+                }.into_any(),
+                Phase::Processing => view! {
+                    <p class="status" data-testid="picking-status">"Fixing and saving your photos…"</p>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

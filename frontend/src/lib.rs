@@ -1,0 +1,89 @@
+//! Keepsake's browser app: sign in to Google, pick photos with the Picker API,
+//! download them through the helper, fix their metadata in WASM (metafix), and
+//! save them on the helper or as a zip.
+//!
+//! `main.rs` only mounts [`App`]; everything lives here so browser tests can
+//! mount it. Build and serve it with trunk (see the README).
+
+pub mod api;
+pub mod auth;
+pub mod browser;
+pub mod components;
+pub mod flow;
+pub mod model;
+pub mod process;
+pub mod state;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::auth::Return;
+use crate::components::{
+    Account, Details, Grid, Notice, PickCard, ProgressCard, Results, SettingsCard, SignIn,
+};
+use crate::state::Ctx;
+
+/// The whole app.
+#[component]
+pub fn App() -> impl IntoView {
+    let batch = browser::random_id().unwrap_or_else(|_| format!("b{}", browser::now_ms() as u64));
+    let ctx = Ctx::new(batch);
+    provide_context(ctx);
+
+    match auth::take_return(browser::now_ms()) {
+        Some(Return::Token(token)) => ctx.token.set(Some(token)),
+        Some(Return::Failed(message)) => ctx.fail(&message),
+        None => {}
+    }
+    spawn_local(async move {
+        match api::load_config().await {
+            Ok(config) => ctx.config.set(Some(config)),
+            Err(err) => ctx.fail(&format!("could not reach the Keepsake helper: {err}")),
+        }
+    });
+
+    let signed_in = move || ctx.token.with(Option::is_some);
+    let has_rows = move || ctx.rows.with(|rows| !rows.is_empty());
+    let demo = move || {
+        ctx.config
+            .with(|c| c.as_ref().is_some_and(|c| c.mode == "demo"))
+    };
+
+    view! {
+        <header class="topbar">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">"◆"</span>
+                <span class="name">"Keepsake"</span>
+                <Show when=demo>
+                    <span class="badge" data-testid="demo-badge" title="Running against the built-in Google emulator">
+                        "demo"
+                    </span>
+                </Show>
+            </div>
+            <Account/>
+        </header>
+        <main class="page">
+            <Notice/>
+            <Show when=move || !signed_in()>
+                <SignIn/>
+            </Show>
+            <Show when=signed_in>
+                <div class="columns">
+                    <SettingsCard/>
+                    <PickCard/>
+                </div>
+            </Show>
+            <Show when=has_rows>
+                <ProgressCard/>
+                <Results/>
+                <div class="workspace">
+                    <Grid/>
+                    <Details/>
+                </div>
+            </Show>
+        </main>
+        <footer class="footer">
+            "Your photos go from Google Photos through your own Keepsake helper; nothing else sees them."
+        </footer>
+    }
+}

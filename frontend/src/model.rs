@@ -1,0 +1,275 @@
+//! The app's state as plain types, kept apart from the components so it can be
+//! tested without a browser.
+
+use serde::{Deserialize, Serialize};
+
+/// What the user chose on the settings card (remembered in local storage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Artist to write; empty leaves the file's own.
+    pub artist: String,
+    /// Copyright to write; empty leaves the file's own.
+    pub copyright: String,
+    /// How to treat capture dates.
+    pub dates: DatesChoice,
+    /// IANA time zone for photos that carry no offset; empty writes UTC.
+    pub time_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            artist: String::new(),
+            copyright: String::new(),
+            dates: DatesChoice::Fill,
+            time_zone: String::new(),
+        }
+    }
+}
+
+/// The date policy, as the settings card offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatesChoice {
+    /// Add a capture date only where the file has none.
+    Fill,
+    /// Always write Google's capture date.
+    Overwrite,
+    /// Leave dates alone.
+    Keep,
+}
+
+impl DatesChoice {
+    /// The value used in the `<select>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatesChoice::Fill => "fill",
+            DatesChoice::Overwrite => "overwrite",
+            DatesChoice::Keep => "keep",
+        }
+    }
+
+    /// Reads a `<select>` value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "fill" => Some(DatesChoice::Fill),
+            "overwrite" => Some(DatesChoice::Overwrite),
+            "keep" => Some(DatesChoice::Keep),
+            _ => None,
+        }
+    }
+}
+
+/// Where one picked item is in its journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not started.
+    Waiting,
+    /// Bytes coming through the helper.
+    Downloading,
+    /// metafix at work.
+    Fixing,
+    /// Bytes going to the helper.
+    Uploading,
+    /// Written to the library.
+    Saved,
+    /// The library already had it; nothing written.
+    Duplicate,
+    /// Gave up; see the error.
+    Failed,
+}
+
+impl Stage {
+    /// Finished, one way or another.
+    pub fn is_done(self) -> bool {
+        matches!(self, Stage::Saved | Stage::Duplicate | Stage::Failed)
+    }
+
+    /// Short label for the UI.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Waiting => "waiting",
+            Stage::Downloading => "downloading",
+            Stage::Fixing => "fixing",
+            Stage::Uploading => "saving",
+            Stage::Saved => "saved",
+            Stage::Duplicate => "already saved",
+            Stage::Failed => "failed",
+        }
+    }
+
+    /// A stable machine name (used in `data-stage` attributes).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Waiting => "waiting",
+            Stage::Downloading => "downloading",
+            Stage::Fixing => "fixing",
+            Stage::Uploading => "uploading",
+            Stage::Saved => "saved",
+            Stage::Duplicate => "duplicate",
+            Stage::Failed => "failed",
+        }
+    }
+}
+
+/// How far one item got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Stage.
+    pub stage: Stage,
+    /// Bytes of the fixed file (once known).
+    pub bytes: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Path in the library once saved.
+    pub saved_path: Option<String>,
+    /// The name the file was saved under.
+    pub file_name: Option<String>,
+    /// What metafix did.
+    pub report: Option<metafix::Report>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            stage: Stage::Waiting,
+            bytes: 0,
+            error: None,
+            saved_path: None,
+            file_name: None,
+            report: None,
+        }
+    }
+}
+
+/// Totals over all items, for the progress bar and the results card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Items in the batch.
+    pub items: usize,
+    /// Items finished (saved, duplicate or failed).
+    pub done: usize,
+    /// Newly saved.
+    pub saved: usize,
+    /// Already in the library.
+    pub duplicates: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Bytes saved or confirmed.
+    pub bytes: u64,
+}
+
+impl Totals {
+    /// Adds up the progress of every item.
+    pub fn of<'a>(progress: impl IntoIterator<Item = &'a Progress>) -> Totals {
+        let mut totals = Totals::default();
+        for p in progress {
+            totals.items += 1;
+            if p.stage.is_done() {
+                totals.done += 1;
+            }
+            match p.stage {
+                Stage::Saved => totals.saved += 1,
+                Stage::Duplicate => totals.duplicates += 1,
+                Stage::Failed => totals.failed += 1,
+                _ => {}
+            }
+            totals.bytes += p.bytes;
+        }
+        totals
+    }
+
+    /// Share done, 0–100.
+    pub fn percent(&self) -> u32 {
+        if self.items == 0 {
+            0
+        } else {
+            (self.done * 100 / self.items) as u32
+        }
+    }
+
+    /// Everything finished.
+    pub fn finished(&self) -> bool {
+        self.items > 0 && self.done == self.items
+    }
+}
+
+/// `12.3 MB`-style sizes.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(stage: Stage, bytes: u64) -> Progress {
+        Progress {
+            stage,
+            bytes,
+            ..Progress::default()
+        }
+    }
+
+    #[test]
+    fn totals_count_each_outcome() {
+        let all = [
+            at(Stage::Saved, 10),
+            at(Stage::Duplicate, 5),
+            at(Stage::Failed, 0),
+            at(Stage::Downloading, 0),
+        ];
+        let totals = Totals::of(&all);
+        assert_eq!(
+            totals,
+            Totals {
+                items: 4,
+                done: 3,
+                saved: 1,
+                duplicates: 1,
+                failed: 1,
+                bytes: 15
+            }
+        );
+        assert_eq!(totals.percent(), 75);
+        assert!(!totals.finished());
+    }
+
+    #[test]
+    fn sizes_read_like_a_person_writes_them() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500), "1.5 KB");
+        assert_eq!(human_bytes(12_345_678), "12.3 MB");
+    }
+
+    #[test]
+    fn settings_survive_a_round_trip_and_old_versions() {
+        let settings = Settings {
+            artist: "Ada".into(),
+            dates: DatesChoice::Overwrite,
+            ..Settings::default()
+        };
+        let json = serde_json::to_string(&settings).unwrap();
+        assert_eq!(serde_json::from_str::<Settings>(&json).unwrap(), settings);
+        // A value saved by an older version, missing fields, still loads.
+        assert_eq!(
+            serde_json::from_str::<Settings>(r#"{"artist":"Ada"}"#).unwrap(),
+            Settings {
+                artist: "Ada".into(),
+                ..Settings::default()
+            }
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! One picked item's journey: download through the helper, fix in WASM, upload
+//! to the helper. Transient failures are retried with backoff.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use metafix::{DatePolicy, FixOptions, ItemContext};
+use picker::{MediaSuffix, MediaType, PickedMediaItem};
+
+use crate::api::{self, ApiError, PickerApi};
+use crate::browser;
+use crate::model::{DatesChoice, Progress, Settings, Stage};
+
+/// How many times a transient failure is retried before the item fails.
+const ATTEMPTS: u32 = 3;
+
+/// Turns the settings card into metafix options.
+pub fn fix_options(settings: &Settings) -> Result<FixOptions, String> {
+    let mut options = FixOptions::default().with_dates(match settings.dates {
+        DatesChoice::Fill => DatePolicy::Fill,
+        DatesChoice::Overwrite => DatePolicy::Overwrite,
+        DatesChoice::Keep => DatePolicy::Keep,
+    });
+    if !settings.artist.trim().is_empty() {
+        options = options.with_artist(settings.artist.trim());
+    }
+    if !settings.copyright.trim().is_empty() {
+        options = options.with_copyright(settings.copyright.trim());
+    }
+    if !settings.time_zone.trim().is_empty() {
+        options = options
+            .with_time_zone(settings.time_zone.trim())
+            .map_err(|err| format!("time zone: {err}"))?;
+    }
+    Ok(options)
+}
+
+/// Everything a run needs besides the item.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Picker API client (its token authorises the media downloads too).
+    pub api: PickerApi,
+    /// Batch id of this run.
+    pub batch: String,
+    /// What to fix.
+    pub options: FixOptions,
+}
+
+/// An item failed for good; `needs_sign_in` when the token ran out.
+#[derive(Debug, Clone)]
+pub struct ItemFailure {
+    /// Why.
+    pub message: String,
+    /// The token expired or was revoked: the run must pause for a new sign-in.
+    pub needs_sign_in: bool,
+}
+
+/// Downloads, fixes and saves one item, reporting each stage into `progress`.
+pub async fn process(job: &Job, item: &PickedMediaItem, progress: RwSignal<Progress>) {
+    let outcome = run(job, item, progress).await;
+    progress.update(|p| match outcome {
+        Ok(()) => {}
+        Err(failure) => {
+            p.stage = Stage::Failed;
+            p.error = Some(failure.message);
+        }
+    });
+}
+
+async fn run(
+    job: &Job,
+    item: &PickedMediaItem,
+    progress: RwSignal<Progress>,
+) -> Result<(), ItemFailure> {
+    progress.update(|p| {
+        *p = Progress {
+            stage: Stage::Downloading,
+            ..Progress::default()
+        }
+    });
+    let suffix = if item.kind == MediaType::Video {
+        MediaSuffix::DownloadVideo
+    } else {
+        MediaSuffix::Download
+    };
+    let url = PickerApi::media_url(item, suffix);
+    let original = retry(|| job.api.fetch_media(&url)).await?;
+
+    progress.update(|p| p.stage = Stage::Fixing);
+    let input = api::to_vec(&original);
+    let mut context = ItemContext::default()
+        .with_create_time(item.create_time)
+        .with_filename(item.media_file.filename.clone())
+        .with_mime_type(item.media_file.mime_type.clone());
+    if let Some(meta) = &item.media_file.media_file_metadata {
+        context.camera_make = meta.camera_make.clone();
+        context.camera_model = meta.camera_model.clone();
+    }
+    let fixed = metafix::fix(&input, &job.options, &context);
+    drop(input);
+    let file_name = fixed.file_name(&item.media_file.filename);
+    let capture_time = fixed.capture_time().unwrap_or(item.create_time).to_string();
+    let body = browser::blob_of(
+        &fixed.header,
+        &original,
+        fixed.tail.start,
+        fixed.tail.end,
+        fixed.format.mime_type(),
+    )
+    .map_err(|message| ItemFailure {
+        message,
+        needs_sign_in: false,
+    })?;
+    progress.update(|p| {
+        p.stage = Stage::Uploading;
+        p.report = Some(fixed.report.clone());
+        p.file_name = Some(file_name.clone());
+        p.bytes = fixed.output_len() as u64;
+    });
+
+    let saved =
+        retry(|| api::upload(&job.batch, &item.id, &file_name, &capture_time, &body)).await?;
+    progress.update(|p| {
+        p.stage = if saved.status == "duplicate" {
+            Stage::Duplicate
+        } else {
+            Stage::Saved
+        };
+        p.saved_path = Some(saved.path);
+        p.bytes = saved.size;
+    });
+    Ok(())
+}
+
+/// Runs `call` until it succeeds, fails for good, or `ATTEMPTS` run out;
+/// waits 1 s, 2 s, 4 s… between attempts.
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, ItemFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut delay = Duration::from_secs(1);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(err) if err.is_transient() && attempt < ATTEMPTS => {
+                gloo_timers::future::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(ItemFailure {
+                    needs_sign_in: err.needs_sign_in(),
+                    message: err.to_string(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The app-wide state, shared through a context: signals created once where the
+//! state is owned (in `App`), read and written by the components.
+
+use std::sync::Arc;
+
+use futures::channel::oneshot;
+use leptos::prelude::*;
+use picker::{PickedMediaItem, PickingSession};
+
+use crate::api::{ApiError, ClientConfig, PickerApi};
+use crate::auth::AccessToken;
+use crate::browser;
+use crate::model::{Progress, Settings, Totals};
+
+/// Where the app is in the picking flow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Nothing running.
+    Idle,
+    /// Creating a session.
+    Creating,
+    /// Waiting for the user to pick in Google Photos.
+    Picking(PickingSession),
+    /// Reading the list of picked items.
+    Listing,
+    /// Downloading, fixing, saving.
+    Processing,
+    /// The last session's items are all done.
+    Done,
+}
+
+impl Phase {
+    /// A session is open or its items are being processed.
+    pub fn is_busy(&self) -> bool {
+        !matches!(self, Phase::Idle | Phase::Done)
+    }
+}
+
+/// One picked item in the batch.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What the Picker said.
+    pub item: Arc<PickedMediaItem>,
+    /// Object URL of its thumbnail, once loaded.
+    pub thumb: RwSignal<Option<String>>,
+    /// How far it got.
+    pub progress: RwSignal<Progress>,
+}
+
+/// Shared state. `Copy`: every field is a handle.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    /// The helper's configuration (`None` while loading).
+    pub config: RwSignal<Option<ClientConfig>>,
+    /// The Google access token, kept in memory only.
+    pub token: RwSignal<Option<AccessToken>>,
+    /// A message for the user (errors, hints).
+    pub notice: RwSignal<Option<String>>,
+    /// The settings card.
+    pub settings: RwSignal<Settings>,
+    /// This run's batch id (one zip, one history entry).
+    pub batch: StoredValue<String>,
+    /// Where the flow is.
+    pub phase: RwSignal<Phase>,
+    /// Every item of the batch, across "Pick more" sessions.
+    pub rows: RwSignal<Vec<Row>>,
+    /// The item whose details are open.
+    pub selected: RwSignal<Option<String>>,
+    /// Cancels the picking wait.
+    cancel: StoredValue<Option<oneshot::Sender<()>>>,
+}
+
+/// Key of the remembered settings.
+const SETTINGS_KEY: &str = "keepsake.settings";
+
+impl Ctx {
+    /// Creates the state (in `App`).
+    pub fn new(batch: String) -> Self {
+        let settings = browser::local_get(SETTINGS_KEY)
+            .and_then(|json| serde_json::from_str::<Settings>(&json).ok())
+            .unwrap_or_else(|| Settings {
+                time_zone: browser::time_zone().unwrap_or_default(),
+                ..Settings::default()
+            });
+        Ctx {
+            config: RwSignal::new(None),
+            token: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            settings: RwSignal::new(settings),
+            batch: StoredValue::new(batch),
+            phase: RwSignal::new(Phase::Idle),
+            rows: RwSignal::new(Vec::new()),
+            selected: RwSignal::new(None),
+            cancel: StoredValue::new(None),
+        }
+    }
+
+    /// Changes the settings and remembers them.
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) {
+        self.settings.update(change);
+        if let Ok(json) = serde_json::to_string(&self.settings.get_untracked()) {
+            browser::local_set(SETTINGS_KEY, &json);
+        }
+    }
+
+    /// A Picker API client with the current token, if signed in and not expired.
+    pub fn picker_api(&self) -> Option<PickerApi> {
+        let config = self.config.get_untracked()?;
+        let token = self.token.get_untracked()?;
+        if token.is_expired(browser::now_ms()) {
+            self.token.set(None);
+            return None;
+        }
+        Some(PickerApi::new(&config.picker_api, &token.token))
+    }
+
+    /// Shows a message.
+    pub fn fail(&self, message: &str) {
+        self.notice.set(Some(message.to_owned()));
+    }
+
+    /// Shows a failed call; an expired token signs the user out so they can sign in again.
+    pub fn api_failed(&self, what: &str, err: &ApiError) {
+        if err.needs_sign_in() {
+            self.token.set(None);
+            self.fail(&format!(
+                "{what}: your Google sign-in has expired; please sign in again"
+            ));
+        } else {
+            self.fail(&format!("{what}: {err}"));
+        }
+    }
+
+    /// Adds the picked items not already in the batch; returns the new rows.
+    pub fn add_items(&self, items: Vec<PickedMediaItem>) -> Vec<Row> {
+        let rows = crate::flow::new_rows(&self.rows.get_untracked(), items);
+        self.rows.update(|all| all.extend(rows.iter().cloned()));
+        rows
+    }
+
+    /// A receiver that resolves when the user cancels the current wait.
+    pub fn cancellation(&self) -> oneshot::Receiver<()> {
+        let (sender, receiver) = oneshot::channel();
+        self.cancel.set_value(Some(sender));
+        receiver
+    }
+
+    /// Cancels the current wait, if any.
+    pub fn cancel(&self) {
+        if let Some(sender) = self.cancel.try_update_value(Option::take).flatten() {
+            let _ = sender.send(());
+        }
+    }
+
+    /// Totals over the batch.
+    pub fn totals(&self) -> Totals {
+        self.rows.with(|rows| {
+            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
+            Totals::of(&progress)
+        })
+    }
+}

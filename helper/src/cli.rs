@@ -1,0 +1,91 @@
+//! The `helper` command line: `helper serve`, `helper fix`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ServeArgs;
+use crate::server::{self, AppState};
+
+/// Keepsake's helper: serves the app, proxies Google Photos downloads, saves the
+/// fixed photos; `--demo` runs a built-in Google emulator.
+#[derive(Debug, Parser)]
+#[command(name = "helper", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app and its API (and, with --demo, the Google emulator).
+    Serve(Box<ServeArgs>),
+}
+
+/// Runs the command line; what `main` calls.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // One TLS crypto provider for the whole process (reqwest is built without one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let result = match cli.command {
+        Command::Serve(args) => run_serve(*args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.into_config()?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let local = listener.local_addr()?;
+        let state = AppState::new(config, local)?;
+        // The first line on stdout: scripts and tests read the port from it.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{local}")?;
+        stdout.flush()?;
+        drop(stdout);
+        server::serve(listener, state, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,70 @@
+//! One error type for every `/api` handler, and its one mapping to HTTP.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What went wrong while answering a request.
+///
+/// Clients get a short message; internal details are logged, not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request is understood but not allowed (allow-list, missing CSRF header).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such batch, item or file.
+    #[error("{0}")]
+    NotFound(String),
+    /// The family member must sign in to the helper first.
+    #[error("sign in to the helper first")]
+    Unauthorized,
+    /// The upstream (Google or the emulator) could not be reached or broke off.
+    #[error("{0}")]
+    Upstream(String),
+    /// The upstream did not answer in time.
+    #[error("the download timed out")]
+    Timeout,
+    /// A bug or an I/O failure on this server.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            AppError::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                "internal error; see the helper's log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(err: std::io::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
+/// Shorthand for handler results.
+pub type AppResult<T> = Result<T, AppError>;

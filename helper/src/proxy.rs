@@ -1,0 +1,249 @@
+//! `GET /api/media?url=…`: the streaming proxy for `baseUrl` downloads.
+//!
+//! Google's media URLs need the bearer token and send no CORS headers, so the
+//! browser cannot fetch them itself. The proxy forwards the caller's
+//! `Authorization`, allows only Google's media hosts (in demo mode: the emulator's
+//! media path on this same server), follows redirects itself so the token is not
+//! dropped on the way, and streams the body without buffering it.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use crate::emulator::MEDIA_PATH_PREFIX;
+use crate::error::{AppError, AppResult};
+use crate::server::AppState;
+
+/// How many redirects one download may follow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Which URLs the proxy may fetch.
+#[derive(Debug, Clone)]
+pub enum MediaHosts {
+    /// `https` on `*.googleusercontent.com` only.
+    Google,
+    /// The emulator's media path, always fetched from this helper's own socket,
+    /// whatever host name the browser used.
+    Demo {
+        /// `http://127.0.0.1:PORT` of this helper.
+        local_origin: Url,
+    },
+}
+
+impl MediaHosts {
+    /// Checks `raw` against the allow-list and returns the URL to fetch.
+    pub fn resolve(&self, raw: &Url) -> Result<Url, AppError> {
+        if !raw.username().is_empty() || raw.password().is_some() {
+            return Err(AppError::Forbidden(
+                "media URLs carry no credentials".into(),
+            ));
+        }
+        match self {
+            MediaHosts::Google => {
+                let host_ok = raw
+                    .host_str()
+                    .is_some_and(|host| host.ends_with(".googleusercontent.com"));
+                if raw.scheme() != "https" || !host_ok {
+                    return Err(AppError::Forbidden(format!(
+                        "only https URLs on *.googleusercontent.com are proxied, not {}",
+                        redact(raw)
+                    )));
+                }
+                if raw.port().is_some_and(|port| port != 443) {
+                    return Err(AppError::Forbidden("media URLs use the https port".into()));
+                }
+                Ok(raw.clone())
+            }
+            MediaHosts::Demo { local_origin } => {
+                // `Url` has already resolved any `..` segments, so this prefix check
+                // cannot be escaped to reach `/api` or the app.
+                if !matches!(raw.scheme(), "http" | "https")
+                    || !raw.path().starts_with(MEDIA_PATH_PREFIX)
+                {
+                    return Err(AppError::Forbidden(format!(
+                        "only the emulator's media URLs ({MEDIA_PATH_PREFIX}…) are proxied in demo mode, not {}",
+                        redact(raw)
+                    )));
+                }
+                let mut target = local_origin.clone();
+                target.set_path(raw.path());
+                target.set_query(raw.query());
+                Ok(target)
+            }
+        }
+    }
+}
+
+/// A URL for logs and messages: without its query (which may hold tokens).
+fn redact(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    )
+}
+
+/// The query of `/api/media`.
+#[derive(Debug, Deserialize)]
+pub struct MediaQuery {
+    /// The `baseUrl` plus its suffix (`=d`, `=dv`, `=w256-h256-c`).
+    url: String,
+}
+
+/// Response headers worth passing through to the browser.
+const PASSED_HEADERS: [HeaderName; 7] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::RETRY_AFTER,
+];
+
+/// Builds the HTTP client the proxy uses: no automatic redirects (we follow them
+/// ourselves, re-checking each hop), a connect timeout and an idle read timeout
+/// (a total timeout would cut off large videos on slow links).
+pub fn client(read_timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(read_timeout)
+        .user_agent(concat!("keepsake-helper/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// `GET /api/media?url=…`
+pub async fn media(
+    State(state): State<AppState>,
+    Query(query): Query<MediaQuery>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let requested =
+        Url::parse(&query.url).map_err(|err| AppError::BadRequest(format!("not a URL: {err}")))?;
+    let mut target = state.media_hosts().resolve(&requested)?;
+
+    let authorization = headers.get(header::AUTHORIZATION).cloned();
+    let range = headers.get(header::RANGE).cloned();
+
+    let mut redirects = 0;
+    let upstream = loop {
+        let mut request = state.http().get(target.clone());
+        if let Some(value) = &authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        if let Some(value) = &range {
+            request = request.header(header::RANGE, value);
+        }
+        let response = request.send().await.map_err(upstream_error)?;
+        if !response.status().is_redirection() {
+            break response;
+        }
+        redirects += 1;
+        if redirects > MAX_REDIRECTS {
+            return Err(AppError::Upstream("too many redirects".into()));
+        }
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(|| AppError::Upstream("redirect without a location".into()))?;
+        let next = target
+            .join(location)
+            .map_err(|_| AppError::Upstream("redirect to an invalid URL".into()))?;
+        target = state.media_hosts().resolve(&next)?;
+    };
+
+    let status = StatusCode::from_u16(upstream.status().as_u16())
+        .map_err(|_| AppError::Upstream("invalid upstream status".into()))?;
+    let mut builder = Response::builder().status(status);
+    for name in PASSED_HEADERS {
+        if let Some(value) = upstream.headers().get(&name) {
+            builder = builder.header(&name, value);
+        }
+    }
+    builder = builder.header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let body = Body::from_stream(upstream.bytes_stream().map_err(|err| {
+        tracing::warn!(error = %err, "media download broke off");
+        err
+    }));
+    builder
+        .body(body)
+        .map_err(|err| AppError::Internal(err.into()))
+}
+
+fn upstream_error(err: reqwest::Error) -> AppError {
+    if err.is_timeout() {
+        AppError::Timeout
+    } else {
+        tracing::warn!(error = %err, "media upstream failed");
+        AppError::Upstream("could not reach the media server".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn google_mode_allows_only_https_googleusercontent() {
+        let hosts = MediaHosts::Google;
+        assert!(
+            hosts
+                .resolve(&url("https://lh3.googleusercontent.com/abc=d"))
+                .is_ok()
+        );
+        assert!(
+            hosts
+                .resolve(&url("https://video.googleusercontent.com/x=dv"))
+                .is_ok()
+        );
+        for bad in [
+            "http://lh3.googleusercontent.com/abc=d",
+            "https://googleusercontent.com.evil.example/abc",
+            "https://evilgoogleusercontent.com/abc",
+            "https://lh3.googleusercontent.com:8443/abc",
+            "https://user:pw@lh3.googleusercontent.com/abc",
+            "https://127.0.0.1/abc",
+            "file:///etc/passwd",
+        ] {
+            assert!(hosts.resolve(&url(bad)).is_err(), "{bad} was allowed");
+        }
+    }
+
+    #[test]
+    fn demo_mode_rewrites_to_the_local_socket_and_blocks_traversal() {
+        let hosts = MediaHosts::Demo {
+            local_origin: url("http://127.0.0.1:4321"),
+        };
+        let target = hosts
+            .resolve(&url(
+                "http://localhost:9999/emulator/media/abc=w256-h256?x=1",
+            ))
+            .unwrap();
+        assert_eq!(
+            target.as_str(),
+            "http://127.0.0.1:4321/emulator/media/abc=w256-h256?x=1"
+        );
+        for bad in [
+            "http://localhost:9999/emulator/media/../../api/history",
+            "http://localhost:9999/emulator/media/%2e%2e/%2e%2e/api/history",
+            "http://localhost:9999/api/history",
+            "http://localhost:9999/emulator/picker/v1/sessions",
+            "ftp://localhost/emulator/media/abc",
+        ] {
+            assert!(hosts.resolve(&url(bad)).is_err(), "{bad} was allowed");
+        }
+    }
+}
