@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeArgs;
+use crate::fix_files::{self, FixArgs};
 use crate::server::{self, AppState};
 
 /// Keepsake's helper: serves the app, proxies Google Photos downloads, saves the
@@ -23,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Serve the app and its API (and, with --demo, the Google emulator).
     Serve(Box<ServeArgs>),
+    /// Fix the metadata of local photos and videos (files or folders).
+    Fix(Box<FixArgs>),
 }
 
 /// Runs the command line; what `main` calls.
@@ -39,6 +42,7 @@ pub fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Serve(args) => run_serve(*args),
+        Command::Fix(args) => fix_files::run(*args),
     };
     match result {
         Ok(code) => code,

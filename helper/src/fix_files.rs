@@ -1,0 +1,428 @@
+//! `helper fix`: the metafix engine on local files and folders — the original
+//! tool's batch mode, and the way to benchmark the engine.
+//!
+//! Every file is read, fixed in memory and written as `header + tail` to a
+//! temporary file beside its destination, which is then renamed into place: a
+//! crash or a full disk never leaves a half-written photo, and `--out` never
+//! replaces an existing file.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metafix::{DatePolicy, FixOptions, Fixed, Format, ItemContext};
+use rayon::prelude::*;
+
+/// Flags of `helper fix`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FixArgs {
+    /// Files and folders (folders are walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Set Artist.
+    #[arg(long)]
+    pub artist: Option<String>,
+
+    /// Set Copyright.
+    #[arg(long)]
+    pub copyright: Option<String>,
+
+    /// Remove this tag too (by name, e.g. `Make`, or number, e.g. `0x010f`); repeatable.
+    #[arg(long = "remove-tag", value_name = "TAG")]
+    pub remove_tags: Vec<String>,
+
+    /// Keep the Software tag (it is removed by default).
+    #[arg(long)]
+    pub keep_software: bool,
+
+    /// Capture dates: `fill` where missing, `overwrite`, or `keep`.
+    #[arg(long, value_enum, default_value = "fill")]
+    pub dates: DatesArg,
+
+    /// IANA time zone for photos whose files give no offset (e.g. Europe/Berlin).
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
+    /// Use each file's modification time as its capture time when the file has
+    /// none (local files have no Google `createTime`).
+    #[arg(long)]
+    pub mtime_as_capture_time: bool,
+
+    /// Show what would change, as a before/after table; write nothing.
+    #[arg(long, conflicts_with_all = ["out", "in_place"])]
+    pub dry_run: bool,
+
+    /// Write the fixed files into this folder (same relative layout); never overwrites.
+    #[arg(long, conflicts_with = "in_place")]
+    pub out: Option<PathBuf>,
+
+    /// Replace the files themselves (atomically: temp file + rename).
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Parallel jobs (default: one per core).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+
+    /// No progress bar, only the summary (and errors).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `--dates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatesArg {
+    /// Only where missing.
+    Fill,
+    /// Always.
+    Overwrite,
+    /// Never.
+    Keep,
+}
+
+/// Where fixed files go.
+#[derive(Debug, Clone)]
+enum Destination {
+    DryRun,
+    InPlace,
+    Folder(PathBuf),
+}
+
+/// One file to fix: its path, and the folder it was found under (for `--out`).
+#[derive(Debug, Clone)]
+struct Job {
+    path: PathBuf,
+    root: PathBuf,
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+enum Outcome {
+    Fixed { repaired: bool },
+    Unchanged,
+    Skipped(String),
+    Failed(String),
+}
+
+/// Runs `helper fix`.
+pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
+    let destination = match (&args.out, args.in_place, args.dry_run) {
+        (_, _, true) => Destination::DryRun,
+        (Some(out), false, false) => Destination::Folder(out.clone()),
+        (None, true, false) => Destination::InPlace,
+        _ => bail!("say where the fixed files go: --out DIR, --in-place, or --dry-run"),
+    };
+    let options = options(&args)?;
+    let jobs = collect(&args.paths)?;
+    if jobs.is_empty() {
+        bail!("no files found in the given paths");
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
+    let bar = if args.quiet || args.dry_run {
+        ProgressBar::hidden()
+    } else {
+        let bar =
+            ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files  {elapsed}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    // Dry-run tables are printed whole, one file at a time, in input order.
+    let tables = Mutex::new(Vec::new());
+    let outcomes: Vec<(PathBuf, Outcome)> = pool.install(|| {
+        jobs.par_iter()
+            .enumerate()
+            .map(|(index, job)| {
+                let outcome = fix_one(job, &options, &args, &destination, |table| {
+                    if let Ok(mut tables) = tables.lock() {
+                        tables.push((index, table));
+                    }
+                });
+                bar.inc(1);
+                (job.path.clone(), outcome)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+
+    let mut stdout = io::stdout().lock();
+    if args.dry_run {
+        let mut tables = tables.into_inner().unwrap_or_default();
+        tables.sort_by_key(|(index, _)| *index);
+        for (_, table) in tables {
+            write!(stdout, "{table}")?;
+        }
+    }
+    let mut summary = Summary::default();
+    for (path, outcome) in &outcomes {
+        match outcome {
+            Outcome::Fixed { repaired } => {
+                summary.fixed += 1;
+                summary.repaired += usize::from(*repaired);
+            }
+            Outcome::Unchanged => summary.unchanged += 1,
+            Outcome::Skipped(why) => {
+                summary.skipped += 1;
+                if !args.quiet {
+                    writeln!(stdout, "skipped {}: {why}", path.display())?;
+                }
+            }
+            Outcome::Failed(why) => {
+                summary.failed += 1;
+                eprintln!("FAILED {}: {why}", path.display());
+            }
+        }
+    }
+    let verb = if args.dry_run { "would fix" } else { "fixed" };
+    writeln!(
+        stdout,
+        "{} files: {} {verb} ({} with repairs), {} unchanged, {} skipped, {} failed",
+        outcomes.len(),
+        summary.fixed,
+        summary.repaired,
+        summary.unchanged,
+        summary.skipped,
+        summary.failed
+    )?;
+    Ok(if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Debug, Default)]
+struct Summary {
+    fixed: usize,
+    repaired: usize,
+    unchanged: usize,
+    skipped: usize,
+    failed: usize,
+}
+
+fn options(args: &FixArgs) -> anyhow::Result<FixOptions> {
+    let mut options = FixOptions::default()
+        .with_remove_software(!args.keep_software)
+        .with_dates(match args.dates {
+            DatesArg::Fill => DatePolicy::Fill,
+            DatesArg::Overwrite => DatePolicy::Overwrite,
+            DatesArg::Keep => DatePolicy::Keep,
+        });
+    if let Some(artist) = &args.artist {
+        options = options.with_artist(artist);
+    }
+    if let Some(copyright) = &args.copyright {
+        options = options.with_copyright(copyright);
+    }
+    if let Some(zone) = &args.time_zone {
+        options = options
+            .with_time_zone(zone)
+            .with_context(|| format!("--time-zone {zone}"))?;
+    }
+    for tag in &args.remove_tags {
+        options = options
+            .with_removed_tag(tag)
+            .with_context(|| format!("--remove-tag {tag}"))?;
+    }
+    Ok(options)
+}
+
+/// Expands the arguments into files, walking folders; hidden files and our own
+/// temporary files are left out.
+fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Job>> {
+    let mut jobs = Vec::new();
+    for path in paths {
+        let meta = fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+        if meta.is_file() {
+            let root = path.parent().unwrap_or(Path::new("")).to_owned();
+            jobs.push(Job {
+                path: path.clone(),
+                root,
+            });
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("walking {}", path.display()))?;
+            let hidden = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with('.'));
+            if entry.file_type().is_file() && !hidden {
+                jobs.push(Job {
+                    path: entry.into_path(),
+                    root: path.clone(),
+                });
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+fn fix_one(
+    job: &Job,
+    options: &FixOptions,
+    args: &FixArgs,
+    destination: &Destination,
+    table: impl FnOnce(String),
+) -> Outcome {
+    match try_fix_one(job, options, args, destination, table) {
+        Ok(outcome) => outcome,
+        Err(err) => Outcome::Failed(format!("{err:#}")),
+    }
+}
+
+fn try_fix_one(
+    job: &Job,
+    options: &FixOptions,
+    args: &FixArgs,
+    destination: &Destination,
+    table: impl FnOnce(String),
+) -> anyhow::Result<Outcome> {
+    let input = fs::read(&job.path).context("reading")?;
+    let format = Format::detect(&input);
+    if format == Format::Unknown {
+        return Ok(Outcome::Skipped(
+            "not a photo or video this tool knows".into(),
+        ));
+    }
+    let original_mtime = fs::metadata(&job.path).and_then(|m| m.modified()).ok();
+    let name = job
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mut item = ItemContext::default().with_filename(name.clone());
+    if args.mtime_as_capture_time
+        && let Some(mtime) = original_mtime
+        && let Ok(ts) = jiff::Timestamp::try_from(mtime)
+    {
+        item = item.with_create_time(ts);
+    }
+    let fixed = metafix::fix(&input, options, &item);
+    let new_name = fixed.file_name(&name);
+    let repaired = !fixed.report.repairs.is_empty();
+
+    match destination {
+        Destination::DryRun => {
+            table(format!("{}\n{}\n", job.path.display(), fixed.report));
+            Ok(if fixed.changed() || new_name != name {
+                Outcome::Fixed { repaired }
+            } else {
+                Outcome::Unchanged
+            })
+        }
+        Destination::Folder(out) => {
+            let relative = job.path.strip_prefix(&job.root).unwrap_or(&job.path);
+            let target = out.join(relative).with_file_name(&new_name);
+            let mtime = capture_mtime(&fixed).or(original_mtime);
+            write_new(&target, &fixed, &input, mtime)?;
+            Ok(if fixed.changed() || new_name != name {
+                Outcome::Fixed { repaired }
+            } else {
+                Outcome::Unchanged
+            })
+        }
+        Destination::InPlace => {
+            if !fixed.changed() && new_name == name {
+                return Ok(Outcome::Unchanged);
+            }
+            let target = job.path.with_file_name(&new_name);
+            let mtime = capture_mtime(&fixed).or(original_mtime);
+            if target == job.path {
+                replace(&job.path, &fixed, &input, mtime)?;
+            } else {
+                // A new extension: write the new name (never over another file),
+                // then remove the old one.
+                write_new(&target, &fixed, &input, mtime)?;
+                fs::remove_file(&job.path).context("removing the misnamed original")?;
+            }
+            Ok(Outcome::Fixed { repaired })
+        }
+    }
+}
+
+fn capture_mtime(fixed: &Fixed) -> Option<SystemTime> {
+    fixed
+        .capture_time()
+        .and_then(|ts| SystemTime::try_from(ts).ok())
+}
+
+/// Writes the output into a temp file in `dir`, synced and with its mtime set.
+fn write_temp(
+    dir: &Path,
+    fixed: &Fixed,
+    input: &[u8],
+    mtime: Option<SystemTime>,
+) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut temp = tempfile::Builder::new()
+        .prefix(".keepsake-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let tail = input.get(fixed.tail.clone()).context("output range")?;
+    {
+        let file = temp.as_file_mut();
+        let mut writer = io::BufWriter::with_capacity(1 << 20, &mut *file);
+        writer.write_all(&fixed.header)?;
+        writer.write_all(tail)?;
+        writer.flush()?;
+    }
+    if let Some(mtime) = mtime {
+        temp.as_file().set_modified(mtime)?;
+    }
+    Ok(temp)
+}
+
+/// Writes a new file at `target`; fails if something is already there.
+fn write_new(
+    target: &Path,
+    fixed: &Fixed,
+    input: &[u8],
+    mtime: Option<SystemTime>,
+) -> anyhow::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let temp = write_temp(dir, fixed, input, mtime)?;
+    temp.persist_noclobber(target).map_err(|err| {
+        if err.error.kind() == io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!("{} already exists; not overwritten", target.display())
+        } else {
+            anyhow::Error::new(err.error).context(format!("writing {}", target.display()))
+        }
+    })?;
+    Ok(())
+}
+
+/// Atomically replaces `path` with the fixed output.
+fn replace(
+    path: &Path,
+    fixed: &Fixed,
+    input: &[u8],
+    mtime: Option<SystemTime>,
+) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = write_temp(dir, fixed, input, mtime)?;
+    // The original is about to be replaced: its successor must be on disk first,
+    // or a power cut could leave neither.
+    temp.as_file().sync_all().context("syncing")?;
+    if let Ok(permissions) = fs::metadata(path).map(|m| m.permissions()) {
+        let _ = fs::set_permissions(temp.path(), permissions);
+    }
+    temp.persist(path).map_err(|err| {
+        anyhow::Error::new(err.error).context(format!("replacing {}", path.display()))
+    })?;
+    Ok(())
+}
