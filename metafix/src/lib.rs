@@ -204,11 +204,13 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
                     format.name()
                 ),
             );
-            let capture = read_exif_block(input, format)
-                .and_then(|block| Exif::parse(&block).ok())
-                .and_then(|exif| file_capture(&exif, item, options));
-            let capture = capture.or(item.create_time);
-            note_losses(format, read(input).ok().as_ref(), item, &mut report);
+            let exif = read_exif_block(input, format).and_then(|block| Exif::parse(block).ok());
+            let capture = exif
+                .as_ref()
+                .and_then(|exif| file_capture(exif, item, options))
+                .or(item.create_time);
+            let has_gps = exif.as_ref().is_some_and(|e| e.dir(Ifd::Gps).is_some());
+            note_losses(format, has_gps, item, &mut report);
             Fixed::unchanged(input, format, report, capture)
         }
         Format::Unknown => {
@@ -245,12 +247,12 @@ fn check_name_and_type(format: Format, item: &ItemContext, report: &mut Report) 
     }
 }
 
-fn note_losses(format: Format, meta: Option<&Metadata>, item: &ItemContext, report: &mut Report) {
+fn note_losses(format: Format, has_gps: bool, item: &ItemContext, report: &mut Report) {
     // Only for items from Google Photos (they have a createTime) that can hold GPS.
     if item.create_time.is_none() || format.is_video() || format == Format::Unknown {
         return;
     }
-    if !meta.is_some_and(|m| m.gps) {
+    if !has_gps {
         report.losses.push(
             "no location (GPS) in the file: Google Photos removes it from downloads, \
              and it cannot be restored from the file"
@@ -336,7 +338,7 @@ fn fix_image(
         prefix_removed = true;
     }
     let parsed = match block {
-        Some(b) => Exif::parse(b),
+        Some(b) => Exif::parse(b.to_vec()),
         None => Ok(Exif::create()),
     };
     let mut exif = match parsed {
@@ -360,10 +362,7 @@ fn fix_image(
     edit::repair(&mut exif, format, &info, &mut work);
     let capture =
         edit::apply(&mut exif, options, item, format, &info, &mut work).or(item.create_time);
-    let meta_gps = exif.dir(Ifd::Gps).is_some();
-    if item.create_time.is_some() && !meta_gps {
-        note_losses(format, None, item, &mut work);
-    }
+    note_losses(format, exif.dir(Ifd::Gps).is_some(), item, &mut work);
     let tiff_changed =
         exif.is_dirty() && !(exif.created && work.changes.iter().all(|c| c.tag.is_none()));
     if !tiff_changed && !prefix_removed {
@@ -487,7 +486,12 @@ fn place(
                 }
                 (None, Some(_)) => {
                     let at = l.xmp_at.unwrap_or(l.end);
-                    (head(at), at, chunk.len() as i64)
+                    let mut header = head(at);
+                    let pad = l.xmp_at.is_none() && l.missing_pad;
+                    if pad {
+                        header.push(0);
+                    }
+                    (header, at, (chunk.len() + usize::from(pad)) as i64)
                 }
                 (None, None) => {
                     let Some((w, h, alpha)) = l.canvas else {
@@ -501,7 +505,11 @@ fn place(
                     let mut header = head(12);
                     header.extend_from_slice(&vp8x);
                     header.extend_from_slice(input.get(12..l.end).unwrap_or(&[]));
-                    (header, l.end, (vp8x.len() + chunk.len()) as i64)
+                    if l.missing_pad {
+                        header.push(0);
+                    }
+                    let added = vp8x.len() + chunk.len() + usize::from(l.missing_pad);
+                    (header, l.end, added as i64)
                 }
             };
             if let Some(at) = l.vp8x_data {
@@ -660,9 +668,10 @@ pub fn read(input: &[u8]) -> Result<Metadata, Error> {
     let Some(block) = read_exif_block(input, format) else {
         return Ok(meta);
     };
-    let exif = Exif::parse(&block)?;
+    let block_len = block.len();
+    let exif = Exif::parse(block)?;
     meta.byte_order = Some(exif.order);
-    meta.exif_len = Some(block.len());
+    meta.exif_len = Some(block_len);
     let text = |ifd, tag| exif.text(ifd, tag).map(|s| s.trim_end().to_owned());
     meta.artist = text(Ifd::Ifd0, edit::ARTIST);
     meta.copyright = text(Ifd::Ifd0, edit::COPYRIGHT);

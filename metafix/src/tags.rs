@@ -1076,19 +1076,20 @@ pub(crate) const STRUCTURAL: [u16; 8] = [
 
 /// Looks a tag up by the IFD it was found in (GPS and Interop ids overlap the main table).
 pub(crate) fn lookup(ifd: Ifd, id: u16) -> Option<&'static TagDef> {
+    // TAGS holds the main table (with the two Interop tags) sorted by id, then GPS.
+    let gps_start = TAGS.partition_point(|t| t.home != Home::Gps);
+    let (main, gps) = TAGS.split_at(gps_start);
+    let find = |table: &'static [TagDef]| {
+        table
+            .binary_search_by_key(&id, |t| t.id)
+            .ok()
+            .and_then(|i| table.get(i))
+    };
     match ifd {
-        Ifd::Gps => TAGS.iter().find(|t| t.home == Home::Gps && t.id == id),
-        Ifd::Interop => TAGS
-            .iter()
-            .find(|t| t.home == Home::Interop && t.id == id)
-            .or_else(|| main_table(id)),
-        _ => main_table(id),
+        Ifd::Gps => find(gps),
+        Ifd::Interop => find(main),
+        _ => find(main).filter(|t| t.home != Home::Interop),
     }
-}
-
-fn main_table(id: u16) -> Option<&'static TagDef> {
-    TAGS.iter()
-        .find(|t| t.id == id && !matches!(t.home, Home::Gps | Home::Interop))
 }
 
 /// A tag's name as ExifTool prints it, for the IFD it is in.
@@ -1133,4 +1134,28 @@ pub(crate) fn spec_alias(name: &str) -> Option<&'static str> {
         "gpsinfo" | "gpsinfoifdpointer" => "GPSInfo",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_main_then_gps() {
+        let gps_start = TAGS.partition_point(|t| t.home != Home::Gps);
+        assert!(TAGS[gps_start..].iter().all(|t| t.home == Home::Gps));
+        for part in [&TAGS[..gps_start], &TAGS[gps_start..]] {
+            assert!(part.windows(2).all(|w| w[0].id < w[1].id));
+        }
+        assert_eq!(lookup(Ifd::Ifd0, 0x0131).map(|t| t.name), Some("Software"));
+        assert_eq!(
+            lookup(Ifd::Gps, 0x0001).map(|t| t.name),
+            Some("GPSLatitudeRef")
+        );
+        assert_eq!(
+            lookup(Ifd::Interop, 0x0001).map(|t| t.name),
+            Some("InteropIndex")
+        );
+        assert!(lookup(Ifd::Exif, 0x0001).is_none());
+    }
 }

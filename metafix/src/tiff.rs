@@ -313,7 +313,7 @@ impl Exif {
     }
 
     /// Parses a TIFF block. Fails only when there is no usable IFD0.
-    pub(crate) fn parse(block: &[u8]) -> Result<Exif, Error> {
+    pub(crate) fn parse(block: Vec<u8>) -> Result<Exif, Error> {
         let order = match block.get(0..4) {
             Some(b"II\x2a\0") => ByteOrder::LittleEndian,
             Some(b"MM\0\x2a") => ByteOrder::BigEndian,
@@ -321,10 +321,10 @@ impl Exif {
             None => return Err(Error::truncated("TIFF header")),
         };
         let ifd0 = order
-            .u32(block, 4)
+            .u32(&block, 4)
             .ok_or_else(|| Error::truncated("TIFF header"))?;
         let mut exif = Exif {
-            data: block.to_vec(),
+            data: block,
             order,
             dirs: Default::default(),
             orphans: Vec::new(),
@@ -476,8 +476,9 @@ impl Exif {
             if let Some(f) = data.get(at + 8..at + 12) {
                 field.copy_from_slice(f);
             }
+            // Only built when an entry is dropped (the common path allocates nothing).
             let name =
-                tags::name(ifd, tag).map_or_else(|| format!("tag 0x{tag:04x}"), str::to_owned);
+                || tags::name(ifd, tag).map_or_else(|| format!("tag 0x{tag:04x}"), str::to_owned);
             let Some(size) = type_size(typ) else {
                 // ExifTool's rule: a bad type code in the first entry means the table is
                 // not an IFD at all (random bytes), not an IFD with one bad entry.
@@ -488,7 +489,7 @@ impl Exif {
                 repairs.push(Repair::new(
                     ifd,
                     Some(tag),
-                    format!("dropped {name}: bad type code {typ}"),
+                    format!("dropped {}: bad type code {typ}", name()),
                 ));
                 continue;
             };
@@ -497,7 +498,7 @@ impl Exif {
                 repairs.push(Repair::new(
                     ifd,
                     Some(tag),
-                    format!("dropped {name}: impossible count {n}"),
+                    format!("dropped {}: impossible count {n}", name()),
                 ));
                 continue;
             };
@@ -515,7 +516,10 @@ impl Exif {
                     repairs.push(Repair::new(
                         ifd,
                         Some(tag),
-                        format!("dropped {name}: its {len}-byte value runs outside the EXIF block"),
+                        format!(
+                            "dropped {}: its {len}-byte value runs outside the EXIF block",
+                            name()
+                        ),
                     ));
                     continue;
                 }
@@ -526,7 +530,7 @@ impl Exif {
                 repairs.push(Repair::new(
                     ifd,
                     Some(tag),
-                    format!("dropped a duplicate {name}"),
+                    format!("dropped a duplicate {}", name()),
                 ));
                 if let Value::Stored(off) = value
                     && let Ok(s) = usize::try_from(off)

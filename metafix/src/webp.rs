@@ -22,6 +22,8 @@ pub(crate) struct Layout {
     pub canvas: Option<(u32, u32, bool)>,
     /// The end of the last whole chunk.
     pub end: usize,
+    /// The last chunk has an odd size and the file ends before its pad byte.
+    pub missing_pad: bool,
     pub truncated: bool,
 }
 
@@ -43,8 +45,11 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
             layout.truncated = true;
             break;
         };
-        // Chunks are padded to even sizes; a missing final pad byte is tolerated.
-        let end = (data_end + (size & 1)).min(input.len());
+        // Chunks are padded to even sizes; a missing final pad byte is tolerated (and
+        // must be supplied before anything is appended after it).
+        let padded = data_end + (size & 1);
+        layout.missing_pad = padded > input.len();
+        let end = padded.min(input.len());
         let body = &input[data..data_end];
         match &head[0..4] {
             b"VP8X" => layout.vp8x_data = Some(data),
