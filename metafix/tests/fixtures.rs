@@ -622,3 +622,46 @@ VP8L\x0d\0\0\0/\x02\x80\0\x10\x07\x10\x11\x11\x88\x88\xfe\x07\0EXI\xf8%\0\0\0Exi
     let again = fix(&out, &options, &item);
     assert!(!again.changed(), "{}", again.report);
 }
+
+#[test]
+fn heic_exif_is_read_and_the_file_passed_through() {
+    let input = heic(&camera_tiff(false));
+    let meta = read(&input).unwrap();
+    assert_eq!(meta.format, Some(Format::Heic));
+    assert_eq!(meta.make.as_deref(), Some("Canon"));
+    assert_eq!(
+        meta.date_time_original.as_deref(),
+        Some("2019:03:02 10:11:12")
+    );
+    let item = ItemContext::default().with_create_time("2019-03-02T09:11:12Z".parse().unwrap());
+    let fixed = fix(&input, &berlin(), &item);
+    assert!(!fixed.changed());
+    assert_eq!(fixed.extension(), "heic");
+    assert!(
+        fixed
+            .report
+            .not_done
+            .iter()
+            .any(|n| n.why.contains("read-only"))
+    );
+    // Berlin in March is +01:00: the file's local time is the instant createTime says.
+    assert_eq!(fixed.capture_time(), item.create_time);
+    assert!(
+        !fixed.report.losses.is_empty(),
+        "no GPS: the loss is reported"
+    );
+}
+
+#[test]
+fn mov_brand_is_a_mov_and_its_dates_are_fixed() {
+    let mut input = mp4(0);
+    input[8..12].copy_from_slice(b"qt  ");
+    let item = ItemContext::default().with_create_time("2010-01-02T03:04:05Z".parse().unwrap());
+    let fixed = fix(&input, &FixOptions::default(), &item);
+    assert_eq!((fixed.format, fixed.extension()), (Format::Mov, "mov"));
+    assert_eq!(fixed.file_name("clip.mp4"), "clip.mov");
+    assert_eq!(
+        read(&fixed.assemble(&input)).unwrap().movie_created,
+        item.create_time
+    );
+}

@@ -473,3 +473,39 @@ pub fn jpeg_exif_payload(file: &[u8]) -> Option<Vec<u8>> {
     }
     None
 }
+
+/// A minimal HEIF file: `ftyp` (heic), `meta` with an `Exif` item (`iinf`/`infe` v2,
+/// `iloc` v0) whose data in `mdat` is the 4-byte TIFF offset, `Exif\0\0` and `tiff`.
+pub fn heic(tiff: &[u8]) -> Vec<u8> {
+    let full = |kind: &[u8; 4], version: u8, body: &[u8]| {
+        let mut b = vec![version, 0, 0, 0];
+        b.extend_from_slice(body);
+        bmff_box(kind, &b)
+    };
+    let mut item = vec![0, 0, 0, 6];
+    item.extend_from_slice(b"Exif\0\0");
+    item.extend_from_slice(tiff);
+    let infe = full(b"infe", 2, &[0, 1, 0, 0, b'E', b'x', b'i', b'f', 0]);
+    let mut iinf_body = vec![0, 1];
+    iinf_body.extend(infe);
+    let iinf = full(b"iinf", 0, &iinf_body);
+    let hdlr = full(b"hdlr", 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    let ftyp = bmff_box(b"ftyp", b"heic\0\0\0\0mif1heic");
+    // iloc: offset_size 4, length_size 4, base_offset_size 0; one item, one extent.
+    let iloc_len = 8 + 4 + 2 + 2 + 2 + 2 + 2 + 4 + 4;
+    let meta_len = 8 + 4 + hdlr.len() + iinf.len() + iloc_len;
+    let data_at = ftyp.len() + meta_len + 8;
+    let mut iloc_body = vec![0x44, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
+    iloc_body.extend_from_slice(&(data_at as u32).to_be_bytes());
+    iloc_body.extend_from_slice(&(item.len() as u32).to_be_bytes());
+    let iloc = full(b"iloc", 0, &iloc_body);
+    let mut meta_body = hdlr;
+    meta_body.extend(iinf);
+    meta_body.extend(iloc);
+    let meta = full(b"meta", 0, &meta_body);
+    assert_eq!(meta.len(), meta_len);
+    let mut out = ftyp;
+    out.extend(meta);
+    out.extend(bmff_box(b"mdat", &item));
+    out
+}
