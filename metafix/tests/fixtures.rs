@@ -665,3 +665,47 @@ fn mov_brand_is_a_mov_and_its_dates_are_fixed() {
         item.create_time
     );
 }
+
+/// ExifTool gives IFD1 the directory length it gave IFD0 (block end minus IFD0's
+/// offset) and warns "Short directory size for IFD1" when IFD1's table is longer: the
+/// appended IFD0 must leave at least that much room after it.
+#[test]
+fn appended_ifd0_leaves_room_for_ifd1s_table() {
+    for le in [true, false] {
+        let mut t = Tiff::new(le);
+        let ifd1_entries: Vec<E> = (0..20).map(|i| t.short(0x0300 + i, &[1])).collect();
+        let ifd1 = t.ifd(&ifd1_entries, 0);
+        let ifd0 = t.ifd(&[t.ascii(0x0131, "Tiny")], ifd1);
+        let original = t.finish(ifd0);
+        let input = jpeg(Some(&original));
+        let out = fix(&input, &FixOptions::default(), &ItemContext::default()).assemble(&input);
+        let tiff = jpeg_exif_payload(&out).unwrap();
+        let at = |p: usize| {
+            let b: [u8; 4] = tiff[p..p + 4].try_into().unwrap();
+            (if le {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            }) as usize
+        };
+        let new_ifd0 = at(4);
+        assert!(
+            new_ifd0 >= original.len(),
+            "IFD0 was appended after the old block"
+        );
+        assert!(
+            tiff.len() - new_ifd0 >= 2 + 12 * 20,
+            "le={le}: {} bytes after IFD0",
+            tiff.len() - new_ifd0
+        );
+        let meta = read(&out).unwrap();
+        assert_eq!(meta.software, None);
+        assert_eq!(
+            meta.tags
+                .iter()
+                .filter(|t| t.ifd == metafix::Ifd::Ifd1)
+                .count(),
+            20
+        );
+    }
+}
