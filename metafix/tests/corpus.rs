@@ -13,9 +13,10 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{Seen, exiftool};
 
 use metafix::{FixOptions, ItemContext, fix, read};
 
@@ -100,82 +101,10 @@ fn corpus_fixes_are_rereadable_idempotent_and_local() {
     }
 }
 
-/// What ExifTool says about one file.
-#[derive(Default, Debug)]
-struct Seen {
-    warnings: BTreeSet<String>,
-    maker_note_tags: usize,
-    tags: BTreeMap<String, String>,
-}
-
-/// Runs one ExifTool process over `files` (via an argument file).
-fn exiftool(files: &[PathBuf], scratch: &Path, label: &str) -> BTreeMap<PathBuf, Seen> {
-    let args_file = scratch.join(format!("{label}.args"));
-    let mut args = String::new();
-    for a in [
-        "-a",
-        "-G0:1",
-        "-s",
-        "-validate",
-        "-warning",
-        "-MakerNotes:all",
-        "-IFD0:Artist",
-        "-IFD0:Copyright",
-        "-IFD0:Software",
-        "-ExifIFD:DateTimeOriginal",
-    ] {
-        args.push_str(a);
-        args.push('\n');
-    }
-    for f in files {
-        args.push_str(&f.display().to_string());
-        args.push('\n');
-    }
-    std::fs::write(&args_file, args).unwrap();
-    let output = Command::new("exiftool")
-        .arg("-@")
-        .arg(&args_file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut seen: BTreeMap<PathBuf, Seen> = BTreeMap::new();
-    let mut current: Option<PathBuf> = None;
-    for line in text.lines() {
-        if let Some(path) = line.strip_prefix("======== ") {
-            current = Some(PathBuf::from(path));
-            seen.entry(PathBuf::from(path)).or_default();
-            continue;
-        }
-        let (Some(cur), Some(rest)) = (&current, line.strip_prefix('[')) else {
-            continue;
-        };
-        let Some((group, rest)) = rest.split_once(']') else {
-            continue;
-        };
-        let Some((tag, value)) = rest.split_once(':') else {
-            continue;
-        };
-        let (tag, value) = (tag.trim(), value.trim().to_owned());
-        let entry = seen.entry(cur.clone()).or_default();
-        if tag == "Warning" {
-            entry.warnings.insert(value);
-        } else if group.starts_with("MakerNotes") {
-            entry.maker_note_tags += 1;
-        } else {
-            entry.tags.insert(format!("{group}:{tag}"), value);
-        }
-    }
-    // A single file gets no "========" header.
-    if files.len() == 1 && seen.is_empty() {
-        seen.insert(files[0].clone(), Seen::default());
-    }
-    seen
-}
-
 #[test]
 fn exiftool_oracle_finds_no_new_warnings() {
     let Some(dir) = corpus_dir() else { return };
-    if Command::new("exiftool").arg("-ver").output().is_err() {
+    if !support::have_exiftool() {
         eprintln!("SKIPPED: exiftool is not installed (apt-get install libimage-exiftool-perl)");
         return;
     }
@@ -184,7 +113,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
     let mut originals = Vec::new();
     let mut outputs = Vec::new();
     let mut written = Vec::new();
-    let mut moved = Vec::new();
+    let mut reports = Vec::new();
     for (i, path) in corpus_files(&dir).into_iter().enumerate() {
         let input = std::fs::read(&path).unwrap();
         let fixed = fix(&input, &options(), &item());
@@ -194,19 +123,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
         let out = out_dir.join(path.file_name().unwrap());
         std::fs::write(&out, fixed.assemble(&input)).unwrap();
         written.push(fixed.changed() && fixed.format.writes_exif());
-        // "moved DigitalZoomRatio to ExifIFD" (from IFD0): ExifTool's warnings about
-        // that tag's unchanged value now name the new IFD.
-        moved.push(
-            fixed
-                .report
-                .repairs
-                .iter()
-                .filter_map(|r| {
-                    let (name, to) = r.what.strip_prefix("moved ")?.split_once(" to ")?;
-                    Some((name.to_owned(), r.location.clone(), to.to_owned()))
-                })
-                .collect::<Vec<_>>(),
-        );
+        reports.push(fixed.report);
         originals.push(path);
         outputs.push(out);
     }
@@ -266,15 +183,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
         mn_before += b.maker_note_tags;
         mn_after += a.maker_note_tags;
         // A warning about a moved tag's value is the same warning under its new IFD.
-        let renamed: BTreeSet<String> = a
-            .warnings
-            .iter()
-            .map(|w| {
-                moved[i].iter().fold(w.clone(), |w, (name, from, to)| {
-                    w.replace(&format!("{to}:{name}"), &format!("{from}:{name}"))
-                })
-            })
-            .collect();
+        let renamed = support::renamed_warnings(a, &reports[i]);
         let new: Vec<&String> = renamed.difference(&b.warnings).collect();
         if !new.is_empty() {
             failures.push(format!("{}: new warnings {new:?}", orig.display()));

@@ -3,6 +3,10 @@
 //! files outside their EXIF payload.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 /// Type codes.
 pub const BYTE: u16 = 1;
 pub const ASCII: u16 = 2;
@@ -508,4 +512,107 @@ pub fn heic(tiff: &[u8]) -> Vec<u8> {
     out.extend(meta);
     out.extend(bmff_box(b"mdat", &item));
     out
+}
+
+/// What ExifTool says about one file.
+#[derive(Default, Debug)]
+pub struct Seen {
+    pub warnings: BTreeSet<String>,
+    pub maker_note_tags: usize,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Runs one ExifTool process over `files` (via an argument file).
+pub fn exiftool(files: &[PathBuf], scratch: &Path, label: &str) -> BTreeMap<PathBuf, Seen> {
+    let args_file = scratch.join(format!("{label}.args"));
+    let mut args = String::new();
+    for a in [
+        "-a",
+        "-G0:1",
+        "-s",
+        "-validate",
+        "-warning",
+        "-MakerNotes:all",
+        "-IFD0:Artist",
+        "-IFD0:Copyright",
+        "-IFD0:Software",
+        "-ExifIFD:DateTimeOriginal",
+    ] {
+        args.push_str(a);
+        args.push('\n');
+    }
+    for f in files {
+        args.push_str(&f.display().to_string());
+        args.push('\n');
+    }
+    std::fs::write(&args_file, args).unwrap();
+    let output = Command::new("exiftool")
+        .arg("-@")
+        .arg(&args_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut seen: BTreeMap<PathBuf, Seen> = BTreeMap::new();
+    let mut current: Option<PathBuf> = None;
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("======== ") {
+            current = Some(PathBuf::from(path));
+            seen.entry(PathBuf::from(path)).or_default();
+            continue;
+        }
+        let (Some(cur), Some(rest)) = (&current, line.strip_prefix('[')) else {
+            continue;
+        };
+        let Some((group, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let Some((tag, value)) = rest.split_once(':') else {
+            continue;
+        };
+        let (tag, value) = (tag.trim(), value.trim().to_owned());
+        let entry = seen.entry(cur.clone()).or_default();
+        if tag == "Warning" {
+            entry.warnings.insert(value);
+        } else if group.starts_with("MakerNotes") {
+            entry.maker_note_tags += 1;
+        } else {
+            entry.tags.insert(format!("{group}:{tag}"), value);
+        }
+    }
+    // A single file gets no "========" header.
+    if files.len() == 1 && seen.is_empty() {
+        seen.insert(files[0].clone(), Seen::default());
+    }
+    seen
+}
+
+/// Whether ExifTool can be run (the oracle tests skip without it).
+pub fn have_exiftool() -> bool {
+    std::process::Command::new("exiftool")
+        .arg("-ver")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// ExifTool's warnings after a fix, with warnings about a moved tag's (unchanged)
+/// value renamed back to the IFD it came from, given the report's "moved X to Y"
+/// repairs.
+pub fn renamed_warnings(after: &Seen, report: &metafix::Report) -> BTreeSet<String> {
+    let moved: Vec<(String, String, String)> = report
+        .repairs
+        .iter()
+        .filter_map(|r| {
+            let (name, to) = r.what.strip_prefix("moved ")?.split_once(" to ")?;
+            Some((name.to_owned(), r.location.clone(), to.to_owned()))
+        })
+        .collect();
+    after
+        .warnings
+        .iter()
+        .map(|w| {
+            moved.iter().fold(w.clone(), |w, (name, from, to)| {
+                w.replace(&format!("{to}:{name}"), &format!("{from}:{name}"))
+            })
+        })
+        .collect()
 }
