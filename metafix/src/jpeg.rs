@@ -124,8 +124,9 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     }
 }
 
-/// An APP1 segment holding `tiff`; fails if it exceeds the 64 KB segment limit.
-pub(crate) fn app1(tiff: &[u8]) -> Result<Vec<u8>, Error> {
+/// Appends an APP1 segment holding `tiff` to `out`; fails (appending nothing) if it
+/// exceeds the 64 KB segment limit.
+pub(crate) fn push_app1(out: &mut Vec<u8>, tiff: &[u8]) -> Result<(), Error> {
     let payload = EXIF_HEADER.len() + tiff.len();
     if payload > APP1_PAYLOAD_MAX {
         return Err(Error::new(
@@ -137,10 +138,10 @@ pub(crate) fn app1(tiff: &[u8]) -> Result<Vec<u8>, Error> {
     }
     let len = u16::try_from(payload + 2)
         .map_err(|_| Error::new(ErrorKind::TooLarge, "APP1 segment too large"))?;
-    let mut seg = Vec::with_capacity(payload + 4);
-    seg.extend_from_slice(&[0xFF, 0xE1]);
-    seg.extend_from_slice(&len.to_be_bytes());
-    seg.extend_from_slice(EXIF_HEADER);
-    seg.extend_from_slice(tiff);
-    Ok(seg)
+    out.reserve(payload + 4);
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(EXIF_HEADER);
+    out.extend_from_slice(tiff);
+    Ok(())
 }

@@ -572,10 +572,12 @@ impl Exif {
     /// Writes the block: the original bytes (orphans zeroed, header repointed) plus the
     /// appended IFDs. Returns the input unchanged when nothing is dirty.
     pub(crate) fn write(&self) -> Result<Vec<u8>, Error> {
-        let mut out = self.data.clone();
         if !self.is_dirty() {
-            return Ok(out);
+            return Ok(self.data.clone());
         }
+        // Room for the appended IFDs up front: the block is copied once, never regrown.
+        let mut out = Vec::with_capacity(self.data.len() + 4096);
+        out.extend_from_slice(&self.data);
         let order = self.order;
         // IFD0 must be rewritten when anything below it moves; callers mark it, but make
         // sure: a dirty child needs its parent's pointer changed.
