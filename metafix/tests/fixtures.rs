@@ -760,3 +760,50 @@ fn exiftool_finds_no_new_warnings_in_generated_cases() {
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A deterministic mini-fuzzer for every CI run (cargo-fuzz needs nightly flags):
+/// mutated cases must never panic, and what is written must re-read and be final.
+#[test]
+fn mutated_cases_never_panic_and_stay_idempotent() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let item = ItemContext::default().with_create_time("2021-03-04T05:06:07Z".parse().unwrap());
+    for case in cases() {
+        let original = (case.file)();
+        let options = (case.options)();
+        for round in 0..300 {
+            let mut input = original.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % input.len().max(1);
+                match next() % 4 {
+                    0 if !input.is_empty() => input[at] = next() as u8,
+                    1 if !input.is_empty() => input[at] ^= 1 << (next() % 8),
+                    2 => input.truncate(at),
+                    _ if input.len() > at + 4 => {
+                        let v = (next() as u32).to_le_bytes();
+                        input[at..at + 4].copy_from_slice(&v);
+                    }
+                    _ => {}
+                }
+            }
+            let fixed = fix(&input, &options, &item);
+            let out = fixed.assemble(&input);
+            assert_eq!(out.len(), fixed.output_len());
+            if fixed.changed() {
+                let name = case.name;
+                read(&out).unwrap_or_else(|e| panic!("{name} round {round}: {e}"));
+                let again = fix(&out, &options, &item);
+                assert!(
+                    !again.changed(),
+                    "{name} round {round}: not idempotent\n{}",
+                    again.report
+                );
+            }
+        }
+    }
+}
