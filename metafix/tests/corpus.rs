@@ -127,6 +127,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
         originals.push(path);
         outputs.push(out);
     }
+    let written_count = written.iter().filter(|w| **w).count();
     let before = exiftool(&originals, &scratch, "before");
     let after = exiftool(&outputs, &scratch, "after");
     // ExifTool gives up on some truncated JPEGs before reading their EXIF ("JPEG format
@@ -212,9 +213,9 @@ fn exiftool_oracle_finds_no_new_warnings() {
         }
     }
     println!(
-        "exiftool oracle: {checked} files ({unjudged} judged on their EXIF block alone: \
-         ExifTool cannot read the truncated JPEG), {} failures, MakerNote tags \
-         {mn_before} -> {mn_after}",
+        "exiftool oracle: {checked} files, {written_count} written ({unjudged} judged on their \
+         EXIF block alone: ExifTool cannot read the truncated JPEG), {} failures, MakerNote \
+         tags {mn_before} -> {mn_after}",
         failures.len()
     );
     let _ = std::fs::remove_dir_all(&scratch);
