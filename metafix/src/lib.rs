@@ -273,6 +273,25 @@ fn note_losses(format: Format, has_gps: bool, item: &ItemContext, report: &mut R
     }
 }
 
+/// Reports a file whose camera differs from what the Picker says: a sign the bytes are
+/// not the item's (or were re-encoded by an editor).
+fn cross_check_camera(exif: &Exif, item: &ItemContext, report: &mut Report) {
+    for (tag, said, what) in [
+        (0x010f, &item.camera_make, "make"),
+        (0x0110, &item.camera_model, "model"),
+    ] {
+        let (Some(said), Some(file)) = (said, exif.text(Ifd::Ifd0, tag)) else {
+            continue;
+        };
+        if !said.trim().eq_ignore_ascii_case(file.trim()) {
+            report.warn(format!(
+                "the camera {what} in the file ({:?}) differs from Google Photos' ({said:?})",
+                file.trim()
+            ));
+        }
+    }
+}
+
 /// The capture instant an EXIF block states (for files not written).
 fn file_capture(exif: &Exif, item: &ItemContext, options: &FixOptions) -> Option<Timestamp> {
     let raw = exif.text(Ifd::Exif, edit::DATE_TIME_ORIGINAL);
@@ -371,6 +390,7 @@ fn fix_image(
             what: "removed the improper \"Exif\\0\\0\" prefix from the EXIF chunk".to_owned(),
         });
     }
+    cross_check_camera(&exif, item, &mut work);
     edit::repair(&mut exif, format, &info, &mut work);
     let capture =
         edit::apply(&mut exif, options, item, format, &info, &mut work).or(item.create_time);

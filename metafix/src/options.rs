@@ -126,9 +126,10 @@ pub struct ItemContext {
     pub filename: Option<String>,
     /// The item's MIME type as Google gives it.
     pub mime_type: Option<String>,
-    /// Camera make from the Picker's `mediaFileMetadata`.
+    /// Camera make from the Picker's `mediaFileMetadata` (checked against the file's
+    /// `Make`; a difference is reported as a warning).
     pub camera_make: Option<String>,
-    /// Camera model from the Picker's `mediaFileMetadata`.
+    /// Camera model from the Picker's `mediaFileMetadata` (checked like the make).
     pub camera_model: Option<String>,
 }
 

@@ -807,3 +807,22 @@ fn mutated_cases_never_panic_and_stay_idempotent() {
         }
     }
 }
+
+#[test]
+fn camera_mismatch_with_the_picker_is_a_warning() {
+    let input = jpeg(Some(&camera_tiff(true)));
+    let item = ItemContext {
+        camera_make: Some("canon".to_owned()),
+        camera_model: Some("Pixel 7".to_owned()),
+        ..ItemContext::default()
+    };
+    let fixed = fix(&input, &FixOptions::default(), &item);
+    let warnings = &fixed.report.warnings;
+    assert!(!warnings.iter().any(|w| w.contains("make")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("model") && w.contains("Pixel 7")),
+        "{warnings:?}"
+    );
+}
