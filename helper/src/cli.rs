@@ -37,8 +37,7 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    // One TLS crypto provider for the whole process (reqwest is built without one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::proxy::install_crypto_provider();
 
     let result = match cli.command {
         Command::Serve(args) => run_serve(*args),

@@ -112,6 +112,7 @@ const PASSED_HEADERS: [HeaderName; 7] = [
 /// ourselves, re-checking each hop), a connect timeout and an idle read timeout
 /// (a total timeout would cut off large videos on slow links).
 pub fn client(read_timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    install_crypto_provider();
     Ok(reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
@@ -177,6 +178,12 @@ pub async fn media(
     builder
         .body(body)
         .map_err(|err| AppError::Internal(err.into()))
+}
+
+/// Installs ring as the process's TLS crypto provider (reqwest is built without a
+/// default one). Every reqwest client needs it; calling it again does nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn upstream_error(err: reqwest::Error) -> AppError {

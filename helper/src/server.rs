@@ -342,3 +342,219 @@ async fn history(State(state): State<AppState>) -> AppResult<Json<Vec<SavedFile>
         .map_err(|err| AppError::Internal(err.into()))??;
     Ok(Json(files))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::time::Duration;
+
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn google_state(library: &std::path::Path, dist: Option<std::path::PathBuf>) -> AppState {
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            dist,
+            library: library.to_owned(),
+            mode: Mode::Google {
+                client_id: "client-1.apps.googleusercontent.com".into(),
+            },
+            media_timeout: Duration::from_secs(5),
+        };
+        AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap()
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, body.to_vec())
+    }
+
+    fn upload(batch: &str, item: &str, name: &str, body: &'static [u8]) -> Request<Body> {
+        Request::put(format!(
+            "/api/batches/{batch}/items/{item}?filename={name}&capture_time=2021-03-04T05%3A06%3A07%2B01%3A00"
+        ))
+        .header(CSRF_HEADER, CSRF_VALUE)
+        .body(Body::from(body))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn state_changing_calls_need_the_csrf_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let request =
+            Request::put("/api/batches/b/items/i?filename=a.jpg&capture_time=2021-03-04T05:06:07Z")
+                .body(Body::from("x"))
+                .unwrap();
+        let (status, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(String::from_utf8_lossy(&body).contains("x-requested-with"));
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".keepsake")
+        }));
+    }
+
+    #[tokio::test]
+    async fn uploads_are_saved_deduplicated_listed_and_zipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let (status, body) = send(&app, upload("batch-1", "item-a", "a.jpg", b"AAAA")).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let saved: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(saved["status"], "saved");
+        assert_eq!(saved["path"], "2021/03/a.jpg");
+        assert_eq!(saved["size"], 4);
+        let (_, body) = send(&app, upload("batch-1", "item-b", "a.jpg", b"BBBBBB")).await;
+        let second: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(second["path"], "2021/03/a (2).jpg");
+        let (_, body) = send(&app, upload("batch-1", "item-a", "a.jpg", b"other")).await;
+        let again: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(again["status"], "duplicate");
+
+        let (status, body) = send(
+            &app,
+            Request::get("/api/history").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let history: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(history.as_array().unwrap().len(), 2);
+
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/api/batches/batch-1/zip")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/zip");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(zip.len(), 2);
+        let mut names = Vec::new();
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            let modified = entry.last_modified().unwrap();
+            assert_eq!(
+                (
+                    modified.year(),
+                    modified.month(),
+                    modified.day(),
+                    modified.hour()
+                ),
+                (2021, 3, 4, 5),
+                "entry time is the local capture time"
+            );
+            names.push((entry.name().unwrap().into_owned(), data));
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                ("a (2).jpg".to_owned(), b"BBBBBB".to_vec()),
+                ("a.jpg".to_owned(), b"AAAA".to_vec())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_batch_has_no_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let (status, _) = send(
+            &app,
+            Request::get("/api/batches/nope/zip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_media_proxy_refuses_hosts_outside_the_allow_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        for url in [
+            "http%3A%2F%2F127.0.0.1%3A1%2Fapi%2Fhistory",
+            "https%3A%2F%2Fexample.com%2Fx",
+            "file%3A%2F%2F%2Fetc%2Fpasswd",
+        ] {
+            let (status, _) = send(
+                &app,
+                Request::get(format!("/api/media?url={url}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+        }
+        let (status, _) = send(
+            &app,
+            Request::get("/api/media?url=%20")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn config_names_google_in_google_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let (status, body) = send(
+            &app,
+            Request::get("/api/config").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let config: ClientConfig = serde_json::from_slice(&body).unwrap();
+        assert_eq!(config.mode, "google");
+        assert_eq!(
+            config.oauth.client_id,
+            "client-1.apps.googleusercontent.com"
+        );
+        assert_eq!(config.oauth.auth_url, picker::GOOGLE_AUTH_URL);
+        assert_eq!(config.picker_api, picker::GOOGLE_PICKER_API);
+        assert!(config.member.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_app_is_served_with_an_spa_fallback_but_api_misses_are_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().join("dist");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("index.html"), "<html>app</html>").unwrap();
+        std::fs::write(dist.join("app.js"), "js").unwrap();
+        let app = router(google_state(&dir.path().join("lib"), Some(dist)));
+        let (status, body) = send(&app, Request::get("/app.js").body(Body::empty()).unwrap()).await;
+        assert_eq!((status, body), (StatusCode::OK, b"js".to_vec()));
+        let (status, body) = send(
+            &app,
+            Request::get("/some/deep/link").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, b"<html>app</html>");
+        let (status, body) =
+            send(&app, Request::get("/api/nope").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(String::from_utf8_lossy(&body).contains("error"));
+        let (status, _) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}

@@ -193,6 +193,7 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
 
     // 6. The zip holds the picked photos, fixed.
     let href = zip_link.prop("href").await.unwrap().unwrap();
+    helper::proxy::install_crypto_provider();
     let response = reqwest::get(&href).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -210,7 +211,7 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
     let exiftool = which("exiftool");
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).unwrap();
-        let name = entry.name().to_owned();
+        let name = entry.name().unwrap().into_owned();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
         let meta = metafix::read(&data).unwrap_or_else(|err| panic!("{name}: {err}"));
