@@ -143,6 +143,11 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
             } else {
                 usize::try_from(len).ok()?
             };
+            // Extents may repeat or overlap; an item larger than the file is malformed
+            // (and would let a tiny file ask for gigabytes). Found by the fuzzer.
+            if bytes.len().checked_add(len)? > data.len() {
+                return None;
+            }
             bytes.extend_from_slice(source.get(start..start.checked_add(len)?)?);
         }
         if id == exif_id {

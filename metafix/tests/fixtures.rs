@@ -826,3 +826,18 @@ fn camera_mismatch_with_the_picker_is_a_warning() {
         "{warnings:?}"
     );
 }
+
+/// Fuzzing showed a 2 GB memory peak: an `iloc` entry listing the Exif item's extent
+/// thousands of times made the reader concatenate far more than the file holds.
+#[test]
+fn heif_exif_item_larger_than_the_file_is_refused() {
+    let tiff = camera_tiff(true);
+    assert!(read(&heic_extents(&tiff, 1)).unwrap().exif_len.is_some());
+    let input = heic_extents(&tiff, 4000);
+    let meta = read(&input).unwrap();
+    assert!(
+        meta.exif_len.is_none_or(|l| l <= input.len()),
+        "{:?}",
+        meta.exif_len
+    );
+}

@@ -481,6 +481,11 @@ pub fn jpeg_exif_payload(file: &[u8]) -> Option<Vec<u8>> {
 /// A minimal HEIF file: `ftyp` (heic), `meta` with an `Exif` item (`iinf`/`infe` v2,
 /// `iloc` v0) whose data in `mdat` is the 4-byte TIFF offset, `Exif\0\0` and `tiff`.
 pub fn heic(tiff: &[u8]) -> Vec<u8> {
+    heic_extents(tiff, 1)
+}
+
+/// [`heic`] whose `iloc` lists the Exif item's one extent `copies` times.
+pub fn heic_extents(tiff: &[u8], copies: u16) -> Vec<u8> {
     let full = |kind: &[u8; 4], version: u8, body: &[u8]| {
         let mut b = vec![version, 0, 0, 0];
         b.extend_from_slice(body);
@@ -496,12 +501,15 @@ pub fn heic(tiff: &[u8]) -> Vec<u8> {
     let hdlr = full(b"hdlr", 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
     let ftyp = bmff_box(b"ftyp", b"heic\0\0\0\0mif1heic");
     // iloc: offset_size 4, length_size 4, base_offset_size 0; one item, one extent.
-    let iloc_len = 8 + 4 + 2 + 2 + 2 + 2 + 2 + 4 + 4;
+    let iloc_len = 8 + 4 + 2 + 2 + 2 + 2 + 2 + 8 * usize::from(copies);
     let meta_len = 8 + 4 + hdlr.len() + iinf.len() + iloc_len;
     let data_at = ftyp.len() + meta_len + 8;
-    let mut iloc_body = vec![0x44, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
-    iloc_body.extend_from_slice(&(data_at as u32).to_be_bytes());
-    iloc_body.extend_from_slice(&(item.len() as u32).to_be_bytes());
+    let mut iloc_body = vec![0x44, 0x00, 0, 1, 0, 1, 0, 0];
+    iloc_body.extend_from_slice(&copies.to_be_bytes());
+    for _ in 0..copies {
+        iloc_body.extend_from_slice(&(data_at as u32).to_be_bytes());
+        iloc_body.extend_from_slice(&(item.len() as u32).to_be_bytes());
+    }
     let iloc = full(b"iloc", 0, &iloc_body);
     let mut meta_body = hdlr;
     meta_body.extend(iinf);
