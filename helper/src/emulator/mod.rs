@@ -1,1 +1,295 @@
-//! The Google emulator (being written).
+//! The Google emulator: what `helper serve --demo` and every test talk to instead of
+//! Google. OAuth (consent page, token fragment, code flow, revoke), the four Picker
+//! API calls with Google's JSON errors and CORS, a picker page, and media bytes that
+//! need the bearer token and send no CORS headers, over a generated sample library.
+//!
+//! It follows `PICKER-API.md` to the letter and is never kinder than Google: where
+//! Google's behaviour is unsettled it takes the stricter reading. Everything is
+//! served under `/emulator/`; absolute URLs (`pickerUri`, `baseUrl`) are built from
+//! the request's `Host`, so it works on whatever address the helper listens on.
+//!
+//! Routes:
+//! - `GET  /emulator/o/oauth2/v2/auth` (consent page), `POST …/auth/consent`
+//! - `POST /emulator/token`, `POST|GET /emulator/revoke`
+//! - `POST /emulator/picker/v1/sessions`, `GET|DELETE /emulator/picker/v1/sessions/{id}`,
+//!   `GET /emulator/picker/v1/mediaItems`
+//! - `GET  /emulator/picker-ui/{id}[/autoclose]`, `POST …/{id}/done`, `GET …/{id}/thumb/{item}`
+//! - `GET  /emulator/media/{token}={suffix}`
+//! - `GET  /emulator/` (what the emulator holds, for people)
+
+mod api;
+mod clock;
+pub mod config;
+mod faults;
+mod html;
+pub mod library;
+mod media;
+mod oauth;
+mod picker_ui;
+mod rng;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use serde::Serialize;
+
+pub use self::config::{EmulatorArgs, EmulatorConfig, FaultConfig};
+use self::library::Library;
+
+/// Where media bytes are served; `baseUrl`s start with `<origin>` + this.
+pub const MEDIA_PATH_PREFIX: &str = "/emulator/media/";
+/// Path of the OAuth authorization endpoint.
+pub const AUTH_PATH: &str = "/emulator/o/oauth2/v2/auth";
+/// Path of the OAuth token endpoint (code exchange, refresh).
+pub const TOKEN_PATH: &str = "/emulator/token";
+/// Path of the OAuth revocation endpoint.
+pub const REVOKE_PATH: &str = "/emulator/revoke";
+/// Base path of the Picker API (includes the version).
+pub const PICKER_API_PATH: &str = "/emulator/picker/v1";
+/// Prefix of picker pages (`pickerUri`).
+pub const PICKER_UI_PATH: &str = "/emulator/picker-ui/";
+
+/// The endpoints a client needs, as absolute URLs for one origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DemoEndpoints {
+    /// OAuth client id the emulator accepts.
+    pub client_id: String,
+    /// Authorization endpoint (browser token flow, code flow).
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: String,
+    /// The Picker API scope.
+    pub scope: String,
+    /// Picker API base, including `/v1`.
+    pub picker_api: String,
+}
+
+/// The emulator: cheap to clone (an `Arc` inside), one per helper.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EmulatorConfig,
+    library: Library,
+    clock: clock::Clock,
+    /// Signs `baseUrl`s; random per start so URLs do not outlive the process.
+    secret: [u8; 32],
+    state: Mutex<State>,
+    fault_rng: Mutex<rng::Rng>,
+    thumbnails: Mutex<HashMap<(usize, u32, u32, bool), bytes::Bytes>>,
+}
+
+/// Everything that changes while the emulator runs.
+#[derive(Default)]
+struct State {
+    tokens: HashMap<String, Token>,
+    refresh_tokens: HashMap<String, Grant>,
+    consents: HashMap<String, oauth::PendingConsent>,
+    codes: HashMap<String, oauth::AuthCode>,
+    sessions: HashMap<String, Session>,
+    /// Picker page id → session id.
+    pickers: HashMap<String, String>,
+    /// (account, requestId) → session id, for idempotent creates.
+    request_ids: HashMap<(usize, String), String>,
+}
+
+/// What an access token may do.
+#[derive(Debug, Clone)]
+struct Token {
+    account: usize,
+    scopes: Vec<String>,
+    expires: Timestamp,
+}
+
+/// What a refresh token stands for.
+#[derive(Debug, Clone)]
+struct Grant {
+    account: usize,
+    scopes: Vec<String>,
+}
+
+/// A picking session.
+#[derive(Debug, Clone)]
+struct Session {
+    id: String,
+    account: usize,
+    expire: Timestamp,
+    picking_deadline: Timestamp,
+    max_items: i64,
+    picker_id: String,
+    /// Library indexes the user picked, once Done was pressed.
+    picked: Option<Vec<usize>>,
+    /// Page token → offset into `picked`.
+    page_tokens: HashMap<String, usize>,
+}
+
+impl Emulator {
+    /// Builds the emulator and its sample library (deterministic from the seed).
+    pub fn new(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        config.validate()?;
+        let library = Library::generate(&config);
+        let mut secret = [0u8; 32];
+        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let fault_rng = rng::Rng::derive(config.seed, "faults");
+        Ok(Emulator {
+            inner: Arc::new(Inner {
+                config,
+                library,
+                clock: clock::Clock::default(),
+                secret,
+                state: Mutex::new(State::default()),
+                fault_rng: Mutex::new(fault_rng),
+                thumbnails: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Every emulator route, all under `/emulator/`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .merge(oauth::routes())
+            .merge(api::routes(self.clone()))
+            .merge(picker_ui::routes())
+            .merge(media::routes(self.clone()))
+            .route("/emulator", axum::routing::get(html::index))
+            .route("/emulator/", axum::routing::get(html::index))
+            .with_state(self.clone())
+    }
+
+    /// The endpoints as seen from `origin` (e.g. `http://127.0.0.1:8080`).
+    pub fn endpoints(&self, origin: &str) -> DemoEndpoints {
+        let origin = origin.trim_end_matches('/');
+        DemoEndpoints {
+            client_id: self.inner.config.client_id.clone(),
+            auth_url: format!("{origin}{AUTH_PATH}"),
+            token_url: format!("{origin}{TOKEN_PATH}"),
+            revoke_url: format!("{origin}{REVOKE_PATH}"),
+            scope: picker::SCOPE.to_owned(),
+            picker_api: format!("{origin}{PICKER_API_PATH}"),
+        }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.inner.config
+    }
+
+    /// The sample library.
+    pub fn library(&self) -> &Library {
+        &self.inner.library
+    }
+
+    /// Moves the emulator's clock forward: tokens, sessions and `baseUrl`s expire as
+    /// if that much time had passed. For tests, which must not sleep.
+    pub fn advance_clock(&self, by: Duration) {
+        self.inner.clock.advance(by);
+    }
+
+    /// Mints an access token for the account with this email (all scopes), as a
+    /// completed consent would. For tests of other parts that need a signed-in user;
+    /// the contract tests go through the consent page instead.
+    pub fn issue_token(&self, email: &str) -> Option<String> {
+        let account = library::ACCOUNTS.iter().position(|a| a.email == email)?;
+        Some(self.mint_token(account, vec![picker::SCOPE.to_owned()]))
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind: keep serving.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn mint_token(&self, account: usize, scopes: Vec<String>) -> String {
+        let token = format!("ya29.demo-{}", random_id(40));
+        let expires = clock::add(self.now(), self.inner.config.token_lifetime);
+        let mut state = self.state();
+        let now = self.now();
+        // Forget long-expired tokens so a long demo does not grow without bound.
+        state.tokens.retain(|_, t| t.expires > now);
+        state.tokens.insert(
+            token.clone(),
+            Token {
+                account,
+                scopes,
+                expires,
+            },
+        );
+        token
+    }
+}
+
+/// A random id of `len` URL-safe characters (not seeded: ids and tokens must not be
+/// guessable from the seed).
+fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            if out.len() < len {
+                out.push(ALPHABET[usize::from(b & 63)] as char);
+            }
+        }
+    }
+    out
+}
+
+/// `http://<Host>` of the request; `localhost` when the header is missing or odd
+/// (it only ever names this server, never a redirect target of its own).
+fn origin_of(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_comes_from_host_and_refuses_junk() {
+        let mut h = HeaderMap::new();
+        assert_eq!(origin_of(&h), "http://localhost");
+        h.insert("host", "127.0.0.1:4321".parse().unwrap());
+        assert_eq!(origin_of(&h), "http://127.0.0.1:4321");
+        h.insert("host", "evil.com/path".parse().unwrap());
+        assert_eq!(origin_of(&h), "http://localhost");
+    }
+
+    #[test]
+    fn endpoints_hang_off_the_origin() {
+        let e = Emulator::new(EmulatorConfig::default()).unwrap();
+        let ep = e.endpoints("http://127.0.0.1:8080/");
+        assert_eq!(ep.picker_api, "http://127.0.0.1:8080/emulator/picker/v1");
+        assert_eq!(
+            ep.auth_url,
+            "http://127.0.0.1:8080/emulator/o/oauth2/v2/auth"
+        );
+        assert_eq!(ep.scope, picker::SCOPE);
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        assert_eq!(random_id(40).len(), 40);
+        assert_ne!(random_id(20), random_id(20));
+    }
+}

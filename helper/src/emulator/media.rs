@@ -1,0 +1,405 @@
+//! Media bytes: `baseUrl` + `=d`, `=dv`, `=wW-hH[-c]`. Bearer token required (403
+//! otherwise), URLs expire, no CORS headers at all (so a browser cannot fetch them
+//! and must go through the helper), `=dv` refused while a video is PROCESSING, and
+//! the configured body faults (cut mid-body, slow).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use picker::MediaSuffix;
+use sha2::{Digest, Sha256};
+
+use super::faults::{self, BodyFault};
+use super::library::{Item, Original, mp4};
+use super::rng::Rng;
+use super::{Emulator, MEDIA_PATH_PREFIX, clock};
+
+pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
+    Router::new()
+        .route(&format!("{MEDIA_PATH_PREFIX}{{token}}"), get(media))
+        .layer(axum::middleware::from_fn_with_state(
+            emu,
+            faults::media_faults,
+        ))
+}
+
+/// What a `baseUrl` stands for, signed so it cannot be forged or extended.
+#[derive(Debug, PartialEq, Eq)]
+struct Claim {
+    session_id: String,
+    item_id: String,
+    expires_ms: i64,
+}
+
+impl Emulator {
+    fn sign(&self, payload: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.inner.secret);
+        h.update(payload.as_bytes());
+        hex(&h.finalize()[..12])
+    }
+
+    /// A fresh `baseUrl` for an item of a session, valid for the configured lifetime.
+    pub(super) fn base_url(
+        &self,
+        origin: &str,
+        session_id: &str,
+        item_id: &str,
+        now: Timestamp,
+    ) -> String {
+        let expires = clock::add(now, self.inner.config.base_url_lifetime).as_millisecond();
+        let payload = format!("{session_id}|{item_id}|{expires}");
+        let sig = self.sign(&payload);
+        format!(
+            "{origin}{MEDIA_PATH_PREFIX}{}.{sig}",
+            hex(payload.as_bytes())
+        )
+    }
+
+    fn verify(&self, token: &str) -> Option<Claim> {
+        let (payload_hex, sig) = token.split_once('.')?;
+        let payload = String::from_utf8(unhex(payload_hex)?).ok()?;
+        // Constant-time comparison is not needed for a local emulator, but a wrong
+        // signature must never pass.
+        if self.sign(&payload) != sig {
+            return None;
+        }
+        let mut parts = payload.split('|');
+        let claim = Claim {
+            session_id: parts.next()?.to_owned(),
+            item_id: parts.next()?.to_owned(),
+            expires_ms: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(claim)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+/// Google's media servers answer errors with short HTML, never JSON.
+fn media_error(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        text,
+    )
+        .into_response()
+}
+
+async fn media(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(raw)) = token else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let (token, suffix) = match raw.split_once('=') {
+        Some((t, s)) => (t, Some(format!("={s}"))),
+        None => (raw.as_str(), None),
+    };
+    let Some(claim) = emu.verify(token) else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // Bearer token of the session's account, required on every byte request.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let Some(bearer) = bearer else {
+        return media_error(StatusCode::FORBIDDEN, "Forbidden");
+    };
+    let now = emu.now();
+    let index = {
+        let st = emu.state();
+        let Some(token) = st.tokens.get(&bearer).filter(|t| t.expires > now) else {
+            return media_error(StatusCode::FORBIDDEN, "Forbidden");
+        };
+        if claim.expires_ms <= now.as_millisecond() {
+            return media_error(StatusCode::FORBIDDEN, "Forbidden");
+        }
+        // The session ended (deleted or expired): its items are no longer reachable.
+        let Some(session) = st
+            .sessions
+            .get(&claim.session_id)
+            .filter(|s| s.account == token.account && s.expire > now)
+        else {
+            return media_error(StatusCode::FORBIDDEN, "Forbidden");
+        };
+        let Some(index) = emu.library().find(&claim.item_id) else {
+            return media_error(StatusCode::NOT_FOUND, "Not Found");
+        };
+        if !session.picked.as_ref().is_some_and(|p| p.contains(&index)) {
+            return media_error(StatusCode::FORBIDDEN, "Forbidden");
+        }
+        index
+    };
+    let Some(item) = emu.library().get(index) else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // No suffix: Google serves a small rendition.
+    let suffix = match suffix {
+        None => MediaSuffix::Fit {
+            width: 512,
+            height: 512,
+            crop: false,
+        },
+        Some(s) => match s.parse::<MediaSuffix>() {
+            Ok(s) => s,
+            Err(_) => return media_error(StatusCode::BAD_REQUEST, "Bad Request"),
+        },
+    };
+    serve(&emu, index, item, suffix).await
+}
+
+async fn serve(emu: &Emulator, index: usize, item: &Item, suffix: MediaSuffix) -> Response {
+    let is_video = item.kind == picker::MediaType::Video;
+    match suffix {
+        MediaSuffix::DownloadVideo if !is_video => media_error(StatusCode::NOT_FOUND, "Not Found"),
+        // Not transcoded yet: Google's media server has nothing to give.
+        MediaSuffix::DownloadVideo if item.is_processing() => {
+            media_error(StatusCode::NOT_FOUND, "Not Found")
+        }
+        // `=d` on a video gives a full-size still, not the video.
+        MediaSuffix::Download if is_video => {
+            thumbnail(emu, index, item.width, item.height, false).await
+        }
+        MediaSuffix::Download | MediaSuffix::DownloadVideo => {
+            let emu2 = emu.clone();
+            let original =
+                tokio::task::spawn_blocking(move || emu2.library().get(index).map(Item::original))
+                    .await;
+            match original {
+                Ok(Some(Ok(original))) => send_original(emu, item, original),
+                _ => media_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+            }
+        }
+        MediaSuffix::Fit {
+            width,
+            height,
+            crop,
+        } => thumbnail(emu, index, width.min(16_383), height.min(16_383), crop).await,
+    }
+}
+
+/// A JPEG rendition, cached: picker pages and app grids ask for the same sizes.
+pub(super) async fn thumbnail(
+    emu: &Emulator,
+    index: usize,
+    width: u32,
+    height: u32,
+    crop: bool,
+) -> Response {
+    let key = (index, width, height, crop);
+    let cached = emu
+        .inner
+        .thumbnails
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .cloned();
+    let bytes = match cached {
+        Some(b) => b,
+        None => {
+            let emu2 = emu.clone();
+            let made = tokio::task::spawn_blocking(move || {
+                emu2.library()
+                    .get(index)
+                    .map(|i| i.thumbnail(width, height, crop))
+            })
+            .await;
+            let Ok(Some(Ok(jpeg))) = made else {
+                return media_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            };
+            let b = Bytes::from(jpeg);
+            let mut cache = emu
+                .inner
+                .thumbnails
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Bounded: a crawler asking for every size must not fill memory.
+            if cache.len() >= 1024 {
+                cache.clear();
+            }
+            cache.insert(key, b.clone());
+            b
+        }
+    };
+    let body_fault = emu.draw_body_fault();
+    respond_bytes(emu, "image/jpeg", None, Original::Whole(bytes), body_fault)
+}
+
+fn send_original(emu: &Emulator, item: &Item, original: Original) -> Response {
+    // Content-Type follows the bytes (a `.heic` that is JPEG is sent as image/jpeg).
+    let content_type = match &original {
+        Original::Whole(b) if b.starts_with(&[0xff, 0xd8]) => "image/jpeg",
+        Original::Whole(b) if b.starts_with(b"\x89PNG") => "image/png",
+        Original::Whole(b) if b.get(8..12) == Some(b"WEBP") => "image/webp",
+        _ => item.mime_type,
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        item.filename.replace('"', "")
+    );
+    let body_fault = emu.draw_body_fault();
+    respond_bytes(emu, content_type, Some(disposition), original, body_fault)
+}
+
+fn respond_bytes(
+    emu: &Emulator,
+    content_type: &'static str,
+    disposition: Option<String>,
+    original: Original,
+    fault: BodyFault,
+) -> Response {
+    let total = original.len();
+    let chunks = chunk_stream(original);
+    let body = match fault {
+        BodyFault::None => Body::from_stream(chunks.map(Ok::<_, std::io::Error>)),
+        BodyFault::Cut => {
+            // Send about half, pause so it reaches the client with the headers, then
+            // fail the stream: hyper drops the connection and the client sees a body
+            // shorter than its Content-Length.
+            let cut_at = total / 2;
+            let partial = chunks.scan(0u64, move |sent, chunk| {
+                let start = *sent;
+                *sent += chunk.len() as u64;
+                let piece = if start >= cut_at {
+                    None
+                } else {
+                    Some(Ok::<_, std::io::Error>(
+                        chunk.slice(..(cut_at - start).min(chunk.len() as u64) as usize),
+                    ))
+                };
+                std::future::ready(piece)
+            });
+            let cut = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected fault: connection cut",
+                ))
+            });
+            Body::from_stream(partial.chain(cut))
+        }
+        BodyFault::Slow => {
+            let speed = emu.inner.config.faults.slow_body_bytes_per_sec.max(1);
+            // Pieces of a tenth of a second each.
+            let piece = (speed / 10).clamp(1, 64 * 1024) as usize;
+            let stream = chunks
+                .flat_map(move |chunk| {
+                    let pieces: Vec<Bytes> = (0..chunk.len())
+                        .step_by(piece)
+                        .map(|i| chunk.slice(i..(i + piece).min(chunk.len())))
+                        .collect();
+                    futures_util::stream::iter(pieces)
+                })
+                .then(move |p| async move {
+                    let secs = p.len() as f64 / speed as f64;
+                    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                    Ok::<_, std::io::Error>(p)
+                });
+            Body::from_stream(stream)
+        }
+    };
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400, no-transform"),
+    );
+    if let Some(d) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        h.insert(header::CONTENT_DISPOSITION, d);
+    }
+    res
+}
+
+/// The bytes as 64 KiB pieces; large videos are generated as they are sent.
+fn chunk_stream(original: Original) -> futures_util::stream::BoxStream<'static, Bytes> {
+    match original {
+        Original::Whole(b) => {
+            let pieces: Vec<Bytes> = (0..b.len())
+                .step_by(mp4::PAYLOAD_CHUNK)
+                .map(|i| b.slice(i..(i + mp4::PAYLOAD_CHUNK).min(b.len())))
+                .collect();
+            futures_util::stream::iter(pieces).boxed()
+        }
+        Original::Streamed { head, spec } => {
+            let payload = futures_util::stream::unfold(
+                (Rng::new(spec.payload_seed), 0u64),
+                move |(mut rng, sent)| async move {
+                    if sent >= spec.payload_len {
+                        return None;
+                    }
+                    let n = (spec.payload_len - sent).min(mp4::PAYLOAD_CHUNK as u64) as usize;
+                    let chunk = Bytes::from(mp4::payload_chunk(&mut rng, n));
+                    Some((chunk, (rng, sent + n as u64)))
+                },
+            );
+            futures_util::stream::once(async move { head })
+                .chain(payload)
+                .boxed()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::EmulatorConfig;
+
+    #[test]
+    fn base_urls_verify_and_resist_tampering() {
+        let emu = Emulator::new(EmulatorConfig {
+            large_file_count: 0,
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let now = Timestamp::now();
+        let url = emu.base_url("http://h", "s1", "AF1Qipabc", now);
+        let token = url
+            .strip_prefix(&format!("http://h{MEDIA_PATH_PREFIX}"))
+            .unwrap();
+        let claim = emu.verify(token).unwrap();
+        assert_eq!(claim.session_id, "s1");
+        assert_eq!(claim.item_id, "AF1Qipabc");
+        let (payload, sig) = token.split_once('.').unwrap();
+        let forged = format!("{}.{sig}", hex(b"s1|AF1Qipabc|99999999999999"));
+        assert_eq!(emu.verify(&forged), None);
+        assert_eq!(emu.verify(&format!("{payload}.{}", "0".repeat(24))), None);
+        assert_eq!(emu.verify("zz.zz"), None);
+        assert_eq!(emu.verify("nodot"), None);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(unhex(&hex(b"a|b")).unwrap(), b"a|b");
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+    }
+}
