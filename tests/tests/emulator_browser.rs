@@ -1,0 +1,253 @@
+//! The emulator's pages in a real browser (headless Chromium via ChromeDriver),
+//! driven only by their `data-testid`s, as outside checks drive them: the consent
+//! page signs in the chosen account, the picker page enforces `maxItemCount` while
+//! ticking, and `/autoclose` closes the picker window after Done.
+//!
+//! Skips when Chromium or ChromeDriver is missing, unless `KEEPSAKE_REQUIRE_BROWSER=1`.
+//! Screenshots land in `target/e2e-screenshots/emulator/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use helper::emulator::{Emulator, EmulatorConfig};
+use hyper_util::client::legacy::connect::HttpConnector;
+use keepsake_tests::{ChromeDriver, chrome_capabilities, skip_or_fail, target_dir, which};
+use serde_json::{Value, json};
+
+const REQUIRE: &str = "KEEPSAKE_REQUIRE_BROWSER";
+const STEP: Duration = Duration::from_secs(30);
+const SCOPE: &str = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly";
+
+async fn shot(client: &Client, name: &str) {
+    let dir = target_dir().join("e2e-screenshots").join("emulator");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Polls `check` until it holds or `STEP` passes.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + STEP;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {STEP:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_and_picker_pages_work_in_a_browser() {
+    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
+        skip_or_fail(REQUIRE, "chromium and chromedriver are not installed");
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let emulator = Emulator::new(EmulatorConfig {
+        large_file_count: 0,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let router = emulator.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let driver = ChromeDriver::start(&chromedriver).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let downloads = tempfile::tempdir().unwrap();
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(chrome_capabilities(profile.path(), downloads.path()))
+        .connect(&driver.url)
+        .await
+        .expect("starting headless Chromium");
+
+    // Consent: pick the second account, Allow; the browser lands on the redirect
+    // URI with Google's fragment.
+    let ep = emulator.endpoints(&origin);
+    let auth = format!(
+        "{}?{}",
+        ep.auth_url,
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("client_id", ep.client_id.as_str()),
+                ("redirect_uri", &format!("{origin}/")),
+                ("response_type", "token"),
+                ("scope", SCOPE),
+                ("state", "browser"),
+            ])
+            .finish()
+    );
+    client.goto(&auth).await.unwrap();
+    let accounts = client
+        .find_all(Locator::Css("[data-testid=consent-account]"))
+        .await
+        .unwrap();
+    assert!(accounts.len() >= 3);
+    let email = accounts[1].attr("data-email").await.unwrap().unwrap();
+    accounts[1].click().await.unwrap();
+    shot(&client, "01-consent").await;
+    client
+        .find(Locator::Css("[data-testid=consent-allow]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + STEP;
+    let landed = loop {
+        let url = client.current_url().await.unwrap().to_string();
+        if url.contains("#access_token=") {
+            break url;
+        }
+        assert!(Instant::now() < deadline, "no redirect with a token: {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let fragment = landed.split_once('#').unwrap().1;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(fragment.as_bytes())
+        .into_owned()
+        .collect();
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "access_token")
+        .unwrap()
+        .1
+        .clone();
+    assert!(pairs.contains(&("state".to_owned(), "browser".to_owned())));
+
+    // A session with maxItemCount 2, for the account chosen in the browser.
+    let http = reqwest::Client::new();
+    let session: Value = http
+        .post(format!("{}/sessions", ep.picker_api))
+        .bearer_auth(&token)
+        .json(&json!({"pickingConfig": {"maxItemCount": "2"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let picker_uri = session["pickerUri"].as_str().unwrap().to_owned();
+
+    // Open the picker as the app does (a new window), with /autoclose.
+    client.goto(&format!("{origin}/emulator/")).await.unwrap();
+    let first_window = client.window().await.unwrap();
+    client
+        .execute(
+            "window.open(arguments[0], '_blank')",
+            vec![json!(format!("{picker_uri}/autoclose"))],
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + STEP;
+    let picker_window = loop {
+        let windows = client.windows().await.unwrap();
+        if let Some(w) = windows.into_iter().find(|w| *w != first_window) {
+            break w;
+        }
+        assert!(Instant::now() < deadline, "the picker window never opened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    client.switch_to_window(picker_window).await.unwrap();
+    eventually("the picker page", || {
+        let client = client.clone();
+        async move {
+            client
+                .find_all(Locator::Css("[data-testid=picker-item]"))
+                .await
+                .is_ok_and(|items| items.len() >= 10)
+        }
+    })
+    .await;
+    let page_text = client.source().await.unwrap();
+    assert!(
+        page_text.contains(&email),
+        "the picker shows the signed-in account"
+    );
+
+    let done = client
+        .find(Locator::Css("[data-testid=picker-done]"))
+        .await
+        .unwrap();
+    assert!(
+        !done.is_enabled().await.unwrap(),
+        "Done waits for a selection"
+    );
+    let items = client
+        .find_all(Locator::Css("[data-testid=picker-item]"))
+        .await
+        .unwrap();
+    items[0].click().await.unwrap();
+    items[2].click().await.unwrap();
+    // The limit is reached: the other boxes are disabled.
+    let third_box = items[4]
+        .find(Locator::Css("input[type=checkbox]"))
+        .await
+        .unwrap();
+    assert!(!third_box.is_enabled().await.unwrap());
+    let count = client
+        .find(Locator::Css("[data-testid=picker-count]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(count.starts_with("2 selected"), "{count}");
+    assert!(done.is_enabled().await.unwrap());
+    shot(&client, "02-picker").await;
+    let ticked = [
+        items[0].attr("data-item-id").await.unwrap().unwrap(),
+        items[2].attr("data-item-id").await.unwrap().unwrap(),
+    ];
+    done.click().await.unwrap();
+
+    // /autoclose: the picker window closes itself.
+    eventually("the picker window to close", || {
+        let client = client.clone();
+        async move { client.windows().await.unwrap().len() == 1 }
+    })
+    .await;
+    client.switch_to_window(first_window).await.unwrap();
+
+    // The session now lists exactly what was ticked.
+    let page: Value = http
+        .get(format!(
+            "{}/mediaItems?sessionId={}",
+            ep.picker_api,
+            session["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = page["mediaItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = ticked.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    let mut got = listed.clone();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+
+    // The used picker link now says it has expired.
+    client.goto(&picker_uri).await.unwrap();
+    client
+        .find(Locator::Css("[data-testid=picker-expired]"))
+        .await
+        .unwrap();
+    shot(&client, "03-expired").await;
+    client.close().await.unwrap();
+}
