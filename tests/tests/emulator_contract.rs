@@ -1683,6 +1683,33 @@ async fn large_files_stream_with_their_exact_size() {
     let bytes = res.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, size);
     assert_eq!(kind_of(&bytes), "mp4");
+    // A cut download resumes with Range, as against googleusercontent.com.
+    let base = large["mediaFile"]["baseUrl"].as_str().unwrap();
+    let from = size - 100_000;
+    let res = emu
+        .http
+        .get(format!("{base}=dv"))
+        .bearer_auth(&token)
+        .header("range", format!("bytes={from}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        res.headers()["content-range"],
+        format!("bytes {from}-{}/{size}", size - 1).as_str()
+    );
+    let tail = res.bytes().await.unwrap();
+    assert_eq!(&tail[..], &bytes[from as usize..]);
+    let res = emu
+        .http
+        .get(format!("{base}=dv"))
+        .bearer_auth(&token)
+        .header("range", format!("bytes={size}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 }
 
 // ---------------------------------------------------------------------------

@@ -172,10 +172,17 @@ async fn media(
             Err(_) => return media_error(StatusCode::BAD_REQUEST, "Bad Request"),
         },
     };
-    serve(&emu, index, item, suffix).await
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    serve(&emu, index, item, suffix, range).await
 }
 
-async fn serve(emu: &Emulator, index: usize, item: &Item, suffix: MediaSuffix) -> Response {
+async fn serve(
+    emu: &Emulator,
+    index: usize,
+    item: &Item,
+    suffix: MediaSuffix,
+    range: Option<&str>,
+) -> Response {
     let is_video = item.kind == picker::MediaType::Video;
     match suffix {
         MediaSuffix::DownloadVideo if !is_video => media_error(StatusCode::NOT_FOUND, "Not Found"),
@@ -193,7 +200,7 @@ async fn serve(emu: &Emulator, index: usize, item: &Item, suffix: MediaSuffix) -
                 tokio::task::spawn_blocking(move || emu2.library().get(index).map(Item::original))
                     .await;
             match original {
-                Ok(Some(Ok(original))) => send_original(emu, item, original),
+                Ok(Some(Ok(original))) => send_original(emu, item, original, range),
                 _ => media_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
             }
         }
@@ -249,10 +256,17 @@ pub(super) async fn thumbnail(
         }
     };
     let body_fault = emu.draw_body_fault();
-    respond_bytes(emu, "image/jpeg", None, Original::Whole(bytes), body_fault)
+    respond_bytes(
+        emu,
+        "image/jpeg",
+        None,
+        Original::Whole(bytes),
+        body_fault,
+        None,
+    )
 }
 
-fn send_original(emu: &Emulator, item: &Item, original: Original) -> Response {
+fn send_original(emu: &Emulator, item: &Item, original: Original, range: Option<&str>) -> Response {
     // Content-Type follows the bytes (a `.heic` that is JPEG is sent as image/jpeg).
     let content_type = match &original {
         Original::Whole(b) if b.starts_with(&[0xff, 0xd8]) => "image/jpeg",
@@ -265,7 +279,88 @@ fn send_original(emu: &Emulator, item: &Item, original: Original) -> Response {
         item.filename.replace('"', "")
     );
     let body_fault = emu.draw_body_fault();
-    respond_bytes(emu, content_type, Some(disposition), original, body_fault)
+    let total = original.len();
+    let window = match range.map(|r| parse_range(r, total)) {
+        None | Some(RangeRequest::Ignored) => None,
+        Some(RangeRequest::Satisfiable(start, end)) => Some((start, end)),
+        Some(RangeRequest::Unsatisfiable) => {
+            let mut res = media_error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested Range Not Satisfiable",
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return res;
+        }
+    };
+    let mut res = respond_bytes(
+        emu,
+        content_type,
+        Some(disposition),
+        original,
+        body_fault,
+        window,
+    );
+    res.headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    res
+}
+
+/// What a `Range` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    /// Not a single byte range: answer the whole file (HTTP allows it).
+    Ignored,
+    /// Bytes `start..=end`.
+    Satisfiable(u64, u64),
+    /// Starts past the end: 416.
+    Unsatisfiable,
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` (one range only).
+fn parse_range(header: &str, total: u64) -> RangeRequest {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Ignored;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Ignored;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeRequest::Ignored;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (false, _) => {
+            let Ok(start) = a.parse::<u64>() else {
+                return RangeRequest::Ignored;
+            };
+            let end = if b.is_empty() {
+                Some(total.saturating_sub(1))
+            } else {
+                b.parse::<u64>()
+                    .ok()
+                    .map(|e| e.min(total.saturating_sub(1)))
+            };
+            match end {
+                Some(end) if end >= start => Some((start, end)),
+                Some(_) if start < total => return RangeRequest::Ignored,
+                Some(_) => None,
+                None => return RangeRequest::Ignored,
+            }
+        }
+        (true, false) => {
+            let Ok(n) = b.parse::<u64>() else {
+                return RangeRequest::Ignored;
+            };
+            (n > 0).then(|| (total.saturating_sub(n), total.saturating_sub(1)))
+        }
+        (true, true) => return RangeRequest::Ignored,
+    };
+    match parsed {
+        Some((start, end)) if start < total => RangeRequest::Satisfiable(start, end),
+        _ => RangeRequest::Unsatisfiable,
+    }
 }
 
 fn respond_bytes(
@@ -274,9 +369,16 @@ fn respond_bytes(
     disposition: Option<String>,
     original: Original,
     fault: BodyFault,
+    window: Option<(u64, u64)>,
 ) -> Response {
-    let total = original.len();
-    let chunks = chunk_stream(original);
+    let full = original.len();
+    let (chunks, total) = match window {
+        Some((start, end)) => (
+            slice_stream(chunk_stream(original), start, end - start + 1),
+            end - start + 1,
+        ),
+        None => (chunk_stream(original), full),
+    };
     let body = match fault {
         BodyFault::None => Body::from_stream(chunks.map(Ok::<_, std::io::Error>)),
         BodyFault::Cut => {
@@ -326,6 +428,12 @@ fn respond_bytes(
         }
     };
     let mut res = Response::new(body);
+    if let Some((start, end)) = window {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{full}")) {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
@@ -337,6 +445,28 @@ fn respond_bytes(
         h.insert(header::CONTENT_DISPOSITION, d);
     }
     res
+}
+
+/// Bytes `start..start + len` of a stream of pieces.
+fn slice_stream(
+    chunks: futures_util::stream::BoxStream<'static, Bytes>,
+    start: u64,
+    len: u64,
+) -> futures_util::stream::BoxStream<'static, Bytes> {
+    let stop = start + len;
+    chunks
+        .scan(0u64, move |pos, chunk| {
+            let (from, to) = (*pos, *pos + chunk.len() as u64);
+            *pos = to;
+            if from >= stop {
+                return std::future::ready(None);
+            }
+            let a = start.saturating_sub(from).min(chunk.len() as u64) as usize;
+            let b = (stop - from).min(chunk.len() as u64) as usize;
+            std::future::ready(Some(chunk.slice(a..b)))
+        })
+        .filter(|piece| std::future::ready(!piece.is_empty()))
+        .boxed()
 }
 
 /// The bytes as 64 KiB pieces; large videos are generated as they are sent.
@@ -394,6 +524,32 @@ mod tests {
         assert_eq!(emu.verify(&format!("{payload}.{}", "0".repeat(24))), None);
         assert_eq!(emu.verify("zz.zz"), None);
         assert_eq!(emu.verify("nodot"), None);
+    }
+
+    #[test]
+    fn ranges_parse_like_http() {
+        use RangeRequest::*;
+        assert_eq!(parse_range("bytes=0-99", 1000), Satisfiable(0, 99));
+        assert_eq!(parse_range("bytes=900-", 1000), Satisfiable(900, 999));
+        assert_eq!(parse_range("bytes=900-5000", 1000), Satisfiable(900, 999));
+        assert_eq!(parse_range("bytes=-100", 1000), Satisfiable(900, 999));
+        assert_eq!(parse_range("bytes=1000-", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), Ignored);
+        assert_eq!(parse_range("items=0-1", 1000), Ignored);
+        assert_eq!(parse_range("bytes=x-1", 1000), Ignored);
+        assert_eq!(parse_range("bytes=5-1", 1000), Ignored);
+    }
+
+    #[tokio::test]
+    async fn slices_cut_across_pieces() {
+        let pieces: Vec<Bytes> = vec![
+            Bytes::from_static(b"abc"),
+            Bytes::from_static(b"defg"),
+            Bytes::from_static(b"hi"),
+        ];
+        let stream = futures_util::stream::iter(pieces).boxed();
+        let out: Vec<Bytes> = slice_stream(stream, 2, 5).collect().await;
+        assert_eq!(out.concat(), b"cdefg");
     }
 
     #[test]
