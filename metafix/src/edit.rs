@@ -627,6 +627,16 @@ fn remove_gps(exif: &mut Exif, report: &mut Report) {
         return;
     }
     remove_reported(exif, Ifd::Ifd0, GPS_POINTER, report);
+    // The location must not linger as orphan bytes: its table and values get zeroed
+    // (unless something still in use shares them).
+    if let Some(gps) = exif.dir(Ifd::Gps).cloned() {
+        for e in &gps.entries {
+            exif.orphan(e);
+        }
+        if let Some(o) = gps.origin {
+            exif.orphans.push(o.offset..o.offset + o.len);
+        }
+    }
     exif.set_dir(Ifd::Gps, None);
 }
 

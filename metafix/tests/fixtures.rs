@@ -841,3 +841,43 @@ fn heif_exif_item_larger_than_the_file_is_refused() {
         meta.exif_len
     );
 }
+
+#[test]
+fn removed_gps_leaves_no_location_bytes() {
+    let mut t = Tiff::new(true);
+    let mut lat = Vec::new();
+    for (n, d) in [(48u32, 1u32), (51, 1), (2952, 100)] {
+        lat.extend(t.u32(n));
+        lat.extend(t.u32(d));
+    }
+    let gps = t.ifd(
+        &[
+            E {
+                tag: 0x0000,
+                typ: BYTE,
+                count: 4,
+                data: vec![2, 3, 0, 0],
+            },
+            t.ascii(0x0001, "N"),
+            E {
+                tag: 0x0002,
+                typ: RATIONAL,
+                count: 3,
+                data: lat.clone(),
+            },
+        ],
+        0,
+    );
+    let ifd0 = t.ifd(&[t.ascii(0x010f, "Phone"), t.long(0x8825, gps)], 0);
+    let input = jpeg(Some(&t.finish(ifd0)));
+    assert!(read(&input).unwrap().gps);
+    let options = FixOptions::default().with_removed_tag("GPSInfo").unwrap();
+    let out = fix(&input, &options, &ItemContext::default()).assemble(&input);
+    let meta = read(&out).unwrap();
+    assert!(!meta.gps);
+    assert_eq!(meta.make.as_deref(), Some("Phone"));
+    assert!(
+        !out.windows(lat.len()).any(|w| w == lat),
+        "the latitude bytes are gone"
+    );
+}
