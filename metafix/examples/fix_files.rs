@@ -2,7 +2,8 @@
 //! `cargo run -p metafix --example fix_files -- OUT_DIR FILE...`
 //! (sets Artist "Example Artist", Copyright "Example Copyright" and fills dates from
 //! the createTime 2020-05-17T10:20:30Z). `METAFIX_DATES=overwrite|keep` and
-//! `METAFIX_TZ=Europe/Paris` change the date policy and time zone.
+//! `METAFIX_TZ=Europe/Paris` change the date policy and time zone;
+//! `METAFIX_REMOVE=GPSInfo,Make` removes more tags.
 
 use std::path::Path;
 
@@ -17,6 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("keep") => metafix::DatePolicy::Keep,
         _ => metafix::DatePolicy::Fill,
     };
+    for tag in std::env::var("METAFIX_REMOVE")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if !tag.is_empty() {
+            options = options.with_removed_tag(tag)?;
+        }
+    }
     if let Ok(tz) = std::env::var("METAFIX_TZ") {
         options = options.with_time_zone(&tz)?;
     }
