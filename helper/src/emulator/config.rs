@@ -1,5 +1,31 @@
 //! The emulator's settings: a validated [`EmulatorConfig`] and the clap flags
 //! ([`EmulatorArgs`], `--demo-…` with `KEEPSAKE_DEMO_…` env fallbacks) that build it.
+//!
+//! | flag | env | default | what |
+//! |---|---|---|---|
+//! | `--demo-seed` | `KEEPSAKE_DEMO_SEED` | fixed | sample library and fault sequence |
+//! | `--demo-redirect-uri` (comma list) | `KEEPSAKE_DEMO_REDIRECT_URIS` | none | extra registered redirect URIs (`<origin>/` always is) |
+//! | `--demo-token-lifetime` | `KEEPSAKE_DEMO_TOKEN_LIFETIME` | `3600s` | access token lifetime |
+//! | `--demo-base-url-lifetime` | `KEEPSAKE_DEMO_BASE_URL_LIFETIME` | `3600s` | `baseUrl` lifetime |
+//! | `--demo-session-lifetime` | `KEEPSAKE_DEMO_SESSION_LIFETIME` | `3600s` | session lifetime (`expireTime`) |
+//! | `--demo-picking-timeout` | `KEEPSAKE_DEMO_PICKING_TIMEOUT` | `1800s` | initial `timeoutIn` |
+//! | `--demo-poll-interval` | `KEEPSAKE_DEMO_POLL_INTERVAL` | `1.5s` | `pollInterval` |
+//! | `--demo-max-open-sessions` | `KEEPSAKE_DEMO_MAX_OPEN_SESSIONS` | 10 | per account, then `RESOURCE_EXHAUSTED` |
+//! | `--demo-large-files` | `KEEPSAKE_DEMO_LARGE_FILES` | 2 | large videos in the first account |
+//! | `--demo-large-file-size` | `KEEPSAKE_DEMO_LARGE_FILE_SIZE` | `24M` | their size |
+//! | `--demo-extra-photos` | `KEEPSAKE_DEMO_EXTRA_PHOTOS` | 0 | extra plain photos (paging tests) |
+//! | `--demo-no-processing-video` | `KEEPSAKE_DEMO_NO_PROCESSING_VIDEO` | off | every video READY |
+//! | `--demo-fault-server-errors` | `KEEPSAKE_DEMO_FAULT_SERVER_ERRORS` | 0 | share of API/media requests answered 500/503 |
+//! | `--demo-fault-rate-limit` | `KEEPSAKE_DEMO_FAULT_RATE_LIMIT` | 0 | share answered 429 + `Retry-After` |
+//! | `--demo-fault-retry-after` | `KEEPSAKE_DEMO_FAULT_RETRY_AFTER` | 2 | its seconds |
+//! | `--demo-fault-cut-bodies` | `KEEPSAKE_DEMO_FAULT_CUT_BODIES` | 0 | share of media bodies cut halfway |
+//! | `--demo-fault-slow-bodies` | `KEEPSAKE_DEMO_FAULT_SLOW_BODIES` | 0 | share of media bodies sent slowly |
+//! | `--demo-fault-slow-speed` | `KEEPSAKE_DEMO_FAULT_SLOW_SPEED` | `256K` | bytes per second of a slow body |
+//! | `--demo-fault-early-expiry` | `KEEPSAKE_DEMO_FAULT_EARLY_EXPIRY` | 0 | share of sessions that expire early |
+//! | `--demo-fault-early-expiry-after` | `KEEPSAKE_DEMO_FAULT_EARLY_EXPIRY_AFTER` | `20s` | their lifetime |
+//!
+//! Durations take `ms`, `s`, `m`, `h` (`1.5s`, `250ms`); sizes `K`, `M`, `G`.
+//! Faults never touch OAuth or the picker page (browser checks drive those).
 
 use std::time::Duration;
 
