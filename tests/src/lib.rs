@@ -215,10 +215,10 @@ pub fn chrome_capabilities(
     caps
 }
 
-/// ExifTool's view of a file: `-j -G1 -a` tags, with `-validate` warnings.
+/// ExifTool's view of a file: every tag (`-j -a -G1 -all`; `-validate` alone would ask for its verdict only) plus its `-validate` verdict and warnings.
 pub fn exiftool_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     let output = Command::new("exiftool")
-        .args(["-j", "-a", "-G1", "-validate", "-warning"])
+        .args(["-j", "-a", "-G1", "-all", "-validate"])
         .arg(path)
         .output()
         .context("running exiftool")?;
