@@ -182,11 +182,9 @@ impl Totals {
 
     /// Share done, 0–100.
     pub fn percent(&self) -> u32 {
-        if self.items == 0 {
-            0
-        } else {
-            (self.done * 100 / self.items) as u32
-        }
+        (self.done * 100)
+            .checked_div(self.items)
+            .map_or(0, |percent| percent as u32)
     }
 
     /// Everything finished.

@@ -12,10 +12,10 @@ pub fn SignIn() -> impl IntoView {
             .with(|c| c.as_ref().and_then(|c| auth::origin_problem(&c.mode)))
     };
     let sign_in = move |_| {
-        if let Some(config) = ctx.config.get_untracked() {
-            if let Err(message) = auth::start_sign_in(&config, None) {
-                ctx.fail(&message);
-            }
+        if let Some(config) = ctx.config.get_untracked()
+            && let Err(message) = auth::start_sign_in(&config, None)
+        {
+            ctx.fail(&message);
         }
     };
     view! {
