@@ -1,0 +1,250 @@
+//! `helper fix` on real files: the built binary run on photos from the emulator's
+//! sample library (real JPEG/PNG/WebP bytes with Google's metadata defects).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use helper::emulator::EmulatorConfig;
+use helper::emulator::library::{Library, Oddity, Original};
+use keepsake_tests::helper_binary;
+use picker::MediaType;
+
+/// Writes a few sample photos (one per oddity, including a JPEG named `.HEIC`)
+/// into `dir/photos/`, and returns their names.
+fn sample_photos(dir: &Path) -> Vec<String> {
+    let library = Library::generate(&EmulatorConfig {
+        large_file_count: 0,
+        ..EmulatorConfig::default()
+    });
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(photos.join("nested")).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut written = Vec::new();
+    for item in library.items() {
+        if item.kind != MediaType::Photo || !seen.insert(item.oddity) {
+            continue;
+        }
+        let Ok(Original::Whole(bytes)) = item.original() else {
+            panic!("no bytes for {}", item.filename)
+        };
+        // One file in a sub-folder, to check that layouts are kept.
+        let place = if item.oddity == Oddity::PngNoExif {
+            photos.join("nested").join(&item.filename)
+        } else {
+            photos.join(&item.filename)
+        };
+        std::fs::write(&place, &bytes).unwrap();
+        written.push(item.filename.clone());
+    }
+    assert!(
+        written
+            .iter()
+            .any(|name| name.to_lowercase().ends_with(".heic")),
+        "the sample has a misnamed HEIC"
+    );
+    written
+}
+
+fn helper(args: &[&str], paths: &[&Path]) -> Output {
+    Command::new(helper_binary().unwrap())
+        .arg("fix")
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap()
+}
+
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in walk(dir) {
+        out.insert(
+            entry.strip_prefix(dir).unwrap().to_owned(),
+            std::fs::read(&entry).unwrap(),
+        );
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn dry_run_shows_before_and_after_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_photos(dir.path());
+    let before = files(dir.path());
+    let output = helper(
+        &["--dry-run", "--artist", "Ada Lovelace"],
+        &[&dir.path().join("photos")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("Software"), "{text}");
+    assert!(text.contains("\"Ada Lovelace\""), "{text}");
+    assert!(text.contains("would fix"), "{text}");
+    assert_eq!(files(dir.path()), before, "a dry run wrote something");
+}
+
+#[test]
+fn out_writes_fixed_copies_with_capture_mtimes_and_keeps_originals() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_photos(dir.path());
+    let originals = files(&dir.path().join("photos"));
+    let out = dir.path().join("fixed");
+    let output = helper(
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--artist",
+            "Ada",
+            "--copyright",
+            "© Ada",
+            "-q",
+        ],
+        &[&dir.path().join("photos")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        files(&dir.path().join("photos")),
+        originals,
+        "originals changed"
+    );
+
+    let fixed = files(&out);
+    assert_eq!(fixed.len(), originals.len(), "{:?}", fixed.keys());
+    assert!(fixed.keys().any(|p| p.starts_with("nested")), "layout kept");
+    for (path, bytes) in &fixed {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.to_lowercase().ends_with(".heic"),
+            "{name}: misnamed JPEG kept .heic"
+        );
+        let meta = metafix::read(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(meta.software, None, "{name}");
+        assert_eq!(meta.artist.as_deref(), Some("Ada"), "{name}");
+        assert_eq!(meta.copyright.as_deref(), Some("© Ada"), "{name}");
+        // Files that state their capture time (date and offset) get it as mtime.
+        let stated = metafix::fix(
+            bytes,
+            &metafix::FixOptions::default().with_dates(metafix::DatePolicy::Keep),
+            &metafix::ItemContext::default(),
+        )
+        .capture_time();
+        if let Some(instant) = stated {
+            let mtime = std::fs::metadata(out.join(path))
+                .unwrap()
+                .modified()
+                .unwrap();
+            let expected: std::time::SystemTime = instant.try_into().unwrap();
+            assert_eq!(mtime, expected, "{name}");
+        }
+    }
+}
+
+#[test]
+fn out_never_overwrites_and_reports_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_photos(dir.path());
+    let out = dir.path().join("fixed");
+    let photos = dir.path().join("photos");
+    assert!(
+        helper(&["--out", out.to_str().unwrap(), "-q"], &[&photos])
+            .status
+            .success()
+    );
+    let first = files(&out);
+    let again = helper(
+        &["--out", out.to_str().unwrap(), "--artist", "Other", "-q"],
+        &[&photos],
+    );
+    assert!(
+        !again.status.success(),
+        "a second run over existing files must fail"
+    );
+    let errors = String::from_utf8_lossy(&again.stderr);
+    assert!(errors.contains("already exists"), "{errors}");
+    assert_eq!(files(&out), first, "an existing file was overwritten");
+}
+
+#[test]
+fn in_place_replaces_files_atomically_and_renames_misnamed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_photos(dir.path());
+    let photos = dir.path().join("photos");
+    let heic: Vec<_> = files(&photos)
+        .into_keys()
+        .filter(|p| p.to_string_lossy().to_lowercase().ends_with(".heic"))
+        .collect();
+    let output = helper(&["--in-place", "--artist", "Ada", "-q"], &[&photos]);
+    assert!(output.status.success(), "{output:?}");
+    let after = files(&photos);
+    for path in after.keys() {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(!name.starts_with(".keepsake"), "temp file left: {name}");
+    }
+    for original in heic {
+        assert!(!after.contains_key(&original), "{original:?} still there");
+        assert!(
+            after.contains_key(&original.with_extension("jpg")),
+            "{original:?} not renamed"
+        );
+    }
+    for (path, bytes) in &after {
+        let meta = metafix::read(bytes).unwrap();
+        assert_eq!(meta.artist.as_deref(), Some("Ada"), "{path:?}");
+        assert_eq!(meta.software, None, "{path:?}");
+    }
+    // A second run finds nothing left to do.
+    let again = helper(&["--in-place", "--artist", "Ada"], &[&photos]);
+    assert!(stdout(&again).contains(" 0 fixed"), "{}", stdout(&again));
+    assert_eq!(files(&photos), after);
+}
+
+#[test]
+fn other_files_are_skipped_and_unwritable_outputs_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("notes.txt"), "not a photo").unwrap();
+    std::fs::write(inputs.join("broken.jpg"), [0xFF, 0xD8, 0xFF, 0xE1, 0xFF]).unwrap();
+    let output = helper(&["--dry-run"], &[&inputs]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("skipped"), "{}", stdout(&output));
+
+    // The output folder's place is taken by a file: the write fails, loudly.
+    sample_photos(dir.path());
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a folder").unwrap();
+    let output = helper(
+        &["--out", blocked.to_str().unwrap(), "-q"],
+        &[&dir.path().join("photos")],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("FAILED"));
+    assert!(stdout(&output).contains("failed"));
+}
+
+#[test]
+fn a_bad_time_zone_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = helper(&["--dry-run", "--time-zone", "Mars/Olympus"], &[dir.path()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Mars/Olympus"));
+}
