@@ -51,7 +51,31 @@ pub(crate) struct Plan {
     pub source: Option<DateSource>,
     pub not_done: Option<(String, String)>,
     /// The capture instant the file will state (for the file's mtime).
-    pub capture: Option<Timestamp>,
+    pub capture: Option<Capture>,
+}
+
+/// A capture instant, with the UTC offset of the photographer's clock when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Capture {
+    pub instant: Timestamp,
+    pub offset: Option<Offset>,
+}
+
+impl Capture {
+    /// An instant whose local offset is unknown (e.g. a bare `createTime`).
+    pub fn instant(instant: Timestamp) -> Capture {
+        Capture {
+            instant,
+            offset: None,
+        }
+    }
+
+    fn at(local: DateTime, offset: Offset) -> Option<Capture> {
+        Some(Capture {
+            instant: TimeZone::fixed(offset).to_timestamp(local).ok()?,
+            offset: Some(offset),
+        })
+    }
 }
 
 /// Parses EXIF `YYYY:MM:DD HH:MM:SS` (also accepts `-` in the date and a `T`).
@@ -208,7 +232,10 @@ pub(crate) fn plan(
             SubSec::Keep
         };
         plan.source = Some(source);
-        plan.capture = Some(create);
+        plan.capture = Some(Capture {
+            instant: create,
+            offset: Some(offset),
+        });
         return plan;
     }
     // The file keeps its own local time; fill a missing offset when a source has one.
@@ -228,7 +255,7 @@ pub(crate) fn plan(
             Some((offset, source)) => {
                 plan.set_offset = Some(format_offset(offset));
                 plan.source = Some(source);
-                plan.capture = TimeZone::fixed(offset).to_timestamp(local).ok();
+                plan.capture = Capture::at(local, offset);
             }
             None => {
                 plan.not_done = Some((
@@ -236,12 +263,12 @@ pub(crate) fn plan(
                     "the file's DateTimeOriginal does not match createTime and no time zone was chosen"
                         .to_owned(),
                 ));
-                plan.capture = create;
+                plan.capture = create.map(Capture::instant);
             }
         }
         return plan;
     }
-    plan.capture = capture_from_file(file, tz).or(create);
+    plan.capture = capture_from_file(file, tz).or(create.map(Capture::instant));
     if file.local.is_some() && file.offset.is_some() {
         plan.source = Some(DateSource::FileOffset);
     }
@@ -250,13 +277,17 @@ pub(crate) fn plan(
 
 /// The instant the file itself states, if it states one unambiguously (or with the
 /// user's time zone).
-fn capture_from_file(file: &FileDates, tz: Option<&TimeZone>) -> Option<Timestamp> {
+fn capture_from_file(file: &FileDates, tz: Option<&TimeZone>) -> Option<Capture> {
     let local = file.local?;
     if let Some(o) = file.offset {
-        return TimeZone::fixed(o).to_timestamp(local).ok();
+        return Capture::at(local, o);
     }
     let tz = tz?;
-    tz.to_timestamp(local).ok()
+    let instant = tz.to_timestamp(local).ok()?;
+    Some(Capture {
+        instant,
+        offset: Some(tz.to_offset(instant)),
+    })
 }
 
 #[cfg(test)]
@@ -347,7 +378,9 @@ mod tests {
         assert_eq!(p.set_local, None);
         assert_eq!(p.set_offset.as_deref(), Some("+02:00"));
         assert_eq!(p.source, Some(DateSource::FileLocalTime));
-        assert_eq!(p.capture, Some(ts("2021-07-04T12:30:05Z")));
+        let capture = p.capture.unwrap();
+        assert_eq!(capture.instant, ts("2021-07-04T12:30:05Z"));
+        assert_eq!(capture.offset, Some(Offset::constant(2)));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Repairs and edits on the EXIF model: what the original tool's `fix_exif_types` and
 //! `update_exif_metadata` did, without rebuilding anything.
 
-use jiff::Timestamp;
 
 use crate::dates::{self, FileDates, SubSec};
 use crate::report::{Repair, Report};
@@ -483,7 +482,7 @@ pub(crate) fn apply(
     format: Format,
     info: &ImageInfo,
     report: &mut Report,
-) -> Option<Timestamp> {
+) -> Option<crate::dates::Capture> {
     if options.remove_software {
         for ifd in [Ifd::Ifd0, Ifd::Ifd1, Ifd::Exif] {
             remove_reported(exif, ifd, SOFTWARE, report);

@@ -32,6 +32,9 @@
 //! assert_eq!(meta.artist.as_deref(), Some("Ada"));
 //! assert_eq!(meta.date_time_original.as_deref(), Some("2024:07:14 12:00:00"));
 //! assert_eq!(meta.offset_time_original.as_deref(), Some("+02:00"));
+//! // The saved file's mtime, and the photographer's clock offset at that moment.
+//! assert_eq!(fixed.capture_time(), Some("2024-07-14T10:00:00Z".parse().unwrap()));
+//! assert_eq!(fixed.capture_offset(), Some(jiff::tz::offset(2)));
 //! println!("{}", fixed.report);
 //! # Ok::<(), metafix::Error>(())
 //! ```
@@ -74,6 +77,7 @@ pub use options::{DatePolicy, FixOptions, ItemContext, time_zone};
 pub use report::{Change, DateSource, NotDone, Repair, Report};
 pub use tiff::ByteOrder;
 
+use dates::Capture;
 use edit::ImageInfo;
 use tiff::Exif;
 
@@ -116,7 +120,7 @@ pub struct Fixed {
     pub format: Format,
     /// What was done, repaired, not done, and lost.
     pub report: Report,
-    capture_time: Option<Timestamp>,
+    capture: Option<Capture>,
     input_len: usize,
 }
 
@@ -125,14 +129,14 @@ impl Fixed {
         input: &[u8],
         format: Format,
         report: Report,
-        capture: Option<Timestamp>,
+        capture: Option<Capture>,
     ) -> Fixed {
         Fixed {
             header: Vec::new(),
             tail: 0..input.len(),
             format,
             report,
-            capture_time: capture,
+            capture,
             input_len: input.len(),
         }
     }
@@ -170,7 +174,14 @@ impl Fixed {
     /// The capture time the saved file should get as its modification time: what the
     /// output file states (date and offset), else the item's `createTime`.
     pub fn capture_time(&self) -> Option<Timestamp> {
-        self.capture_time
+        self.capture.map(|c| c.instant)
+    }
+
+    /// The UTC offset of the photographer's clock at [`capture_time`](Self::capture_time),
+    /// when the file states one (or the dates were written with one). `None` when
+    /// only Google's UTC `createTime` is known.
+    pub fn capture_offset(&self) -> Option<jiff::tz::Offset> {
+        self.capture.and_then(|c| c.offset)
     }
 
     /// Whether the output bytes differ from the input.
@@ -220,14 +231,14 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
             let capture = exif
                 .as_ref()
                 .and_then(|exif| file_capture(exif, item, options))
-                .or(item.create_time);
+                .or(item.create_time.map(Capture::instant));
             let has_gps = exif.as_ref().is_some_and(|e| e.dir(Ifd::Gps).is_some());
             note_losses(format, has_gps, item, &mut report);
             Fixed::unchanged(input, format, report, capture)
         }
         Format::Unknown => {
             report.not_done("fix", "the bytes are not a format this tool knows");
-            Fixed::unchanged(input, format, report, item.create_time)
+            Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant))
         }
     }
 }
@@ -293,7 +304,7 @@ fn cross_check_camera(exif: &Exif, item: &ItemContext, report: &mut Report) {
 }
 
 /// The capture instant an EXIF block states (for files not written).
-fn file_capture(exif: &Exif, item: &ItemContext, options: &FixOptions) -> Option<Timestamp> {
+fn file_capture(exif: &Exif, item: &ItemContext, options: &FixOptions) -> Option<Capture> {
     let raw = exif.text(Ifd::Exif, edit::DATE_TIME_ORIGINAL);
     let offset_raw = exif.text(Ifd::Exif, edit::OFFSET_TIME_ORIGINAL);
     let file = dates::FileDates {
@@ -340,7 +351,7 @@ fn fix_image(
                 "fix",
                 format!("the {} structure cannot be read: {e}", format.name()),
             );
-            return Fixed::unchanged(input, format, report, item.create_time);
+            return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
         }
     };
     let (payload, info, truncated) = match &container {
@@ -379,7 +390,7 @@ fn fix_image(
                 "fix EXIF",
                 format!("the EXIF block cannot be read ({e}); left as it is"),
             );
-            return Fixed::unchanged(input, format, report, item.create_time);
+            return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
         }
     };
     let mut work = report.clone();
@@ -392,8 +403,8 @@ fn fix_image(
     }
     cross_check_camera(&exif, item, &mut work);
     edit::repair(&mut exif, format, &info, &mut work);
-    let capture =
-        edit::apply(&mut exif, options, item, format, &info, &mut work).or(item.create_time);
+    let capture = edit::apply(&mut exif, options, item, format, &info, &mut work)
+        .or(item.create_time.map(Capture::instant));
     note_losses(format, exif.dir(Ifd::Gps).is_some(), item, &mut work);
     let tiff_changed =
         exif.is_dirty() && !(exif.created && work.changes.iter().all(|c| c.tag.is_none()));
@@ -411,7 +422,7 @@ fn fix_image(
                 tail,
                 format,
                 report: work,
-                capture_time: capture,
+                capture,
                 input_len: input.len(),
             }
         }
@@ -568,7 +579,7 @@ fn fix_video(
 ) -> Fixed {
     let Some((dates, moov_end)) = bmff::movie_dates(input) else {
         report.not_done("set movie dates", "no moov box found");
-        return Fixed::unchanged(input, format, report, item.create_time);
+        return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
     };
     if dates.is_empty() {
         report.not_done(
@@ -584,14 +595,15 @@ fn fix_video(
         if dates.iter().any(|d| d.creation == 0) {
             report.not_done("set movie dates", "no createTime is known for this item");
         }
-        return Fixed::unchanged(input, format, report, file_time);
+        return Fixed::unchanged(input, format, report, file_time.map(Capture::instant));
     };
     let mut header = input.get(..moov_end).unwrap_or(input).to_vec();
     let changed = bmff::fix_movie_dates(&mut header, &dates, create, options.dates, &mut report);
+    // Movie times are UTC and carry no offset.
     let capture = if changed && (file_time.is_none() || options.dates == DatePolicy::Overwrite) {
-        Some(create)
+        Some(Capture::instant(create))
     } else {
-        file_time.or(Some(create))
+        Some(Capture::instant(file_time.unwrap_or(create)))
     };
     if !changed {
         return Fixed::unchanged(input, format, report, capture);
@@ -602,7 +614,7 @@ fn fix_video(
         tail,
         format,
         report,
-        capture_time: capture,
+        capture,
         input_len: input.len(),
     }
 }
