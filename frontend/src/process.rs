@@ -99,7 +99,13 @@ async fn run(
     let fixed = metafix::fix(&input, &job.options, &context);
     drop(input);
     let file_name = fixed.file_name(&item.media_file.filename);
-    let capture_time = fixed.capture_time().unwrap_or(item.create_time).to_string();
+    // RFC 3339 with the photographer's offset when known: the helper files the
+    // photo under the year and month their clock showed.
+    let instant = fixed.capture_time().unwrap_or(item.create_time);
+    let capture_time = match fixed.capture_offset() {
+        Some(offset) => instant.display_with_offset(offset).to_string(),
+        None => instant.to_string(),
+    };
     let body = browser::blob_of(
         &fixed.header,
         &original,
