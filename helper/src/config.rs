@@ -21,11 +21,11 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_DIST", default_value = "dist")]
     pub dist: PathBuf,
 
-    /// Folder the fixed photos are saved in (one sub-folder per family member).
+    /// Folder the fixed photos are saved in (`<library>/<YYYY>/<MM>/…`) with its index.
     #[arg(long, env = "KEEPSAKE_LIBRARY", default_value = "library")]
     pub library: PathBuf,
 
-    /// Optional TOML file with the same settings plus the family members.
+    /// Optional TOML file with `library` and `client_id` (flags and env win over it).
     #[arg(long, env = "KEEPSAKE_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -44,6 +44,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub emulator: EmulatorArgs,
 }
+
+/// Where `trunk serve` (Trunk.toml) serves the app during development.
+const TRUNK_DEV_REDIRECT_URIS: &[&str] = &["http://127.0.0.1:8081/", "http://localhost:8081/"];
 
 /// The optional TOML file (`--config`).
 #[derive(Debug, Default, Deserialize)]
@@ -94,7 +97,15 @@ impl ServeArgs {
             self.library
         };
         let mode = if self.demo {
-            Mode::Demo(Box::new(self.emulator.into_config()?))
+            let mut emulator = self.emulator.into_config()?;
+            // `trunk serve` (the developer loop) serves the app on its own port and
+            // proxies /api and /emulator here: register its origins too.
+            for uri in TRUNK_DEV_REDIRECT_URIS {
+                if !emulator.redirect_uris.iter().any(|u| u == uri) {
+                    emulator.redirect_uris.push((*uri).to_owned());
+                }
+            }
+            Mode::Demo(Box::new(emulator))
         } else {
             match self.client_id.or(file.client_id) {
                 Some(client_id) if !client_id.trim().is_empty() => Mode::Google { client_id },
