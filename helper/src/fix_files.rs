@@ -7,7 +7,7 @@
 //! replaces an existing file.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -123,6 +123,21 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
     if jobs.is_empty() {
         bail!("no files found in the given paths");
     }
+    // Output folders are made once, up front, not once per file.
+    let destination = match destination {
+        Destination::Folder(out) => {
+            let out = std::path::absolute(&out)
+                .with_context(|| format!("--out {}", out.display()))?;
+            let folders: std::collections::BTreeSet<PathBuf> =
+                jobs.iter().map(|job| output_dir(&out, job)).collect();
+            for folder in folders {
+                fs::create_dir_all(&folder)
+                    .with_context(|| format!("creating {}", folder.display()))?;
+            }
+            Destination::Folder(out)
+        }
+        other => other,
+    };
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
@@ -290,14 +305,14 @@ fn try_fix_one(
     destination: &Destination,
     table: impl FnOnce(String),
 ) -> anyhow::Result<Outcome> {
-    let input = fs::read(&job.path).context("reading")?;
+    let source = read(&job.path).context("reading")?;
+    let (input, original_mtime) = (&source.bytes, source.mtime);
     let format = Format::detect(&input);
     if format == Format::Unknown {
         return Ok(Outcome::Skipped(
             "not a photo or video this tool knows".into(),
         ));
     }
-    let original_mtime = fs::metadata(&job.path).and_then(|m| m.modified()).ok();
     let name = job
         .path
         .file_name()
@@ -311,7 +326,7 @@ fn try_fix_one(
     {
         item = item.with_create_time(ts);
     }
-    let fixed = metafix::fix(&input, options, &item);
+    let fixed = metafix::fix(input, options, &item);
     let new_name = fixed.file_name(&name);
     let repaired = !fixed.report.repairs.is_empty();
 
@@ -325,10 +340,9 @@ fn try_fix_one(
             })
         }
         Destination::Folder(out) => {
-            let relative = job.path.strip_prefix(&job.root).unwrap_or(&job.path);
-            let target = out.join(relative).with_file_name(&new_name);
+            let target = output_dir(out, job).join(&new_name);
             let mtime = capture_mtime(&fixed).or(original_mtime);
-            write_new(&target, &fixed, &input, mtime)?;
+            write_new(&target, &fixed, &source, mtime)?;
             Ok(if fixed.changed() || new_name != name {
                 Outcome::Fixed { repaired }
             } else {
@@ -342,11 +356,11 @@ fn try_fix_one(
             let target = job.path.with_file_name(&new_name);
             let mtime = capture_mtime(&fixed).or(original_mtime);
             if target == job.path {
-                replace(&job.path, &fixed, &input, mtime)?;
+                replace(&job.path, &fixed, &source, mtime)?;
             } else {
                 // A new extension: write the new name (never over another file),
                 // then remove the old one.
-                write_new(&target, &fixed, &input, mtime)?;
+                write_new(&target, &fixed, &source, mtime)?;
                 fs::remove_file(&job.path).context("removing the misnamed original")?;
             }
             Ok(Outcome::Fixed { repaired })
@@ -364,7 +378,7 @@ fn capture_mtime(fixed: &Fixed) -> Option<SystemTime> {
 fn write_temp(
     dir: &Path,
     fixed: &Fixed,
-    input: &[u8],
+    source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<tempfile::NamedTempFile> {
     let mut temp = tempfile::Builder::new()
@@ -372,13 +386,17 @@ fn write_temp(
         .suffix(".part")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    let tail = input.get(fixed.tail.clone()).context("output range")?;
-    {
-        let file = temp.as_file_mut();
-        let mut writer = io::BufWriter::with_capacity(1 << 20, &mut *file);
-        writer.write_all(&fixed.header)?;
-        writer.write_all(tail)?;
-        writer.flush()?;
+    let file = temp.as_file_mut();
+    file.write_all(&fixed.header)?;
+    // The rest is copied file to file by the kernel (copy_file_range: no trip
+    // through this process, and a reflink on file systems that can share blocks).
+    let start = u64::try_from(fixed.tail.start).context("output range")?;
+    let len = u64::try_from(fixed.tail.len()).context("output range")?;
+    let mut original = &source.file;
+    original.seek(io::SeekFrom::Start(start))?;
+    let copied = io::copy(&mut original.take(len), file)?;
+    if copied != len {
+        bail!("the file changed while it was being fixed; nothing was written");
     }
     if let Some(mtime) = mtime {
         temp.as_file().set_modified(mtime)?;
@@ -386,16 +404,45 @@ fn write_temp(
     Ok(temp)
 }
 
-/// Writes a new file at `target`; fails if something is already there.
+/// An input file: open (its tail is copied from it), its bytes and its mtime.
+struct Source {
+    file: fs::File,
+    bytes: Vec<u8>,
+    mtime: Option<SystemTime>,
+}
+
+/// Opens and reads a whole file and its modification time (one open, one stat).
+fn read(path: &Path) -> io::Result<Source> {
+    let mut file = fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Source {
+        file,
+        bytes,
+        mtime: meta.modified().ok(),
+    })
+}
+
+/// The folder under `out` that mirrors the job's place under its root.
+fn output_dir(out: &Path, job: &Job) -> PathBuf {
+    let relative = job.path.strip_prefix(&job.root).unwrap_or(&job.path);
+    match relative.parent() {
+        Some(parent) => out.join(parent),
+        None => out.to_owned(),
+    }
+}
+
+/// Writes a new file at `target` (whose folder exists); fails if something is
+/// already there.
 fn write_new(
     target: &Path,
     fixed: &Fixed,
-    input: &[u8],
+    source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temp = write_temp(dir, fixed, input, mtime)?;
+    let temp = write_temp(dir, fixed, source, mtime)?;
     temp.persist_noclobber(target).map_err(|err| {
         if err.error.kind() == io::ErrorKind::AlreadyExists {
             anyhow::anyhow!("{} already exists; not overwritten", target.display())
@@ -410,11 +457,11 @@ fn write_new(
 fn replace(
     path: &Path,
     fixed: &Fixed,
-    input: &[u8],
+    source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = write_temp(dir, fixed, input, mtime)?;
+    let temp = write_temp(dir, fixed, source, mtime)?;
     // The original is about to be replaced: its successor must be on disk first,
     // or a power cut could leave neither.
     temp.as_file().sync_all().context("syncing")?;
