@@ -126,8 +126,8 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
     // Output folders are made once, up front, not once per file.
     let destination = match destination {
         Destination::Folder(out) => {
-            let out = std::path::absolute(&out)
-                .with_context(|| format!("--out {}", out.display()))?;
+            let out =
+                std::path::absolute(&out).with_context(|| format!("--out {}", out.display()))?;
             let folders: std::collections::BTreeSet<PathBuf> =
                 jobs.iter().map(|job| output_dir(&out, job)).collect();
             for folder in folders {
@@ -307,7 +307,7 @@ fn try_fix_one(
 ) -> anyhow::Result<Outcome> {
     let source = read(&job.path).context("reading")?;
     let (input, original_mtime) = (&source.bytes, source.mtime);
-    let format = Format::detect(&input);
+    let format = Format::detect(input);
     if format == Format::Unknown {
         return Ok(Outcome::Skipped(
             "not a photo or video this tool knows".into(),
