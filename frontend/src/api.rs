@@ -76,8 +76,8 @@ async fn error_from(response: Response) -> ApiError {
     ApiError { status, message }
 }
 
-async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
-    let response = request.send().await.map_err(ApiError::network)?;
+/// The JSON body of a successful answer, or the error an unsuccessful one carries.
+async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
     if !response.ok() {
         return Err(error_from(response).await);
     }
@@ -85,6 +85,10 @@ async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Ap
         status: response.status(),
         message: format!("unexpected answer: {err}"),
     })
+}
+
+async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
+    json_of(request.send().await.map_err(ApiError::network)?).await
 }
 
 /// `GET /api/config`.
@@ -144,6 +148,32 @@ pub struct SaveOutcome {
     pub sha256: String,
 }
 
+/// One file the helper already saved for a batch (`GET /api/batches/{batch}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SavedItem {
+    /// Picker media item id.
+    pub item_id: String,
+    /// Path in the library.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+#[derive(Deserialize)]
+struct BatchItems {
+    items: Vec<SavedItem>,
+}
+
+/// What the helper already saved for `batch`.
+pub async fn batch_items(batch: &str) -> Result<Vec<SavedItem>, ApiError> {
+    let url = format!(
+        "/api/batches/{}",
+        String::from(js_sys::encode_uri_component(batch))
+    );
+    let answer: BatchItems = send_json(Request::get(&url)).await?;
+    Ok(answer.items)
+}
+
 /// The Picker API, authorised by one access token.
 #[derive(Debug, Clone)]
 pub struct PickerApi {
@@ -172,14 +202,7 @@ impl PickerApi {
             .header("Authorization", &self.bearer)
             .json(&body)
             .map_err(ApiError::network)?;
-        let response = request.send().await.map_err(ApiError::network)?;
-        if !response.ok() {
-            return Err(error_from(response).await);
-        }
-        response.json().await.map_err(|err| ApiError {
-            status: response.status(),
-            message: format!("unexpected answer: {err}"),
-        })
+        json_of(request.send().await.map_err(ApiError::network)?).await
     }
 
     /// `sessions.get`.
@@ -280,14 +303,7 @@ pub async fn upload(
         .header("Content-Type", "application/octet-stream")
         .body(body.clone())
         .map_err(ApiError::network)?;
-    let response = request.send().await.map_err(ApiError::network)?;
-    if !response.ok() {
-        return Err(error_from(response).await);
-    }
-    response.json().await.map_err(|err| ApiError {
-        status: response.status(),
-        message: format!("unexpected answer: {err}"),
-    })
+    json_of(request.send().await.map_err(ApiError::network)?).await
 }
 
 /// Copies a JS buffer into WASM memory.

@@ -80,6 +80,18 @@ pub fn session_take(key: &str) -> Option<String> {
     value
 }
 
+/// Reads a value stored for this tab.
+pub fn session_get(key: &str) -> Option<String> {
+    session_storage().ok()?.get_item(key).ok().flatten()
+}
+
+/// Forgets a value stored for this tab.
+pub fn session_remove(key: &str) {
+    if let Ok(storage) = session_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
 /// Reads a remembered setting.
 pub fn local_get(key: &str) -> Option<String> {
     local_storage()?.get_item(key).ok().flatten()

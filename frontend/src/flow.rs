@@ -1,7 +1,9 @@
 //! The run of one picking session: create it, wait for the user, list what they
 //! picked, fetch thumbnails, process every item with bounded concurrency, then
-//! delete the session.
+//! delete the session — or keep it for a retry when items failed, and resume it
+//! after a new sign-in when the token ran out.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +14,11 @@ use picker::{MediaSuffix, PickedMediaItem, PickingSession, PollDecision, PollSch
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-use crate::api::{ApiError, PickerApi};
+use crate::api::{self, ApiError, PickerApi};
 use crate::browser;
-use crate::model::Progress;
-use crate::process::{self, Job};
-use crate::state::{Ctx, Phase, Row};
+use crate::model::{Progress, Stage};
+use crate::process::{self, ItemFailure, Job};
+use crate::state::{Ctx, PendingRun, Phase, Row};
 
 /// Items processed at the same time (downloads are the bottleneck; more would
 /// only compete for the same bandwidth and memory).
@@ -28,90 +30,178 @@ const THUMBNAIL_PX: u32 = 320;
 
 /// Starts a picking session and carries it through to the end.
 pub async fn pick_and_process(ctx: Ctx) {
-    let Some(api) = ctx.picker_api() else {
-        ctx.fail("sign in first");
+    let Some((api, job)) = prepare(&ctx) else {
         return;
+    };
+    ctx.phase.set(Phase::Creating);
+    let request_id = match browser::random_id() {
+        Ok(id) => id,
+        Err(message) => return ctx.stop(&message),
+    };
+    let session = match api.create_session(&request_id).await {
+        Ok(session) => session,
+        Err(err) => return ctx.stop_api("could not start a picking session", &err),
+    };
+    ctx.remember_run(&session.id);
+    ctx.phase.set(Phase::Picking(session.clone()));
+
+    let session_id = session.id.clone();
+    match wait_for_picks(&ctx, &api, session).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            // Cancelled or timed out: the session is of no further use.
+            let _ = api.delete_session(&session_id).await;
+            ctx.forget_run();
+            ctx.phase.set(Phase::Idle);
+            return;
+        }
+        Err(err) => return ctx.stop_api("lost the picking session", &err),
+    }
+
+    ctx.phase.set(Phase::Listing);
+    let items = match api.list_all(&session_id).await {
+        Ok(items) => items,
+        Err(err) => return ctx.stop_api("could not list the picked items", &err),
+    };
+    let rows = ctx.add_items(items);
+    let work: Vec<(Row, PickedMediaItem)> = rows
+        .iter()
+        .map(|row| (row.clone(), (*row.item).clone()))
+        .collect();
+    run(&ctx, &api, &job, &session_id, &rows, work).await;
+}
+
+/// Continues a run this tab left unfinished (the sign-in expired, or the page was
+/// reloaded): lists its session again, marks what the helper already saved, and
+/// processes the rest.
+pub async fn resume(ctx: Ctx, pending: PendingRun) {
+    let Some((api, job)) = prepare(&ctx) else {
+        return;
+    };
+    ctx.phase.set(Phase::Listing);
+    let items = match api.list_all(&pending.session).await {
+        Ok(items) => items,
+        Err(err) => {
+            // The session expired or was deleted: nothing left to resume.
+            ctx.forget_run();
+            return ctx.stop_api(
+                "could not resume the last run (pick the photos again)",
+                &err,
+            );
+        }
+    };
+    ctx.remember_run(&pending.session);
+    let saved: HashMap<String, api::SavedItem> = match api::batch_items(&job.batch).await {
+        Ok(saved) => saved
+            .into_iter()
+            .map(|item| (item.item_id.clone(), item))
+            .collect(),
+        Err(err) => return ctx.stop_api("could not ask the helper what it saved", &err),
+    };
+    let rows = ctx.add_items(items);
+    let mut work = Vec::new();
+    for row in &rows {
+        match saved.get(&row.item.id) {
+            Some(item) => row.progress.set(Progress {
+                stage: Stage::Saved,
+                bytes: item.size,
+                saved_path: Some(item.path.clone()),
+                ..Progress::default()
+            }),
+            None => work.push((row.clone(), (*row.item).clone())),
+        }
+    }
+    run(&ctx, &api, &job, &pending.session, &rows, work).await;
+}
+
+/// Processes the batch's failed items again, with fresh download URLs.
+pub async fn retry_failed(ctx: Ctx) {
+    let Some(session) = ctx.open_session.get_untracked() else {
+        return;
+    };
+    let Some((api, job)) = prepare(&ctx) else {
+        return;
+    };
+    ctx.phase.set(Phase::Listing);
+    // Download URLs live an hour: list again for fresh ones.
+    let fresh: HashMap<String, PickedMediaItem> = match api.list_all(&session).await {
+        Ok(items) => items.into_iter().map(|i| (i.id.clone(), i)).collect(),
+        Err(err) => {
+            ctx.forget_run();
+            return ctx.stop_api("could not list the picked items again", &err);
+        }
+    };
+    let rows = ctx.rows.get_untracked();
+    let work: Vec<(Row, PickedMediaItem)> = rows
+        .iter()
+        .filter(|row| row.progress.with_untracked(|p| p.stage == Stage::Failed))
+        .filter_map(|row| Some((row.clone(), fresh.get(&row.item.id)?.clone())))
+        .collect();
+    run(&ctx, &api, &job, &session, &[], work).await;
+}
+
+/// Checks the sign-in and the settings; `None` (with a message shown) when a run
+/// cannot start.
+fn prepare(ctx: &Ctx) -> Option<(PickerApi, Job)> {
+    let Some(api) = ctx.picker_api() else {
+        ctx.fail("your Google sign-in has expired; please sign in again");
+        return None;
     };
     let options = match process::fix_options(&ctx.settings.get_untracked()) {
         Ok(options) => options,
         Err(message) => {
             ctx.fail(&message);
-            return;
+            return None;
         }
     };
     ctx.notice.set(None);
-    ctx.phase.set(Phase::Creating);
-    let request_id = match browser::random_id() {
-        Ok(id) => id,
-        Err(message) => {
-            ctx.fail(&message);
-            return;
-        }
-    };
-    let session = match api.create_session(&request_id).await {
-        Ok(session) => session,
-        Err(err) => {
-            ctx.api_failed("could not start a picking session", &err);
-            ctx.phase.set(Phase::Idle);
-            return;
-        }
-    };
-    ctx.phase.set(Phase::Picking(session.clone()));
-
-    let session = match wait_for_picks(&ctx, &api, session).await {
-        Ok(Some(session)) => session,
-        Ok(None) => {
-            // Cancelled or timed out: the session is of no further use.
-            let _ = api.delete_session(&ctx_session_id(&ctx)).await;
-            ctx.phase.set(Phase::Idle);
-            return;
-        }
-        Err(err) => {
-            ctx.api_failed("lost the picking session", &err);
-            ctx.phase.set(Phase::Idle);
-            return;
-        }
-    };
-
-    ctx.phase.set(Phase::Listing);
-    let items = match api.list_all(&session.id).await {
-        Ok(items) => items,
-        Err(err) => {
-            ctx.api_failed("could not list the picked items", &err);
-            ctx.phase.set(Phase::Idle);
-            return;
-        }
-    };
-    let new_rows = ctx.add_items(items);
-    ctx.phase.set(Phase::Processing);
-
-    let thumbnails = load_thumbnails(&api, &new_rows);
     let job = Job {
         api: api.clone(),
         batch: ctx.batch.get_value(),
         options,
     };
-    let processing = futures::stream::iter(new_rows.iter().cloned()).for_each_concurrent(
-        CONCURRENT_ITEMS,
-        |row| {
-            let job = job.clone();
-            async move { process::process(&job, &row.item, row.progress).await }
-        },
-    );
-    futures::join!(thumbnails, processing);
-
-    // Done with the session: delete it so it does not count against the limits.
-    if let Err(err) = api.delete_session(&session.id).await {
-        leptos::logging::warn!("could not delete the picking session: {err}");
-    }
-    ctx.phase.set(Phase::Done);
+    Some((api, job))
 }
 
-fn ctx_session_id(ctx: &Ctx) -> String {
-    match ctx.phase.get_untracked() {
-        Phase::Picking(session) => session.id,
-        _ => String::new(),
+/// Loads the thumbnails of `thumbnail_rows` and processes `work`; then deletes the
+/// session if everything is saved, or keeps it for a retry (or a resume after a
+/// new sign-in).
+async fn run(
+    ctx: &Ctx,
+    api: &PickerApi,
+    job: &Job,
+    session: &str,
+    thumbnail_rows: &[Row],
+    work: Vec<(Row, PickedMediaItem)>,
+) {
+    ctx.phase.set(Phase::Processing);
+    let thumbnails = load_thumbnails(api, thumbnail_rows);
+    let processing = futures::stream::iter(work)
+        .map(|(row, item)| async move { process::process(job, &item, row.progress).await.err() })
+        .buffer_unordered(CONCURRENT_ITEMS)
+        .filter_map(|failure| async move { failure })
+        .collect::<Vec<ItemFailure>>();
+    let ((), failures) = futures::join!(thumbnails, processing);
+
+    let any_failed = ctx.rows.with_untracked(|rows| {
+        rows.iter()
+            .any(|r| r.progress.with_untracked(|p| p.stage == Stage::Failed))
+    });
+    if failures.iter().any(|f| f.needs_sign_in) {
+        // Keep the session: after the new sign-in the run resumes where it stopped.
+        ctx.token.set(None);
+        ctx.inform(
+            "your Google sign-in expired during the run; sign in again and Keepsake \
+             continues with the photos not saved yet",
+        );
+    } else if !any_failed {
+        // Done with the session: delete it so it does not count against the limits.
+        if let Err(err) = api.delete_session(session).await {
+            leptos::logging::warn!("could not delete the picking session: {err}");
+        }
+        ctx.forget_run();
     }
+    ctx.phase.set(Phase::Done);
 }
 
 /// Polls `sessions.get` as `pollingConfig` says — and at once whenever the tab
@@ -202,8 +292,7 @@ async fn load_thumbnails(api: &PickerApi, rows: &[Row]) {
 /// New rows for items not already in the batch (a "Pick more" session may
 /// return items picked before).
 pub fn new_rows(existing: &[Row], items: Vec<PickedMediaItem>) -> Vec<Row> {
-    let mut seen: std::collections::HashSet<String> =
-        existing.iter().map(|row| row.item.id.clone()).collect();
+    let mut seen: HashSet<String> = existing.iter().map(|row| row.item.id.clone()).collect();
     items
         .into_iter()
         .filter(|item| seen.insert(item.id.clone()))

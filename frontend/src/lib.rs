@@ -21,12 +21,18 @@ use crate::auth::Return;
 use crate::components::{
     Account, Details, Grid, Notice, PickCard, ProgressCard, Results, SettingsCard, SignIn,
 };
-use crate::state::Ctx;
+use crate::state::{Ctx, PendingRun};
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
-    let batch = browser::random_id().unwrap_or_else(|_| format!("b{}", browser::now_ms() as u64));
+    // A run this tab left unfinished (its sign-in expired, or the page was
+    // reloaded) continues in the same batch once the user is signed in again.
+    let pending = PendingRun::load();
+    let batch = match &pending {
+        Some(run) => run.batch.clone(),
+        None => browser::random_id().unwrap_or_else(|_| format!("b{}", browser::now_ms() as u64)),
+    };
     let ctx = Ctx::new(batch);
     provide_context(ctx);
 
@@ -35,10 +41,21 @@ pub fn App() -> impl IntoView {
         Some(Return::Failed(message)) => ctx.fail(&message),
         None => {}
     }
+    if pending.is_some() && ctx.token.with_untracked(Option::is_none) {
+        ctx.inform("sign in again to continue where Keepsake stopped");
+    }
     spawn_local(async move {
         match api::load_config().await {
             Ok(config) => ctx.config.set(Some(config)),
-            Err(err) => ctx.fail(&format!("could not reach the Keepsake helper: {err}")),
+            Err(err) => {
+                ctx.fail(&format!("could not reach the Keepsake helper: {err}"));
+                return;
+            }
+        }
+        if let Some(run) = pending
+            && ctx.token.with_untracked(Option::is_some)
+        {
+            flow::resume(ctx, run).await;
         }
     });
 

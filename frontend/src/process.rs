@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use metafix::{DatePolicy, FixOptions, ItemContext};
-use picker::{MediaSuffix, MediaType, PickedMediaItem};
+use picker::{MediaSuffix, MediaType, PickedMediaItem, ProcessingStatus};
 
 use crate::api::{self, ApiError, PickerApi};
 use crate::browser;
@@ -56,15 +56,19 @@ pub struct ItemFailure {
 }
 
 /// Downloads, fixes and saves one item, reporting each stage into `progress`.
-pub async fn process(job: &Job, item: &PickedMediaItem, progress: RwSignal<Progress>) {
+pub async fn process(
+    job: &Job,
+    item: &PickedMediaItem,
+    progress: RwSignal<Progress>,
+) -> Result<(), ItemFailure> {
     let outcome = run(job, item, progress).await;
-    progress.update(|p| match outcome {
-        Ok(()) => {}
-        Err(failure) => {
+    if let Err(failure) = &outcome {
+        progress.update(|p| {
             p.stage = Stage::Failed;
-            p.error = Some(failure.message);
-        }
-    });
+            p.error = Some(failure.message.clone());
+        });
+    }
+    outcome
 }
 
 async fn run(
@@ -78,6 +82,19 @@ async fn run(
             ..Progress::default()
         }
     });
+    let processing = item
+        .media_file
+        .media_file_metadata
+        .as_ref()
+        .and_then(|m| m.video_metadata.as_ref())
+        .is_some_and(|v| v.processing_status == ProcessingStatus::Processing);
+    if processing {
+        // Google refuses `=dv` until the video is ready; no point downloading.
+        return Err(ItemFailure {
+            message: "Google is still processing this video; try again later".into(),
+            needs_sign_in: false,
+        });
+    }
     let suffix = if item.kind == MediaType::Video {
         MediaSuffix::DownloadVideo
     } else {

@@ -6,11 +6,21 @@ use std::sync::Arc;
 use futures::channel::oneshot;
 use leptos::prelude::*;
 use picker::{PickedMediaItem, PickingSession};
+use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, ClientConfig, PickerApi};
 use crate::auth::AccessToken;
 use crate::browser;
 use crate::model::{Progress, Settings, Totals};
+
+/// A message shown above the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What went wrong, or what to do next.
+    pub text: String,
+    /// A problem (red) or a hint (blue).
+    pub is_error: bool,
+}
 
 /// Where the app is in the picking flow.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,8 +64,8 @@ pub struct Ctx {
     pub config: RwSignal<Option<ClientConfig>>,
     /// The Google access token, kept in memory only.
     pub token: RwSignal<Option<AccessToken>>,
-    /// A message for the user (errors, hints).
-    pub notice: RwSignal<Option<String>>,
+    /// A message for the user.
+    pub notice: RwSignal<Option<Notice>>,
     /// The settings card.
     pub settings: RwSignal<Settings>,
     /// This run's batch id (one zip, one history entry).
@@ -66,12 +76,34 @@ pub struct Ctx {
     pub rows: RwSignal<Vec<Row>>,
     /// The item whose details are open.
     pub selected: RwSignal<Option<String>>,
+    /// The picking session whose items are not all saved yet (kept for a retry,
+    /// and remembered across a sign-in redirect so the run can resume).
+    pub open_session: RwSignal<Option<String>>,
     /// Cancels the picking wait.
     cancel: StoredValue<Option<oneshot::Sender<()>>>,
 }
 
 /// Key of the remembered settings.
 const SETTINGS_KEY: &str = "keepsake.settings";
+/// Key of the run to resume after a sign-in redirect (this tab only).
+const RUN_KEY: &str = "keepsake.run";
+
+/// A run that was interrupted (by an expired sign-in, a reload) before all of its
+/// session's items were saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRun {
+    /// The batch the saved items belong to.
+    pub batch: String,
+    /// The picking session to list again.
+    pub session: String,
+}
+
+impl PendingRun {
+    /// The run this tab left unfinished, if any.
+    pub fn load() -> Option<PendingRun> {
+        serde_json::from_str(&browser::session_get(RUN_KEY)?).ok()
+    }
+}
 
 impl Ctx {
     /// Creates the state (in `App`).
@@ -91,6 +123,7 @@ impl Ctx {
             phase: RwSignal::new(Phase::Idle),
             rows: RwSignal::new(Vec::new()),
             selected: RwSignal::new(None),
+            open_session: RwSignal::new(None),
             cancel: StoredValue::new(None),
         }
     }
@@ -101,6 +134,24 @@ impl Ctx {
         if let Ok(json) = serde_json::to_string(&self.settings.get_untracked()) {
             browser::local_set(SETTINGS_KEY, &json);
         }
+    }
+
+    /// Remembers that `session`'s items are being processed (until [`Ctx::forget_run`]).
+    pub fn remember_run(&self, session: &str) {
+        self.open_session.set(Some(session.to_owned()));
+        let run = PendingRun {
+            batch: self.batch.get_value(),
+            session: session.to_owned(),
+        };
+        if let Ok(json) = serde_json::to_string(&run) {
+            let _ = browser::session_set(RUN_KEY, &json);
+        }
+    }
+
+    /// The open session is finished (or gone): nothing to resume.
+    pub fn forget_run(&self) {
+        self.open_session.set(None);
+        browser::session_remove(RUN_KEY);
     }
 
     /// A Picker API client with the current token, if signed in and not expired.
@@ -114,9 +165,38 @@ impl Ctx {
         Some(PickerApi::new(&config.picker_api, &token.token))
     }
 
-    /// Shows a message.
+    /// Shows a problem.
     pub fn fail(&self, message: &str) {
-        self.notice.set(Some(message.to_owned()));
+        self.notice.set(Some(Notice {
+            text: sentence(message),
+            is_error: true,
+        }));
+    }
+
+    /// Shows a hint.
+    pub fn inform(&self, message: &str) {
+        self.notice.set(Some(Notice {
+            text: sentence(message),
+            is_error: false,
+        }));
+    }
+
+    /// Shows why a run stopped, and leaves the flow where the user can go on.
+    pub fn stop(&self, message: &str) {
+        self.fail(message);
+        self.settle();
+    }
+
+    /// Like [`Ctx::stop`], for a failed call.
+    pub fn stop_api(&self, what: &str, err: &ApiError) {
+        self.api_failed(what, err);
+        self.settle();
+    }
+
+    fn settle(&self) {
+        let has_rows = self.rows.with_untracked(|rows| !rows.is_empty());
+        self.phase
+            .set(if has_rows { Phase::Done } else { Phase::Idle });
     }
 
     /// Shows a failed call; an expired token signs the user out so they can sign in again.
@@ -158,5 +238,15 @@ impl Ctx {
             let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
             Totals::of(&progress)
         })
+    }
+}
+
+/// `message` with a capital first letter (messages are composed from lowercase
+/// parts, like error chains).
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

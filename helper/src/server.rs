@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             // is streamed to disk, never held in memory.
             put(upload).layer(DefaultBodyLimit::disable()),
         )
+        .route("/batches/{batch}", get(batch_items))
         .route("/batches/{batch}/zip", get(batch_zip))
         .route("/history", get(history))
         .fallback(api_not_found)
@@ -283,6 +284,28 @@ async fn upload(
     Ok(Json(outcome))
 }
 
+/// `GET /api/batches/{batch}`'s answer: what the batch holds so far (so an
+/// interrupted run can resume without downloading those items again).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchItems {
+    /// The batch id.
+    pub batch: String,
+    /// Its saved files, in the order they were added.
+    pub items: Vec<SavedFile>,
+}
+
+async fn batch_items(
+    State(state): State<AppState>,
+    Path(batch): Path<String>,
+) -> AppResult<Json<BatchItems>> {
+    let library = state.library().clone();
+    let id = batch.clone();
+    let items = tokio::task::spawn_blocking(move || library.batch_files("", &id))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))??;
+    Ok(Json(BatchItems { batch, items }))
+}
+
 async fn batch_zip(
     State(state): State<AppState>,
     Path(batch): Path<String>,
@@ -418,6 +441,18 @@ mod tests {
         let (_, body) = send(&app, upload("batch-1", "item-a", "a.jpg", b"other")).await;
         let again: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(again["status"], "duplicate");
+
+        let (status, body) = send(
+            &app,
+            Request::get("/api/batches/batch-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let batch: BatchItems = serde_json::from_slice(&body).unwrap();
+        let ids: Vec<_> = batch.items.iter().map(|f| f.item_id.as_str()).collect();
+        assert_eq!(ids, ["item-a", "item-b"]);
 
         let (status, body) = send(
             &app,

@@ -1,7 +1,6 @@
 //! Repairs and edits on the EXIF model: what the original tool's `fix_exif_types` and
 //! `update_exif_metadata` did, without rebuilding anything.
 
-
 use crate::dates::{self, FileDates, SubSec};
 use crate::report::{Repair, Report};
 use crate::tags::{self, Home, STRUCTURAL};

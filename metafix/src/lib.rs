@@ -125,12 +125,7 @@ pub struct Fixed {
 }
 
 impl Fixed {
-    fn unchanged(
-        input: &[u8],
-        format: Format,
-        report: Report,
-        capture: Option<Capture>,
-    ) -> Fixed {
+    fn unchanged(input: &[u8], format: Format, report: Report, capture: Option<Capture>) -> Fixed {
         Fixed {
             header: Vec::new(),
             tail: 0..input.len(),
@@ -238,7 +233,12 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
         }
         Format::Unknown => {
             report.not_done("fix", "the bytes are not a format this tool knows");
-            Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant))
+            Fixed::unchanged(
+                input,
+                format,
+                report,
+                item.create_time.map(Capture::instant),
+            )
         }
     }
 }
@@ -351,7 +351,12 @@ fn fix_image(
                 "fix",
                 format!("the {} structure cannot be read: {e}", format.name()),
             );
-            return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
+            return Fixed::unchanged(
+                input,
+                format,
+                report,
+                item.create_time.map(Capture::instant),
+            );
         }
     };
     let (payload, info, truncated) = match &container {
@@ -390,7 +395,12 @@ fn fix_image(
                 "fix EXIF",
                 format!("the EXIF block cannot be read ({e}); left as it is"),
             );
-            return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
+            return Fixed::unchanged(
+                input,
+                format,
+                report,
+                item.create_time.map(Capture::instant),
+            );
         }
     };
     let mut work = report.clone();
@@ -579,7 +589,12 @@ fn fix_video(
 ) -> Fixed {
     let Some((dates, moov_end)) = bmff::movie_dates(input) else {
         report.not_done("set movie dates", "no moov box found");
-        return Fixed::unchanged(input, format, report, item.create_time.map(Capture::instant));
+        return Fixed::unchanged(
+            input,
+            format,
+            report,
+            item.create_time.map(Capture::instant),
+        );
     };
     if dates.is_empty() {
         report.not_done(

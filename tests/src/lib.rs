@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 
 /// The repository root.
 pub fn workspace_root() -> PathBuf {
@@ -228,4 +230,130 @@ pub fn exiftool_json(path: &Path) -> anyhow::Result<serde_json::Value> {
         .get_mut(0)
         .map(serde_json::Value::take)
         .unwrap_or_default())
+}
+
+/// How long a browser test waits for one step before it fails.
+pub const BROWSER_STEP: Duration = Duration::from_secs(60);
+
+/// A headless Chromium driven through its own ChromeDriver, with a fresh profile.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    _driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+    /// Where downloads land.
+    pub downloads: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts ChromeDriver and Chromium; `None` (after saying why) when they are
+    /// not installed and `KEEPSAKE_REQUIRE_BROWSER` does not demand them.
+    pub async fn start() -> Option<Browser> {
+        let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
+            skip_or_fail(
+                "KEEPSAKE_REQUIRE_BROWSER",
+                "chromium and chromedriver are not installed",
+            );
+            return None;
+        };
+        let driver = ChromeDriver::start(&chromedriver).expect("starting chromedriver");
+        let profile = tempfile::tempdir().expect("a temporary profile folder");
+        let downloads = tempfile::tempdir().expect("a temporary download folder");
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(chrome_capabilities(profile.path(), downloads.path()))
+            .connect(&driver.url)
+            .await
+            .expect("starting headless Chromium");
+        Some(Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+            downloads,
+        })
+    }
+}
+
+/// Numbered screenshots of a test, in `target/e2e-screenshots/<test>/`.
+pub struct Screenshots {
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Screenshots {
+    /// An empty folder for `test`'s screenshots.
+    pub fn new(test: &str) -> Self {
+        let dir = target_dir().join("e2e-screenshots").join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating the screenshot folder");
+        Screenshots { dir, n: 0 }
+    }
+
+    /// Scrolls the element `selector` matches into view, then takes a screenshot.
+    pub async fn take_at(&mut self, client: &Client, selector: &str, step: &str) {
+        client
+            .execute(
+                "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'})",
+                vec![serde_json::Value::from(selector)],
+            )
+            .await
+            .expect("scrolling for a screenshot");
+        self.take(client, step).await;
+    }
+
+    /// Saves what the browser shows as `NN-<step>.png`.
+    pub async fn take(&mut self, client: &Client, step: &str) {
+        self.n += 1;
+        let png = client.screenshot().await.expect("taking a screenshot");
+        std::fs::write(self.dir.join(format!("{:02}-{step}.png", self.n)), png)
+            .expect("saving a screenshot");
+    }
+}
+
+/// Polls `check` until it holds; panics after [`BROWSER_STEP`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + BROWSER_STEP;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {BROWSER_STEP:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a window other than `current` to open and returns it.
+pub async fn new_window(
+    client: &Client,
+    current: &fantoccini::wd::WindowHandle,
+) -> fantoccini::wd::WindowHandle {
+    let deadline = Instant::now() + BROWSER_STEP;
+    loop {
+        let windows = client.windows().await.unwrap_or_default();
+        if let Some(window) = windows.into_iter().find(|w| w != current) {
+            return window;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new window opened within {BROWSER_STEP:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every file below `dir`, recursively.
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("reading a test folder") {
+        let path = entry.expect("reading a test folder").path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

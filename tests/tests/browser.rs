@@ -10,188 +10,164 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::{Client, Locator};
 use keepsake_tests::{
-    ChromeDriver, HelperProcess, chrome_capabilities, dist_dir, exiftool_json, skip_or_fail,
-    target_dir, which,
+    BROWSER_STEP, Browser, HelperProcess, Screenshots, dist_dir, eventually, exiftool_json,
+    new_window, skip_or_fail, walk_files, which,
 };
-
-const REQUIRE: &str = "KEEPSAKE_REQUIRE_BROWSER";
-/// How long the app may take for a step (processing runs several downloads).
-const STEP: Duration = Duration::from_secs(60);
-
-struct Screenshots {
-    dir: PathBuf,
-    n: usize,
-}
-
-impl Screenshots {
-    fn new(test: &str) -> Self {
-        let dir = target_dir().join("e2e-screenshots").join(test);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Screenshots { dir, n: 0 }
-    }
-
-    async fn take(&mut self, client: &Client, step: &str) {
-        self.n += 1;
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(self.dir.join(format!("{:02}-{step}.png", self.n)), png).unwrap();
-    }
-}
 
 async fn css(client: &Client, selector: &str) -> Element {
     client
         .wait()
-        .at_most(STEP)
+        .at_most(BROWSER_STEP)
         .for_element(Locator::Css(selector))
         .await
-        .unwrap_or_else(|err| panic!("no {selector} within {STEP:?}: {err}"))
+        .unwrap_or_else(|err| panic!("no {selector} within {BROWSER_STEP:?}: {err}"))
 }
 
-/// Waits until `selector` matches `count` elements.
+/// Waits until `selector` matches `count` elements, and returns them.
 async fn wait_count(client: &Client, selector: &str, count: usize) -> Vec<Element> {
-    let deadline = std::time::Instant::now() + STEP;
-    loop {
-        let found = client.find_all(Locator::Css(selector)).await.unwrap();
-        if found.len() == count {
-            return found;
-        }
+    eventually(&format!("{count} × {selector}"), || async {
+        client
+            .find_all(Locator::Css(selector))
+            .await
+            .is_ok_and(|found| found.len() == count)
+    })
+    .await;
+    client.find_all(Locator::Css(selector)).await.unwrap()
+}
+
+/// From the app's sign-in card through the emulator's consent page (first
+/// account, Allow) back to the signed-in app.
+async fn sign_in(client: &Client, shots: &mut Screenshots) {
+    let button = css(client, "[data-testid=sign-in]:not([disabled])").await;
+    shots.take(client, "sign-in").await;
+    button.click().await.unwrap();
+    let account = css(client, "[data-testid=consent-account]").await;
+    shots.take(client, "consent").await;
+    account.click().await.unwrap();
+    css(client, "[data-testid=consent-allow]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(client, "[data-testid=signed-in]").await;
+}
+
+/// Opens the picker from the app, ticks the first `count` tiles each selector
+/// matches, presses Done, waits for the tab to close, and returns the ticked ids
+/// (one set per selector).
+async fn pick(
+    client: &Client,
+    shots: &mut Screenshots,
+    wanted: &[(&str, usize)],
+) -> Vec<BTreeSet<String>> {
+    css(client, "[data-testid=pick-photos]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let open_picker = css(client, "[data-testid=open-picker]").await;
+    shots.take(client, "session-open").await;
+    let app_window = client.window().await.unwrap();
+    open_picker.click().await.unwrap();
+    let picker_window = new_window(client, &app_window).await;
+    client.switch_to_window(picker_window).await.unwrap();
+    css(client, "[data-testid=picker-item]").await;
+    let mut picked = Vec::new();
+    for (selector, count) in wanted {
+        let tiles = client.find_all(Locator::Css(selector)).await.unwrap();
         assert!(
-            std::time::Instant::now() < deadline,
-            "{selector}: {} elements, expected {count}",
-            found.len()
+            tiles.len() >= *count,
+            "fewer than {count} tiles match {selector}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ids = BTreeSet::new();
+        for tile in tiles.iter().take(*count) {
+            ids.insert(tile.attr("data-item-id").await.unwrap().unwrap());
+            tile.click().await.unwrap();
+        }
+        picked.push(ids);
     }
+    shots.take(client, "picker-ticked").await;
+    css(client, "[data-testid=picker-done]:not([disabled])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the picker tab to close itself", || async {
+        client.windows().await.is_ok_and(|w| w.len() == 1)
+    })
+    .await;
+    client.switch_to_window(app_window).await.unwrap();
+    picked
+}
+
+/// The ids of the app's tiles in `stage`.
+async fn tiles_in(client: &Client, stage: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let selector = format!("[data-testid=item][data-stage={stage}]");
+    for tile in client.find_all(Locator::Css(&selector)).await.unwrap() {
+        ids.insert(tile.attr("data-item-id").await.unwrap().unwrap());
+    }
+    ids
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_sign_in_pick_fix_save_and_zip() {
     let Some(dist) = dist_dir() else {
         skip_or_fail(
-            REQUIRE,
+            "KEEPSAKE_REQUIRE_BROWSER",
             "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
         );
         return;
     };
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        skip_or_fail(REQUIRE, "chromium and chromedriver are not installed");
+    let Some(browser) = Browser::start().await else {
         return;
     };
-
+    let client = &browser.client;
     let helper = HelperProcess::start_demo(Some(&dist), &[]).unwrap();
-    let driver = ChromeDriver::start(&chromedriver).unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let downloads = tempfile::tempdir().unwrap();
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(chrome_capabilities(profile.path(), downloads.path()))
-        .connect(&driver.url)
-        .await
-        .expect("starting headless Chromium");
     let mut shots = Screenshots::new("demo-flow");
 
-    // 1. The app loads and offers sign-in.
+    // 1-2. The app offers sign-in; the emulator's consent page signs in.
     client.goto(&helper.base_url).await.unwrap();
-    let sign_in = css(&client, "[data-testid=sign-in]:not([disabled])").await;
-    shots.take(&client, "app-start").await;
-    sign_in.click().await.unwrap();
+    sign_in(client, &mut shots).await;
 
-    // 2. The emulator's consent page: choose the first account, allow.
-    let account = css(&client, "[data-testid=consent-account]").await;
-    shots.take(&client, "consent").await;
-    account.click().await.unwrap();
-    css(&client, "[data-testid=consent-allow]")
-        .await
-        .click()
-        .await
-        .unwrap();
-
-    // 3. Back in the app with a token; set an Artist, start a picking session.
-    css(&client, "[data-testid=signed-in]").await;
-    let artist = css(&client, "[data-testid=artist]").await;
+    // 3. Set an Artist; pick three photos in the picker tab, which closes itself.
+    let artist = css(client, "[data-testid=artist]").await;
     artist.clear().await.unwrap();
     artist.send_keys("Ada Lovelace\t").await.unwrap();
-    shots.take(&client, "signed-in").await;
-    css(&client, "[data-testid=pick-photos]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    let open_picker = css(&client, "[data-testid=open-picker]").await;
-    shots.take(&client, "session-open").await;
-    let app_window = client.window().await.unwrap();
-    open_picker.click().await.unwrap();
-
-    // 4. The picker opened in a new tab: tick three photos, press Done.
-    let deadline = std::time::Instant::now() + STEP;
-    let picker_window = loop {
-        let windows = client.windows().await.unwrap();
-        if let Some(w) = windows.into_iter().find(|w| *w != app_window) {
-            break w;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the picker tab never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    client.switch_to_window(picker_window).await.unwrap();
-    css(&client, "[data-testid=picker-item]").await;
-    let photos = client
-        .find_all(Locator::Css("[data-testid=picker-item]:not(:has(.vid))"))
-        .await
-        .unwrap();
-    assert!(photos.len() >= 3, "the sample library has too few photos");
-    let mut picked = BTreeSet::new();
-    for tile in photos.iter().take(3) {
-        picked.insert(tile.attr("data-item-id").await.unwrap().unwrap());
-        tile.click().await.unwrap();
-    }
-    shots.take(&client, "picker-ticked").await;
-    css(&client, "[data-testid=picker-done]:not([disabled])")
-        .await
-        .click()
-        .await
-        .unwrap();
-
-    // 5. `/autoclose` closes the picker tab; the app notices, lists, processes.
-    let deadline = std::time::Instant::now() + STEP;
-    while client.windows().await.unwrap().len() > 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the picker tab did not close itself"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    client.switch_to_window(app_window).await.unwrap();
-    let zip_link = css(&client, "[data-testid=download-zip]").await;
-    let tiles = wait_count(
-        &client,
-        "[data-testid=item][data-stage=saved]",
-        picked.len(),
+    shots.take(client, "signed-in").await;
+    let picked = pick(
+        client,
+        &mut shots,
+        &[("[data-testid=picker-item]:not(:has(.vid))", 3)],
     )
-    .await;
+    .await
+    .remove(0);
+
+    // 4. The app notices, lists, downloads, fixes and saves.
+    let zip_link = css(client, "[data-testid=download-zip]").await;
+    let tiles = wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
     let mut shown = BTreeSet::new();
     for tile in &tiles {
         shown.insert(tile.attr("data-item-id").await.unwrap().unwrap());
     }
     assert_eq!(shown, picked, "the app saved exactly the picked items");
     tiles[0].click().await.unwrap();
-    let report = css(&client, "[data-testid=item-report]").await;
+    let report = css(client, "[data-testid=item-report]").await;
     let report_text = report.text().await.unwrap();
     assert!(
         report_text.contains("Artist") && report_text.contains("Ada Lovelace"),
         "the before/after table shows the new Artist: {report_text}"
     );
-    shots.take(&client, "results").await;
+    shots.take(client, "results").await;
+    shots
+        .take_at(client, "[data-testid=item-report]", "item-report")
+        .await;
 
-    // 6. The zip holds the picked photos, fixed.
+    // 5. The zip holds the picked photos, fixed.
     let href = zip_link.prop("href").await.unwrap().unwrap();
     helper::proxy::install_crypto_provider();
     let response = reqwest::get(&href).await.unwrap();
@@ -232,7 +208,7 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
         );
     }
 
-    // 7. The helper wrote the same files into its library folder.
+    // 6. The helper wrote the same files into its library folder.
     let saved: usize = walk_files(helper.library.path())
         .into_iter()
         .filter(|p| {
@@ -244,18 +220,102 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
         .count();
     assert_eq!(saved, picked.len());
 
-    client.close().await.unwrap();
+    client.clone().close().await.unwrap();
 }
 
-fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+/// A video still PROCESSING at Google cannot be downloaded: the run ends with it
+/// failed, keeps the session for "Retry failed", and a reload (which loses the
+/// in-memory token) resumes the same batch after a new sign-in without fetching
+/// the saved photos again.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let helper = HelperProcess::start_demo(Some(&dist), &[]).unwrap();
+    let mut shots = Screenshots::new("retry-and-resume");
+
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    let picked = pick(
+        client,
+        &mut shots,
+        &[
+            ("[data-testid=picker-item]:not(:has(.vid))", 2),
+            ("[data-testid=picker-item][title*=PROCESSING]", 1),
+        ],
+    )
+    .await;
+    let (photos, video) = (&picked[0], &picked[1]);
+
+    css(client, "[data-testid=retry-failed]").await;
+    assert_eq!(&tiles_in(client, "saved").await, photos);
+    assert_eq!(&tiles_in(client, "failed").await, video);
+    shots.take(client, "one-failed").await;
+
+    // Retry lists the session again and tries the failed item once more.
+    css(client, "[data-testid=retry-failed]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the retry to finish", || async {
+        client
+            .find(Locator::Css("[data-testid=results]"))
+            .await
+            .is_ok()
+    })
+    .await;
+    assert_eq!(&tiles_in(client, "failed").await, video);
+
+    // A reload forgets the token; after signing in again the run resumes.
+    client.refresh().await.unwrap();
+    let notice = css(client, "[data-testid=notice]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("Sign in again"), "{notice}");
+    sign_in(client, &mut shots).await;
+    css(client, "[data-testid=retry-failed]").await;
+    shots.take(client, "resumed").await;
+    assert_eq!(
+        &tiles_in(client, "saved").await,
+        photos,
+        "saved photos are known, not fetched again"
+    );
+    assert_eq!(&tiles_in(client, "failed").await, video);
+    css(client, "[data-testid=item][data-stage=failed]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let why = css(client, "[data-testid=detail-error]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(why.contains("still processing"), "{why}");
+    shots
+        .take_at(client, "[data-testid=details]", "failure-details")
+        .await;
+    let saved_files = walk_files(helper.library.path())
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".keepsake")
+        })
+        .count();
+    assert_eq!(saved_files, photos.len());
+    client.clone().close().await.unwrap();
 }

@@ -8,47 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
-
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use helper::emulator::{Emulator, EmulatorConfig};
-use hyper_util::client::legacy::connect::HttpConnector;
-use keepsake_tests::{ChromeDriver, chrome_capabilities, skip_or_fail, target_dir, which};
+use keepsake_tests::{Browser, Screenshots, eventually, new_window};
 use serde_json::{Value, json};
 
-const REQUIRE: &str = "KEEPSAKE_REQUIRE_BROWSER";
-const STEP: Duration = Duration::from_secs(30);
 const SCOPE: &str = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly";
-
-async fn shot(client: &Client, name: &str) {
-    let dir = target_dir().join("e2e-screenshots").join("emulator");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = client.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-/// Polls `check` until it holds or `STEP` passes.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + STEP;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {STEP:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_and_picker_pages_work_in_a_browser() {
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        skip_or_fail(REQUIRE, "chromium and chromedriver are not installed");
+    let Some(browser) = Browser::start().await else {
         return;
     };
+    let client = &browser.client;
+    let mut shots = Screenshots::new("emulator");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let emulator = Emulator::new(EmulatorConfig {
         large_file_count: 0,
@@ -59,15 +32,6 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let router = emulator.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
-
-    let driver = ChromeDriver::start(&chromedriver).unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let downloads = tempfile::tempdir().unwrap();
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(chrome_capabilities(profile.path(), downloads.path()))
-        .connect(&driver.url)
-        .await
-        .expect("starting headless Chromium");
 
     // Consent: pick the second account, Allow; the browser lands on the redirect
     // URI with Google's fragment.
@@ -93,7 +57,7 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     assert!(accounts.len() >= 3);
     let email = accounts[1].attr("data-email").await.unwrap().unwrap();
     accounts[1].click().await.unwrap();
-    shot(&client, "01-consent").await;
+    shots.take(client, "consent").await;
     client
         .find(Locator::Css("[data-testid=consent-allow]"))
         .await
@@ -101,15 +65,14 @@ async fn consent_and_picker_pages_work_in_a_browser() {
         .click()
         .await
         .unwrap();
-    let deadline = Instant::now() + STEP;
-    let landed = loop {
-        let url = client.current_url().await.unwrap().to_string();
-        if url.contains("#access_token=") {
-            break url;
-        }
-        assert!(Instant::now() < deadline, "no redirect with a token: {url}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    eventually("the redirect with a token", || async {
+        client
+            .current_url()
+            .await
+            .is_ok_and(|url| url.as_str().contains("#access_token="))
+    })
+    .await;
+    let landed = client.current_url().await.unwrap().to_string();
     let fragment = landed.split_once('#').unwrap().1;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(fragment.as_bytes())
         .into_owned()
@@ -146,24 +109,13 @@ async fn consent_and_picker_pages_work_in_a_browser() {
         )
         .await
         .unwrap();
-    let deadline = Instant::now() + STEP;
-    let picker_window = loop {
-        let windows = client.windows().await.unwrap();
-        if let Some(w) = windows.into_iter().find(|w| *w != first_window) {
-            break w;
-        }
-        assert!(Instant::now() < deadline, "the picker window never opened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let picker_window = new_window(client, &first_window).await;
     client.switch_to_window(picker_window).await.unwrap();
-    eventually("the picker page", || {
-        let client = client.clone();
-        async move {
-            client
-                .find_all(Locator::Css("[data-testid=picker-item]"))
-                .await
-                .is_ok_and(|items| items.len() >= 10)
-        }
+    eventually("the picker page", || async {
+        client
+            .find_all(Locator::Css("[data-testid=picker-item]"))
+            .await
+            .is_ok_and(|items| items.len() >= 10)
     })
     .await;
     let page_text = client.source().await.unwrap();
@@ -201,7 +153,7 @@ async fn consent_and_picker_pages_work_in_a_browser() {
         .unwrap();
     assert!(count.starts_with("2 selected"), "{count}");
     assert!(done.is_enabled().await.unwrap());
-    shot(&client, "02-picker").await;
+    shots.take(client, "picker").await;
     let ticked = [
         items[0].attr("data-item-id").await.unwrap().unwrap(),
         items[2].attr("data-item-id").await.unwrap().unwrap(),
@@ -209,9 +161,8 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     done.click().await.unwrap();
 
     // /autoclose: the picker window closes itself.
-    eventually("the picker window to close", || {
-        let client = client.clone();
-        async move { client.windows().await.unwrap().len() == 1 }
+    eventually("the picker window to close", || async {
+        client.windows().await.is_ok_and(|w| w.len() == 1)
     })
     .await;
     client.switch_to_window(first_window).await.unwrap();
@@ -248,6 +199,6 @@ async fn consent_and_picker_pages_work_in_a_browser() {
         .find(Locator::Css("[data-testid=picker-expired]"))
         .await
         .unwrap();
-    shot(&client, "03-expired").await;
-    client.close().await.unwrap();
+    shots.take(client, "expired").await;
+    client.clone().close().await.unwrap();
 }

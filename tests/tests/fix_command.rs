@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use helper::emulator::EmulatorConfig;
 use helper::emulator::library::{Library, Oddity, Original};
-use keepsake_tests::helper_binary;
+use keepsake_tests::{helper_binary, walk_files};
 use picker::MediaType;
 
 /// Writes a few sample photos (one per oddity, including a JPEG named `.HEIC`)
@@ -59,24 +59,11 @@ fn helper(args: &[&str], paths: &[&Path]) -> Output {
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for entry in walk(dir) {
+    for entry in walk_files(dir) {
         out.insert(
             entry.strip_prefix(dir).unwrap().to_owned(),
             std::fs::read(&entry).unwrap(),
         );
-    }
-    out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
     }
     out
 }

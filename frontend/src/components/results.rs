@@ -1,5 +1,7 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::flow;
 use crate::state::{Ctx, Phase};
 
 /// When a session's items are all done: what happened, and the zip.
@@ -27,11 +29,22 @@ pub fn Results() -> impl IntoView {
                         "Saved in the helper's library folder, sorted by year and month of capture."
                     </p>
                 </div>
+                <div class="actions">
+                <Show when=move || { totals.get().failed > 0 && ctx.open_session.with(Option::is_some) }>
+                    <button
+                        class="button"
+                        data-testid="retry-failed"
+                        on:click=move |_| spawn_local(flow::retry_failed(ctx))
+                    >
+                        "Retry failed"
+                    </button>
+                </Show>
                 <Show when=move || { let t = totals.get(); t.saved + t.duplicates > 0 }>
                     <a class="button primary" data-testid="download-zip" href=zip_url download="">
                         "Download zip"
                     </a>
                 </Show>
+                </div>
             </section>
         </Show>
     }

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::model::DatesChoice;
+use crate::model::{DatesChoice, Settings};
 use crate::process;
 use crate::state::Ctx;
 
@@ -10,33 +10,25 @@ pub fn SettingsCard() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let s = ctx.settings;
     let busy = move || ctx.phase.with(|p| p.is_busy());
-    let tz_error = move || s.with(|settings| process::fix_options(settings).err());
+    let problem = move || s.with(|settings| process::fix_options(settings).err());
     view! {
         <section class="card settings">
             <h2>"What to fix"</h2>
             <p class="fine">"Every photo loses Google's “Software” tag and gets broken EXIF fields repaired."</p>
-            <label>
-                "Artist"
-                <input
-                    type="text"
-                    data-testid="artist"
-                    placeholder="leave the photo's own"
-                    prop:value=move || s.with(|s| s.artist.clone())
-                    disabled=busy
-                    on:change=move |ev| { let v = event_target_value(&ev); ctx.update_settings(|s| s.artist = v) }
-                />
-            </label>
-            <label>
-                "Copyright"
-                <input
-                    type="text"
-                    data-testid="copyright"
-                    placeholder="leave the photo's own"
-                    prop:value=move || s.with(|s| s.copyright.clone())
-                    disabled=busy
-                    on:change=move |ev| { let v = event_target_value(&ev); ctx.update_settings(|s| s.copyright = v) }
-                />
-            </label>
+            <TextSetting
+                label="Artist"
+                testid="artist"
+                placeholder="leave the photo's own"
+                get=|s| s.artist.clone()
+                set=|s, v| s.artist = v
+            />
+            <TextSetting
+                label="Copyright"
+                testid="copyright"
+                placeholder="leave the photo's own"
+                get=|s| s.copyright.clone()
+                set=|s, v| s.copyright = v
+            />
             <label>
                 "Capture dates"
                 <select
@@ -64,18 +56,42 @@ pub fn SettingsCard() -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <label>
-                "Time zone for photos without one"
-                <input
-                    type="text"
-                    data-testid="time-zone"
-                    placeholder="UTC"
-                    prop:value=move || s.with(|s| s.time_zone.clone())
-                    disabled=busy
-                    on:change=move |ev| { let v = event_target_value(&ev); ctx.update_settings(|s| s.time_zone = v) }
-                />
-            </label>
-            {move || tz_error().map(|e| view! { <p class="warning">{e}</p> })}
+            <TextSetting
+                label="Time zone for photos without one"
+                testid="time-zone"
+                placeholder="UTC"
+                get=|s| s.time_zone.clone()
+                set=|s, v| s.time_zone = v
+            />
+            {move || problem().map(|e| view! { <p class="warning" data-testid="settings-problem">{e}</p> })}
         </section>
+    }
+}
+
+/// One text field of the settings, remembered as soon as it changes.
+#[component]
+fn TextSetting(
+    label: &'static str,
+    testid: &'static str,
+    placeholder: &'static str,
+    get: fn(&Settings) -> String,
+    set: fn(&mut Settings, String),
+) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    view! {
+        <label>
+            {label}
+            <input
+                type="text"
+                data-testid=testid
+                placeholder=placeholder
+                prop:value=move || ctx.settings.with(get)
+                disabled=move || ctx.phase.with(|p| p.is_busy())
+                on:change=move |ev| {
+                    let value = event_target_value(&ev);
+                    ctx.update_settings(|s| set(s, value));
+                }
+            />
+        </label>
     }
 }
