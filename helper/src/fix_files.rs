@@ -128,11 +128,21 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
         Destination::Folder(out) => {
             let out =
                 std::path::absolute(&out).with_context(|| format!("--out {}", out.display()))?;
+            if out.exists() && !out.is_dir() {
+                bail!(
+                    "--out {}: that is a file, not a folder; nothing was written",
+                    out.display()
+                );
+            }
             let folders: std::collections::BTreeSet<PathBuf> =
                 jobs.iter().map(|job| output_dir(&out, job)).collect();
             for folder in folders {
-                fs::create_dir_all(&folder)
-                    .with_context(|| format!("creating {}", folder.display()))?;
+                fs::create_dir_all(&folder).with_context(|| {
+                    format!(
+                        "cannot make the output folder {}; no file was written",
+                        folder.display()
+                    )
+                })?;
             }
             Destination::Folder(out)
         }

@@ -18,6 +18,34 @@ use keepsake_tests::{
     new_window, skip_or_fail, walk_files, which,
 };
 
+/// The built app served by a demo helper, and a browser to drive it; `None` (after
+/// saying why) when the app is not built or no browser is installed.
+async fn start(screenshots: &str) -> Option<(Browser, HelperProcess, Screenshots)> {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+        return None;
+    };
+    let browser = Browser::start().await?;
+    let helper = HelperProcess::start_demo(Some(&dist), &[]).unwrap();
+    Some((browser, helper, Screenshots::new(screenshots)))
+}
+
+/// How many photos the helper has written into its library folder (not its index).
+fn saved_photos(helper: &HelperProcess) -> usize {
+    walk_files(helper.library.path())
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".keepsake")
+        })
+        .count()
+}
+
 async fn css(client: &Client, selector: &str) -> Element {
     client
         .wait()
@@ -116,19 +144,10 @@ async fn tiles_in(client: &Client, stage: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_sign_in_pick_fix_save_and_zip() {
-    let Some(dist) = dist_dir() else {
-        skip_or_fail(
-            "KEEPSAKE_REQUIRE_BROWSER",
-            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
-        );
-        return;
-    };
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, helper, mut shots)) = start("demo-flow").await else {
         return;
     };
     let client = &browser.client;
-    let helper = HelperProcess::start_demo(Some(&dist), &[]).unwrap();
-    let mut shots = Screenshots::new("demo-flow");
 
     // 1-2. The app offers sign-in; the emulator's consent page signs in.
     client.goto(&helper.base_url).await.unwrap();
@@ -150,11 +169,11 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
     // 4. The app notices, lists, downloads, fixes and saves.
     let zip_link = css(client, "[data-testid=download-zip]").await;
     let tiles = wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
-    let mut shown = BTreeSet::new();
-    for tile in &tiles {
-        shown.insert(tile.attr("data-item-id").await.unwrap().unwrap());
-    }
-    assert_eq!(shown, picked, "the app saved exactly the picked items");
+    assert_eq!(
+        tiles_in(client, "saved").await,
+        picked,
+        "the app saved exactly the picked items"
+    );
     tiles[0].click().await.unwrap();
     let report = css(client, "[data-testid=item-report]").await;
     let report_text = report.text().await.unwrap();
@@ -209,16 +228,7 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
     }
 
     // 6. The helper wrote the same files into its library folder.
-    let saved: usize = walk_files(helper.library.path())
-        .into_iter()
-        .filter(|p| {
-            !p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".keepsake")
-        })
-        .count();
-    assert_eq!(saved, picked.len());
+    assert_eq!(saved_photos(&helper), picked.len());
 
     client.clone().close().await.unwrap();
 }
@@ -229,19 +239,10 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
 /// the saved photos again.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
-    let Some(dist) = dist_dir() else {
-        skip_or_fail(
-            "KEEPSAKE_REQUIRE_BROWSER",
-            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
-        );
-        return;
-    };
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, helper, mut shots)) = start("retry-and-resume").await else {
         return;
     };
     let client = &browser.client;
-    let helper = HelperProcess::start_demo(Some(&dist), &[]).unwrap();
-    let mut shots = Screenshots::new("retry-and-resume");
 
     client.goto(&helper.base_url).await.unwrap();
     sign_in(client, &mut shots).await;
@@ -307,15 +308,6 @@ async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
     shots
         .take_at(client, "[data-testid=details]", "failure-details")
         .await;
-    let saved_files = walk_files(helper.library.path())
-        .into_iter()
-        .filter(|p| {
-            !p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".keepsake")
-        })
-        .count();
-    assert_eq!(saved_files, photos.len());
+    assert_eq!(saved_photos(&helper), photos.len());
     client.clone().close().await.unwrap();
 }

@@ -167,6 +167,15 @@ fn out_never_overwrites_and_reports_the_failure() {
     );
     let errors = String::from_utf8_lossy(&again.stderr);
     assert!(errors.contains("already exists"), "{errors}");
+    assert!(
+        errors.contains("FAILED"),
+        "each failed file is named: {errors}"
+    );
+    let summary = stdout(&again);
+    assert!(
+        summary.contains(&format!("{} failed", first.len())),
+        "{summary}"
+    );
     assert_eq!(files(&out), first, "an existing file was overwritten");
 }
 
@@ -215,7 +224,7 @@ fn other_files_are_skipped_and_unwritable_outputs_fail() {
     assert!(output.status.success(), "{output:?}");
     assert!(stdout(&output).contains("skipped"), "{}", stdout(&output));
 
-    // The output folder's place is taken by a file: the write fails, loudly.
+    // The output folder's place is taken by a file: refused before any work.
     sample_photos(dir.path());
     let blocked = dir.path().join("blocked");
     std::fs::write(&blocked, "a file, not a folder").unwrap();
@@ -224,8 +233,22 @@ fn other_files_are_skipped_and_unwritable_outputs_fail() {
         &[&dir.path().join("photos")],
     );
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("FAILED"));
-    assert!(stdout(&output).contains("failed"));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("not a folder"), "{errors}");
+    assert_eq!(std::fs::read(&blocked).unwrap(), b"a file, not a folder");
+
+    // A subfolder's place (`nested/`) is taken by a file: the same, nothing written.
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("nested"), "in the way").unwrap();
+    let output = helper(
+        &["--out", out.to_str().unwrap(), "-q"],
+        &[&dir.path().join("photos")],
+    );
+    assert!(!output.status.success());
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("no file was written"), "{errors}");
+    assert_eq!(walk_files(&out).len(), 1, "only the blocking file is there");
 }
 
 #[test]
