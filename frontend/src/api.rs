@@ -76,8 +76,10 @@ async fn error_from(response: Response) -> ApiError {
     ApiError { status, message }
 }
 
-/// The JSON body of a successful answer, or the error an unsuccessful one carries.
-async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+/// Sends `request`: the JSON body of a successful answer, or the error an
+/// unsuccessful one carries.
+async fn fetch_json<T: DeserializeOwned>(request: Request) -> Result<T, ApiError> {
+    let response = request.send().await.map_err(ApiError::network)?;
     if !response.ok() {
         return Err(error_from(response).await);
     }
@@ -88,7 +90,7 @@ async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ApiError>
 }
 
 async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
-    json_of(request.send().await.map_err(ApiError::network)?).await
+    fetch_json(request.build().map_err(ApiError::network)?).await
 }
 
 /// `GET /api/config`.
@@ -202,7 +204,7 @@ impl PickerApi {
             .header("Authorization", &self.bearer)
             .json(&body)
             .map_err(ApiError::network)?;
-        json_of(request.send().await.map_err(ApiError::network)?).await
+        fetch_json(request).await
     }
 
     /// `sessions.get`.
@@ -303,7 +305,7 @@ pub async fn upload(
         .header("Content-Type", "application/octet-stream")
         .body(body.clone())
         .map_err(ApiError::network)?;
-    json_of(request.send().await.map_err(ApiError::network)?).await
+    fetch_json(request).await
 }
 
 /// Copies a JS buffer into WASM memory.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use metafix::{DatePolicy, FixOptions, ItemContext};
-use picker::{MediaSuffix, MediaType, PickedMediaItem, ProcessingStatus};
+use picker::{MediaSuffix, MediaType, PickedMediaItem};
 
 use crate::api::{self, ApiError, PickerApi};
 use crate::browser;
@@ -82,13 +82,7 @@ async fn run(
             ..Progress::default()
         }
     });
-    let processing = item
-        .media_file
-        .media_file_metadata
-        .as_ref()
-        .and_then(|m| m.video_metadata.as_ref())
-        .is_some_and(|v| v.processing_status == ProcessingStatus::Processing);
-    if processing {
+    if item.is_processing() {
         // Google refuses `=dv` until the video is ready; no point downloading.
         return Err(ItemFailure {
             message: "Google is still processing this video; try again later".into(),

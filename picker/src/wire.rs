@@ -85,6 +85,16 @@ pub struct PickedMediaItem {
     pub media_file: MediaFile,
 }
 
+impl PickedMediaItem {
+    /// A video Google is still transcoding: its `=dv` download is refused for now.
+    pub fn is_processing(&self) -> bool {
+        self.media_file
+            .media_file_metadata
+            .as_ref()
+            .is_some_and(MediaFileMetadata::is_processing)
+    }
+}
+
 /// `PHOTO`, `VIDEO` or `TYPE_UNSPECIFIED`; any other value reads as
 /// `TypeUnspecified` so a new kind does not break listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -147,6 +157,15 @@ pub struct MediaFileMetadata {
     /// Frame rate and processing state of a video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_metadata: Option<VideoMetadata>,
+}
+
+impl MediaFileMetadata {
+    /// A video Google is still transcoding: its `=dv` download is refused for now.
+    pub fn is_processing(&self) -> bool {
+        self.video_metadata
+            .as_ref()
+            .is_some_and(|v| v.processing_status == ProcessingStatus::Processing)
+    }
 }
 
 /// Exposure details of a photo.

@@ -214,10 +214,7 @@ impl Item {
 
     /// Whether `=dv` is refused.
     pub fn is_processing(&self) -> bool {
-        self.metadata
-            .video_metadata
-            .as_ref()
-            .is_some_and(|v| v.processing_status == ProcessingStatus::Processing)
+        self.metadata.is_processing()
     }
 
     /// The original file (`=d` for photos, `=dv` for videos). CPU-heavy the first
