@@ -426,7 +426,7 @@ fn read(path: &Path) -> io::Result<Source> {
     let mut file = fs::File::open(path)?;
     let meta = file.metadata()?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    io::Read::read_to_end(&mut file, &mut bytes)?;
+    file.read_to_end(&mut bytes)?;
     Ok(Source {
         file,
         bytes,

@@ -139,20 +139,20 @@ impl Drop for HelperProcess {
 
 /// A free TCP port on loopback (for programs that cannot bind port 0 themselves
 /// and report it, like ChromeDriver).
-pub fn free_port() -> anyhow::Result<u16> {
+fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// A running ChromeDriver, killed on drop.
-pub struct ChromeDriver {
+struct ChromeDriver {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    pub url: String,
+    url: String,
 }
 
 impl ChromeDriver {
     /// Starts ChromeDriver on a free port and polls until it answers.
-    pub fn start(binary: &Path) -> anyhow::Result<Self> {
+    fn start(binary: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
         let child = Command::new(binary)
             .arg(format!("--port={port}"))
@@ -186,7 +186,7 @@ impl Drop for ChromeDriver {
 
 /// WebDriver capabilities for headless Chromium on this kind of machine (as root,
 /// no network beyond loopback). `download_dir` receives downloads.
-pub fn chrome_capabilities(
+fn chrome_capabilities(
     user_data_dir: &Path,
     download_dir: &Path,
 ) -> serde_json::Map<String, serde_json::Value> {
