@@ -226,19 +226,14 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
             let capture = exif
                 .as_ref()
                 .and_then(|exif| file_capture(exif, item, options))
-                .or(item.create_time.map(Capture::instant));
+                .or(google_capture(item));
             let has_gps = exif.as_ref().is_some_and(|e| e.dir(Ifd::Gps).is_some());
             note_losses(format, has_gps, item, &mut report);
             Fixed::unchanged(input, format, report, capture)
         }
         Format::Unknown => {
             report.not_done("fix", "the bytes are not a format this tool knows");
-            Fixed::unchanged(
-                input,
-                format,
-                report,
-                item.create_time.map(Capture::instant),
-            )
+            Fixed::unchanged(input, format, report, google_capture(item))
         }
     }
 }
@@ -303,6 +298,11 @@ fn cross_check_camera(exif: &Exif, item: &ItemContext, report: &mut Report) {
     }
 }
 
+/// The capture instant Google states (`createTime`, UTC; the local offset unknown).
+fn google_capture(item: &ItemContext) -> Option<Capture> {
+    item.create_time.map(Capture::instant)
+}
+
 /// The capture instant an EXIF block states (for files not written).
 fn file_capture(exif: &Exif, item: &ItemContext, options: &FixOptions) -> Option<Capture> {
     let raw = exif.text(Ifd::Exif, edit::DATE_TIME_ORIGINAL);
@@ -351,12 +351,7 @@ fn fix_image(
                 "fix",
                 format!("the {} structure cannot be read: {e}", format.name()),
             );
-            return Fixed::unchanged(
-                input,
-                format,
-                report,
-                item.create_time.map(Capture::instant),
-            );
+            return Fixed::unchanged(input, format, report, google_capture(item));
         }
     };
     let (payload, info, truncated) = match &container {
@@ -395,12 +390,7 @@ fn fix_image(
                 "fix EXIF",
                 format!("the EXIF block cannot be read ({e}); left as it is"),
             );
-            return Fixed::unchanged(
-                input,
-                format,
-                report,
-                item.create_time.map(Capture::instant),
-            );
+            return Fixed::unchanged(input, format, report, google_capture(item));
         }
     };
     let mut work = report.clone();
@@ -413,8 +403,8 @@ fn fix_image(
     }
     cross_check_camera(&exif, item, &mut work);
     edit::repair(&mut exif, format, &info, &mut work);
-    let capture = edit::apply(&mut exif, options, item, format, &info, &mut work)
-        .or(item.create_time.map(Capture::instant));
+    let capture =
+        edit::apply(&mut exif, options, item, format, &info, &mut work).or(google_capture(item));
     note_losses(format, exif.dir(Ifd::Gps).is_some(), item, &mut work);
     let tiff_changed =
         exif.is_dirty() && !(exif.created && work.changes.iter().all(|c| c.tag.is_none()));
@@ -589,12 +579,7 @@ fn fix_video(
 ) -> Fixed {
     let Some((dates, moov_end)) = bmff::movie_dates(input) else {
         report.not_done("set movie dates", "no moov box found");
-        return Fixed::unchanged(
-            input,
-            format,
-            report,
-            item.create_time.map(Capture::instant),
-        );
+        return Fixed::unchanged(input, format, report, google_capture(item));
     };
     if dates.is_empty() {
         report.not_done(
