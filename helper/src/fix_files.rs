@@ -42,8 +42,8 @@ pub struct FixArgs {
     pub keep_software: bool,
 
     /// Capture dates: `fill` where missing, `overwrite`, or `keep`.
-    #[arg(long, value_enum, default_value = "fill")]
-    pub dates: DatesArg,
+    #[arg(long, default_value = "fill", value_parser = date_policy_parser())]
+    pub dates: DatePolicy,
 
     /// IANA time zone for photos whose files give no offset (e.g. Europe/Berlin).
     #[arg(long)]
@@ -75,15 +75,12 @@ pub struct FixArgs {
     pub quiet: bool,
 }
 
-/// `--dates`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DatesArg {
-    /// Only where missing.
-    Fill,
-    /// Always.
-    Overwrite,
-    /// Never.
-    Keep,
+/// `--dates`: metafix's own names, offered as clap's possible values.
+fn date_policy_parser() -> impl clap::builder::TypedValueParser<Value = DatePolicy> {
+    clap::builder::PossibleValuesParser::new(DatePolicy::ALL.map(DatePolicy::as_str)).map(|name| {
+        name.parse::<DatePolicy>()
+            .expect("clap only passes the possible values, which are DatePolicy's own names")
+    })
 }
 
 /// Where fixed files go.
@@ -240,11 +237,7 @@ struct Summary {
 fn options(args: &FixArgs) -> anyhow::Result<FixOptions> {
     let mut options = FixOptions::default()
         .with_remove_software(!args.keep_software)
-        .with_dates(match args.dates {
-            DatesArg::Fill => DatePolicy::Fill,
-            DatesArg::Overwrite => DatePolicy::Overwrite,
-            DatesArg::Keep => DatePolicy::Keep,
-        });
+        .with_dates(args.dates);
     if let Some(artist) = &args.artist {
         options = options.with_artist(artist);
     }

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     InvalidTagName,
     /// The new metadata would not fit the container (e.g. the 64 KB JPEG APP1 limit).
     TooLarge,
+    /// An option value that is not one of those allowed (e.g. a date policy name).
+    InvalidOption,
 }
 
 impl ErrorKind {
@@ -33,6 +35,7 @@ impl ErrorKind {
             ErrorKind::InvalidTimeZone => "invalid time zone",
             ErrorKind::InvalidTagName => "invalid tag name",
             ErrorKind::TooLarge => "too large",
+            ErrorKind::InvalidOption => "invalid option",
         }
     }
 }

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, ErrorKind, tags};
 
 /// What to do with `DateTimeOriginal` (and its `SubSec`/`Offset` companions).
+///
+/// One vocabulary everywhere: serde, [`FromStr`](std::str::FromStr) and
+/// [`Display`](std::fmt::Display) all use the lowercase names `fill`, `overwrite`
+/// and `keep` (the CLI's `--dates`, the app's `<select>`, the API's JSON).
+///
+/// ```
+/// use metafix::DatePolicy;
+/// assert_eq!("overwrite".parse::<DatePolicy>()?, DatePolicy::Overwrite);
+/// assert_eq!(DatePolicy::Keep.to_string(), "keep");
+/// # Ok::<(), metafix::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DatePolicy {
     /// Write the capture time only where the file has none; fill a missing offset.
     #[default]
@@ -17,6 +29,42 @@ pub enum DatePolicy {
     Overwrite,
     /// Never touch dates.
     Keep,
+}
+
+impl DatePolicy {
+    /// Every policy, in the order a UI offers them.
+    pub const ALL: [DatePolicy; 3] = [DatePolicy::Fill, DatePolicy::Overwrite, DatePolicy::Keep];
+
+    /// The lowercase name (`fill`, `overwrite`, `keep`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatePolicy::Fill => "fill",
+            DatePolicy::Overwrite => "overwrite",
+            DatePolicy::Keep => "keep",
+        }
+    }
+}
+
+impl std::fmt::Display for DatePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DatePolicy {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self, Error> {
+        DatePolicy::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOption,
+                    format!("unknown date policy {name:?} (expected fill, overwrite or keep)"),
+                )
+            })
+    }
 }
 
 /// What [`fix`](crate::fix) should do. `Default`: remove Software, fill dates,
