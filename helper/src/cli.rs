@@ -9,7 +9,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeArgs;
 use crate::fix_files::{self, FixArgs};
-use crate::server::{self, AppState};
+use crate::routes;
+use crate::state::AppState;
 
 /// Keepsake's helper: serves the app, proxies Google Photos downloads, saves the
 /// fixed photos; `--demo` runs a built-in Google emulator.
@@ -37,7 +38,7 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    crate::proxy::install_crypto_provider();
+    crate::media_proxy::install_crypto_provider();
 
     let result = match cli.command {
         Command::Serve(args) => run_serve(*args),
@@ -66,7 +67,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         writeln!(stdout, "listening on http://{local}")?;
         stdout.flush()?;
         drop(stdout);
-        server::serve(listener, state, shutdown_signal()).await?;
+        routes::serve(listener, state, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::emulator::{EmulatorArgs, EmulatorConfig};
+#[cfg(feature = "demo")]
+use emulator::{EmulatorArgs, EmulatorConfig};
 
 /// Flags of `helper serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,6 +31,7 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 
     /// Run against the built-in Google emulator instead of Google.
+    #[cfg(feature = "demo")]
     #[arg(long, env = "KEEPSAKE_DEMO")]
     pub demo: bool,
 
@@ -41,11 +43,13 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_MEDIA_TIMEOUT", default_value_t = 60)]
     pub media_timeout_secs: u64,
 
+    #[cfg(feature = "demo")]
     #[command(flatten)]
     pub emulator: EmulatorArgs,
 }
 
 /// Where `trunk serve` (Trunk.toml) serves the app during development.
+#[cfg(feature = "demo")]
 const TRUNK_DEV_REDIRECT_URIS: &[&str] = &["http://127.0.0.1:8081/", "http://localhost:8081/"];
 
 /// The optional TOML file (`--config`).
@@ -56,15 +60,17 @@ struct FileConfig {
     client_id: Option<String>,
 }
 
-/// Where the Picker API and OAuth live.
+/// Where the Picker API and OAuth live, as configured (the running state holds
+/// the matching [`Upstream`](crate::state::Upstream)).
 #[derive(Debug, Clone)]
-pub enum Mode {
+pub enum UpstreamConfig {
     /// The real Google endpoints, with the user's own OAuth client.
     Google {
         /// OAuth client id of the "Web application" client.
         client_id: String,
     },
     /// The built-in emulator, served by this same helper.
+    #[cfg(feature = "demo")]
     Demo(Box<EmulatorConfig>),
 }
 
@@ -77,8 +83,8 @@ pub struct Config {
     pub dist: Option<PathBuf>,
     /// Root of the photo library.
     pub library: PathBuf,
-    /// Google or demo.
-    pub mode: Mode,
+    /// Google or the emulator.
+    pub upstream: UpstreamConfig,
     /// Idle timeout of a proxied media download.
     pub media_timeout: Duration,
 }
@@ -90,30 +96,28 @@ impl ServeArgs {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
+        let upstream = match self.demo_config()? {
+            Some(demo) => demo,
+            None => match self.client_id.or(file.client_id) {
+                Some(client_id) if !client_id.trim().is_empty() => {
+                    UpstreamConfig::Google { client_id }
+                }
+                _ => bail!(
+                    "no OAuth client id: pass --client-id (or KEEPSAKE_CLIENT_ID) with your Google \
+                     Cloud web client's id{}",
+                    if cfg!(feature = "demo") {
+                        ", or run the built-in emulator with --demo"
+                    } else {
+                        ""
+                    }
+                ),
+            },
+        };
         // Flags and env win over the file; the file wins over built-in defaults.
         let library = if self.library == Path::new("library") {
             file.library.unwrap_or(self.library)
         } else {
             self.library
-        };
-        let mode = if self.demo {
-            let mut emulator = self.emulator.into_config()?;
-            // `trunk serve` (the developer loop) serves the app on its own port and
-            // proxies /api and /emulator here: register its origins too.
-            for uri in TRUNK_DEV_REDIRECT_URIS {
-                if !emulator.redirect_uris.iter().any(|u| u == uri) {
-                    emulator.redirect_uris.push((*uri).to_owned());
-                }
-            }
-            Mode::Demo(Box::new(emulator))
-        } else {
-            match self.client_id.or(file.client_id) {
-                Some(client_id) if !client_id.trim().is_empty() => Mode::Google { client_id },
-                _ => bail!(
-                    "no OAuth client id: pass --client-id (or KEEPSAKE_CLIENT_ID) with your Google \
-                     Cloud web client's id, or run the built-in emulator with --demo"
-                ),
-            }
         };
         let dist = if self.dist.join("index.html").is_file() {
             Some(self.dist)
@@ -131,9 +135,34 @@ impl ServeArgs {
             listen: self.listen,
             dist,
             library,
-            mode,
+            upstream,
             media_timeout: Duration::from_secs(self.media_timeout_secs),
         })
+    }
+}
+
+impl ServeArgs {
+    /// The emulator's configuration when `--demo` is on.
+    #[cfg(feature = "demo")]
+    fn demo_config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
+        if !self.demo {
+            return Ok(None);
+        }
+        let mut emulator = self.emulator.clone().into_config()?;
+        // `trunk serve` (the developer loop) serves the app on its own port and
+        // proxies /api and /emulator here: register its origins too.
+        for uri in TRUNK_DEV_REDIRECT_URIS {
+            if !emulator.redirect_uris.iter().any(|u| u == uri) {
+                emulator.redirect_uris.push((*uri).to_owned());
+            }
+        }
+        Ok(Some(UpstreamConfig::Demo(Box::new(emulator))))
+    }
+
+    /// A helper built without the `demo` feature has no emulator to offer.
+    #[cfg(not(feature = "demo"))]
+    fn demo_config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
+        Ok(None)
     }
 }
 

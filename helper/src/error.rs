@@ -1,8 +1,11 @@
 //! One error type for every `/api` handler, and its one mapping to HTTP.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+
+use crate::library;
 
 /// What went wrong while answering a request.
 ///
@@ -56,13 +59,46 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        (status, Json(api::ErrorBody { error: message })).into_response()
     }
 }
 
 impl From<std::io::Error> for AppError {
     fn from(err: std::io::Error) -> Self {
         AppError::Internal(err.into())
+    }
+}
+
+impl From<library::Error> for AppError {
+    fn from(err: library::Error) -> Self {
+        match err {
+            library::Error::EmptyUpload | library::Error::UploadBroke(_) => {
+                AppError::BadRequest(err.to_string())
+            }
+            library::Error::Io { .. }
+            | library::Error::Index(_)
+            | library::Error::CorruptIndex(_)
+            | library::Error::NewerIndex { .. }
+            | library::Error::Task(_) => AppError::Internal(err.into()),
+        }
+    }
+}
+
+impl From<library::InvalidCaptureTime> for AppError {
+    fn from(err: library::InvalidCaptureTime) -> Self {
+        AppError::BadRequest(err.to_string())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
     }
 }
 

@@ -77,6 +77,7 @@ pub struct FixArgs {
 
 /// `--dates`: metafix's own names, offered as clap's possible values.
 fn date_policy_parser() -> impl clap::builder::TypedValueParser<Value = DatePolicy> {
+    use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(DatePolicy::ALL.map(DatePolicy::as_str)).map(|name| {
         name.parse::<DatePolicy>()
             .expect("clap only passes the possible values, which are DatePolicy's own names")

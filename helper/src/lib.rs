@@ -1,18 +1,25 @@
 //! Keepsake's helper: an axum server that serves the browser app, proxies Google
 //! Photos media downloads (which need the bearer token and send no CORS headers),
 //! saves the fixed photos atomically into a library folder (or streams them as a
-//! zip), and — with `--demo` — emulates Google's OAuth and Picker API. `helper fix`
-//! runs the same metadata engine on local files.
+//! zip), and — with `--demo` (cargo feature `demo`, on by default) — serves the
+//! Google emulator of the `emulator` crate. `helper fix` runs the same metadata
+//! engine on local files.
 //!
 //! Run it with `helper serve --demo` (see the README); the binary is a thin
 //! wrapper around [`cli::main`].
+//!
+//! - [`config`]: flags, env and TOML turned into one validated `Config`
+//! - [`state`]: what handlers share, and whom they talk to (`Upstream`)
+//! - [`routes`]: the router and every handler (paths from the `api` crate)
+//! - [`media_proxy`]: the media allow-list and HTTP client
+//! - [`library`]: files on disk, their names, the SQLite index, batch zips
+//! - [`fix_files`]: `helper fix`
 
-pub mod batch_zip;
 pub mod cli;
 pub mod config;
-pub mod emulator;
 pub mod error;
 pub mod fix_files;
 pub mod library;
-pub mod proxy;
-pub mod server;
+pub mod media_proxy;
+pub mod routes;
+pub mod state;

@@ -310,25 +310,16 @@ impl EmulatorArgs {
     }
 }
 
-/// `"90s"`, `"1.5s"`, `"250ms"`, `"2m"`, `"1h"`, or a bare number of seconds.
+/// `"90s"`, `"250ms"`, `"2m"`, `"1h 30m"` (humantime's units), or a bare number of
+/// seconds (`"3"`, `"1.5"`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number.parse().map_err(|_| {
-        format!("invalid duration {text:?}: expected e.g. 90s, 1.5s, 250ms, 2m, 1h")
-    })?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("invalid duration unit {unit:?} in {text:?}")),
-    };
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|e| format!("invalid duration {text:?}: {e}"))
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|e| format!("invalid duration {text:?}: {e}"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?} ({e}): expected e.g. 90s, 250ms, 2m, 1h"))
 }
 
 /// `"1048576"`, `"64K"`, `"24M"`, `"1G"` (binary multiples).

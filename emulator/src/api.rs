@@ -1,16 +1,13 @@
 //! The four Picker API calls (`sessions.create/get/delete`, `mediaItems.list`) with
 //! the paths, fields, status codes and JSON error bodies of PICKER-API.md §1–3.
 
-// Helpers return `Result<_, Response>` so a handler can `return` Google's error as
-// is; the response is built once per failed request, its size does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -72,6 +69,29 @@ pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
         .layer(axum::middleware::from_fn(faults::cors))
 }
 
+/// A Google API error: answered as Google's JSON error body with its HTTP status
+/// (and, on 401, the `WWW-Authenticate` challenge Google sends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ApiError {
+    status: ErrorStatus,
+    message: String,
+}
+
+impl ApiError {
+    pub(super) fn new(status: ErrorStatus, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status, &self.message)
+    }
+}
+
 /// A Google JSON error response.
 pub(super) fn error(status: ErrorStatus, message: &str) -> Response {
     let code =
@@ -103,12 +123,12 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response
     }
 }
 
-fn invalid(message: &str) -> Response {
-    error(ErrorStatus::InvalidArgument, message)
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(ErrorStatus::InvalidArgument, message)
 }
 
-fn not_found() -> Response {
-    error(ErrorStatus::NotFound, "Requested entity was not found.")
+fn not_found() -> ApiError {
+    ApiError::new(ErrorStatus::NotFound, "Requested entity was not found.")
 }
 
 type Pairs = Vec<(String, String)>;
@@ -127,7 +147,7 @@ fn query_param<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a str> {
 }
 
 /// Refuses query parameters the method does not have, as Google's frontends do.
-fn check_params(pairs: &Pairs, allowed: &[&str]) -> Result<(), Response> {
+fn check_params(pairs: &Pairs, allowed: &[&str]) -> Result<(), ApiError> {
     match pairs
         .iter()
         .find(|(k, _)| !allowed.contains(&k.as_str()) && !SYSTEM_PARAMS.contains(&k.as_str()))
@@ -143,7 +163,7 @@ fn check_params(pairs: &Pairs, allowed: &[&str]) -> Result<(), Response> {
 /// The caller's token: `Authorization: Bearer …` (or the `access_token` query
 /// parameter Google also honours). 401 when missing, unknown or expired; 403 when
 /// it lacks the Picker scope.
-fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<Token, Response> {
+fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<Token, ApiError> {
     let from_header = headers.get(header::AUTHORIZATION).map(|v| {
         v.to_str()
             .ok()
@@ -158,7 +178,7 @@ fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<To
         None => match query_param(pairs, "access_token") {
             Some(t) => t.to_owned(),
             None => {
-                return Err(error(
+                return Err(ApiError::new(
                     ErrorStatus::Unauthenticated,
                     "Request is missing required authentication credential. Expected OAuth 2 access token, \
                      login cookie or other valid authentication credential. \
@@ -173,7 +193,7 @@ fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<To
         return Err(unauthenticated_invalid());
     };
     if !found.scopes.iter().any(|s| s == picker::SCOPE) {
-        return Err(error(
+        return Err(ApiError::new(
             ErrorStatus::PermissionDenied,
             "Request had insufficient authentication scopes.",
         ));
@@ -181,8 +201,25 @@ fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<To
     Ok(found)
 }
 
-fn unauthenticated_invalid() -> Response {
-    error(
+/// A Picker API call's caller: the access token it presented (checked as
+/// [`authenticate`] says) and the query's parameters.
+pub(super) struct Authenticated {
+    token: Token,
+    params: Pairs,
+}
+
+impl FromRequestParts<Emulator> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, emu: &Emulator) -> Result<Self, ApiError> {
+        let params = query_pairs(parts.uri.query().map(str::to_owned));
+        let token = authenticate(emu, &parts.headers, &params)?;
+        Ok(Authenticated { token, params })
+    }
+}
+
+fn unauthenticated_invalid() -> ApiError {
+    ApiError::new(
         ErrorStatus::Unauthenticated,
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or \
          other valid authentication credential. \
@@ -213,7 +250,7 @@ impl Emulator {
 }
 
 /// Reads `pickingConfig.maxItemCount` from a create body, Google-strictly.
-fn parse_create_body(body: &[u8]) -> Result<i64, Response> {
+fn parse_create_body(body: &[u8]) -> Result<i64, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(picker::DEFAULT_MAX_ITEM_COUNT);
     }
@@ -250,7 +287,7 @@ fn parse_create_body(body: &[u8]) -> Result<i64, Response> {
     Ok(max)
 }
 
-fn parse_picking_config(value: &Value) -> Result<i64, Response> {
+fn parse_picking_config(value: &Value) -> Result<i64, ApiError> {
     let Value::Object(fields) = value else {
         return match value {
             Value::Null => Ok(picker::DEFAULT_MAX_ITEM_COUNT),
@@ -296,28 +333,21 @@ fn parse_picking_config(value: &Value) -> Result<i64, Response> {
 
 async fn create(
     State(emu): State<Emulator>,
+    Authenticated {
+        token,
+        params: pairs,
+    }: Authenticated,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
-    let pairs = query_pairs(query);
-    let token = match authenticate(&emu, &headers, &pairs) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_params(&pairs, &["requestId"]) {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    check_params(&pairs, &["requestId"])?;
     let request_id = query_param(&pairs, "requestId").filter(|r| !r.is_empty());
     if let Some(id) = request_id
         && !picker::is_valid_request_id(id)
     {
-        return invalid("Invalid requestId: it must be a UUID v4 (8-4-4-4-12 hexadecimal digits).");
+        return Err(invalid("Invalid requestId: it must be a UUID v4 (8-4-4-4-12 hexadecimal digits)."));
     }
-    let max_items = match parse_create_body(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let max_items = parse_create_body(&body)?;
     let origin = origin_of(&headers);
     let now = emu.now();
     let early = emu.draw_early_expiry();
@@ -338,7 +368,10 @@ async fn create(
             .and_then(|sid| st.sessions.get(sid))
         {
             // The same requestId creates nothing new: the first answer again.
-            return json_response(StatusCode::OK, &emu.session_json(existing, &origin, now));
+            return Ok(json_response(
+                StatusCode::OK,
+                &emu.session_json(existing, &origin, now),
+            ));
         }
     }
     let open = st
@@ -347,10 +380,10 @@ async fn create(
         .filter(|s| s.account == token.account && s.expire > now)
         .count();
     if open >= config.max_open_sessions {
-        return error(
+        return Err(ApiError::new(
             ErrorStatus::ResourceExhausted,
             "Too many open sessions for this user. Delete sessions that are no longer needed.",
-        );
+        ));
     }
     let lifetime = if early {
         config
@@ -379,7 +412,7 @@ async fn create(
         .insert(session.picker_id.clone(), session.id.clone());
     let out = emu.session_json(&session, &origin, now);
     st.sessions.insert(session.id.clone(), session);
-    json_response(StatusCode::OK, &out)
+    Ok(json_response(StatusCode::OK, &out))
 }
 
 /// The caller's session, or the error Google gives: 404 for unknown or another
@@ -389,12 +422,12 @@ fn own_session<'a>(
     id: &str,
     token: &Token,
     now: Timestamp,
-) -> Result<&'a Session, Response> {
+) -> Result<&'a Session, ApiError> {
     let Some(s) = sessions.get(id).filter(|s| s.account == token.account) else {
         return Err(not_found());
     };
     if s.expire <= now {
-        return Err(error(
+        return Err(ApiError::new(
             ErrorStatus::PermissionDenied,
             "The session has expired.",
         ));
@@ -404,45 +437,38 @@ fn own_session<'a>(
 
 async fn get_session(
     State(emu): State<Emulator>,
+    Authenticated {
+        token,
+        params: pairs,
+    }: Authenticated,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let pairs = query_pairs(query);
-    let token = match authenticate(&emu, &headers, &pairs) {
-        Ok(t) => t,
-        Err(r) => return r,
+) -> Result<Response, ApiError> {
+    check_params(&pairs, &[])?;
+    let Ok(Path(id)) = id else {
+        return Err(not_found());
     };
-    if let Err(r) = check_params(&pairs, &[]) {
-        return r;
-    }
-    let Ok(Path(id)) = id else { return not_found() };
     let now = emu.now();
     let st = emu.state();
-    match own_session(&st.sessions, &id, &token, now) {
-        Ok(s) => json_response(
-            StatusCode::OK,
-            &emu.session_json(s, &origin_of(&headers), now),
-        ),
-        Err(r) => r,
-    }
+    let session = own_session(&st.sessions, &id, &token, now)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &emu.session_json(session, &origin_of(&headers), now),
+    ))
 }
 
 async fn delete_session(
     State(emu): State<Emulator>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    Authenticated {
+        token,
+        params: pairs,
+    }: Authenticated,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let pairs = query_pairs(query);
-    let token = match authenticate(&emu, &headers, &pairs) {
-        Ok(t) => t,
-        Err(r) => return r,
+) -> Result<Response, ApiError> {
+    check_params(&pairs, &[])?;
+    let Ok(Path(id)) = id else {
+        return Err(not_found());
     };
-    if let Err(r) = check_params(&pairs, &[]) {
-        return r;
-    }
-    let Ok(Path(id)) = id else { return not_found() };
     let mut st = emu.state();
     // Deleting an expired session is allowed: it is how clients clean up.
     if st
@@ -450,44 +476,40 @@ async fn delete_session(
         .get(&id)
         .is_none_or(|s| s.account != token.account)
     {
-        return not_found();
+        return Err(not_found());
     }
     if let Some(s) = st.sessions.remove(&id) {
         st.pickers.remove(&s.picker_id);
         st.request_ids.retain(|_, sid| *sid != id);
     }
-    json_response(StatusCode::OK, &serde_json::json!({}))
+    Ok(json_response(StatusCode::OK, &serde_json::json!({})))
 }
 
 async fn list(
     State(emu): State<Emulator>,
+    Authenticated {
+        token,
+        params: pairs,
+    }: Authenticated,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let pairs = query_pairs(query);
-    let token = match authenticate(&emu, &headers, &pairs) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_params(&pairs, &["sessionId", "pageSize", "pageToken"]) {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    check_params(&pairs, &["sessionId", "pageSize", "pageToken"])?;
     let Some(session_id) = query_param(&pairs, "sessionId").filter(|s| !s.is_empty()) else {
-        return invalid("Request contains an invalid argument: sessionId is required.");
+        return Err(invalid("Request contains an invalid argument: sessionId is required."));
     };
     let page_size = match query_param(&pairs, "pageSize") {
         None | Some("") => 0,
         Some(raw) => match raw.parse::<i32>() {
             Ok(n) => n,
             Err(_) => {
-                return invalid(&format!(
+                return Err(invalid(&format!(
                     "Invalid value at 'page_size' (TYPE_INT32), \"{raw}\""
-                ));
+                )));
             }
         },
     };
     if page_size < 0 {
-        return invalid("Request contains an invalid argument: pageSize must not be negative.");
+        return Err(invalid("Request contains an invalid argument: pageSize must not be negative."));
     }
     let page_size = match page_size {
         0 => picker::DEFAULT_PAGE_SIZE,
@@ -498,22 +520,19 @@ async fn list(
     let now = emu.now();
     let origin = origin_of(&headers);
     let mut st = emu.state();
-    let session = match own_session(&st.sessions, session_id, &token, now) {
-        Ok(s) => s.clone(),
-        Err(r) => return r,
-    };
+    let session = own_session(&st.sessions, session_id, &token, now)?.clone();
     let Some(picked) = &session.picked else {
-        return error(
+        return Err(ApiError::new(
             ErrorStatus::FailedPrecondition,
             "The user has not finished picking media items for this session yet (mediaItemsSet is false).",
-        );
+        ));
     };
     let offset = match page_token {
         None => 0,
         Some(t) => match session.page_tokens.get(t) {
             Some(&o) => o,
             None => {
-                return invalid("Request contains an invalid argument: the page token is invalid.");
+                return Err(invalid("Request contains an invalid argument: the page token is invalid."));
             }
         },
     };
@@ -537,13 +556,13 @@ async fn list(
         }
         t
     });
-    json_response(
+    Ok(json_response(
         StatusCode::OK,
         &ListMediaItemsResponse {
             media_items,
             next_page_token,
         },
-    )
+    ))
 }
 
 impl Emulator {
@@ -573,8 +592,8 @@ impl Emulator {
 mod tests {
     use super::*;
 
-    fn status_of(r: Result<i64, Response>) -> Result<i64, u16> {
-        r.map_err(|e| e.status().as_u16())
+    fn status_of(r: Result<i64, ApiError>) -> Result<i64, u16> {
+        r.map_err(|e| e.status.http_code())
     }
 
     #[test]

@@ -14,7 +14,7 @@ use jiff::civil::DateTime;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tokio_util::io::ReaderStream;
 
-use crate::library::SavedFile;
+use api::SavedFile;
 
 /// Size of the pipe between the zip writer and the HTTP body.
 const PIPE_BYTES: usize = 256 * 1024;
@@ -55,9 +55,7 @@ async fn write_zip(
         let name = unique_name(&mut names, file_name(&file.path));
         let mut builder =
             ZipEntryBuilder::new(name.into(), Compression::Stored).unix_permissions(0o644);
-        if let Ok(local) = file.capture_local.parse::<DateTime>() {
-            builder = builder.last_modification_date(dos_time(local));
-        }
+        builder = builder.last_modification_date(dos_time(file.capture_local));
         let source = tokio::fs::File::open(member_dir.join(&file.path)).await?;
         let mut entry = zip.write_entry_stream(builder).await.map_err(zip_error)?;
         futures_util::io::copy(&mut source.compat(), &mut entry).await?;
@@ -77,17 +75,14 @@ fn file_name(path: &str) -> &str {
 }
 
 fn unique_name(used: &mut HashSet<String>, name: &str) -> String {
-    let mut candidate = name.to_owned();
-    let (stem, extension) = match name.rfind('.') {
-        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
-        _ => (name, ""),
-    };
-    let mut n = 2;
-    while !used.insert(candidate.to_lowercase()) {
-        candidate = format!("{stem} ({n}){extension}");
-        n += 1;
+    let mut attempt = 1;
+    loop {
+        let candidate = super::names::numbered(name, attempt);
+        if used.insert(candidate.to_lowercase()) {
+            return candidate;
+        }
+        attempt += 1;
     }
-    candidate
 }
 
 /// MS-DOS time (what unzip tools show): local wall-clock time, 1980–2107.

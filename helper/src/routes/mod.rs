@@ -1,125 +1,72 @@
-//! The HTTP server: one function builds the whole router from the state; `serve`
-//! takes an already-bound listener and a shutdown future, so tests bind port 0.
+//! The HTTP surface: one function builds the whole router from the state, and
+//! `serve` takes an already-bound listener and a shutdown future, so tests bind
+//! port 0. Paths come from the `api` crate, the contract the app reads too.
+//!
+//! - [`config`]: `GET /api/config`
+//! - [`media`]: `GET /api/media?url=…`, the streaming proxy
+//! - [`batches`]: uploads, a batch's items, its zip, the history
+
+pub mod batches;
+pub mod config;
+pub mod media;
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::Json;
+use api::routes;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use serde::{Deserialize, Serialize};
+use axum::routing::{any, get, put};
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
-use url::Url;
 
-use crate::batch_zip;
-use crate::config::{Config, Mode};
-use crate::emulator::Emulator;
-use crate::error::{AppError, AppResult};
-use crate::library::{CaptureTime, Library, SaveOutcome, SaveRequest, SavedFile};
-use crate::proxy::{self, MediaHosts};
+use crate::error::AppError;
+use crate::state::AppState;
+#[cfg(feature = "demo")]
+use crate::state::Upstream;
 
-/// Header every state-changing `/api` call must carry (a cross-site form can't).
-pub const CSRF_HEADER: &str = "x-requested-with";
-/// Its required value.
-pub const CSRF_VALUE: &str = "keepsake";
+/// `Path<T>` whose rejection is the helper's JSON error (a bad id is a 400 that
+/// says which id and why).
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct ApiPath<T>(pub T);
 
-/// Everything the handlers share. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-struct Inner {
-    config: Config,
-    library: Library,
-    http: reqwest::Client,
-    media_hosts: MediaHosts,
-    emulator: Option<Emulator>,
-}
-
-impl AppState {
-    /// Builds the state for a helper listening on `local_addr`.
-    pub fn new(config: Config, local_addr: SocketAddr) -> anyhow::Result<Self> {
-        let library = Library::open(&config.library)?;
-        let http = proxy::client(config.media_timeout)?;
-        let (media_hosts, emulator) = match &config.mode {
-            Mode::Google { .. } => (MediaHosts::Google, None),
-            Mode::Demo(emulator_config) => {
-                let mut loopback = local_addr;
-                if loopback.ip().is_unspecified() {
-                    loopback.set_ip(if loopback.is_ipv4() {
-                        std::net::Ipv4Addr::LOCALHOST.into()
-                    } else {
-                        std::net::Ipv6Addr::LOCALHOST.into()
-                    });
-                }
-                let local_origin = Url::parse(&format!("http://{loopback}"))?;
-                let emulator = Emulator::new((**emulator_config).clone())?;
-                (MediaHosts::Demo { local_origin }, Some(emulator))
-            }
-        };
-        Ok(AppState(Arc::new(Inner {
-            config,
-            library,
-            http,
-            media_hosts,
-            emulator,
-        })))
-    }
-
-    /// The validated configuration.
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-
-    /// The photo library.
-    pub fn library(&self) -> &Library {
-        &self.0.library
-    }
-
-    /// The HTTP client of the media proxy.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.0.http
-    }
-
-    /// The proxy's allow-list.
-    pub fn media_hosts(&self) -> &MediaHosts {
-        &self.0.media_hosts
-    }
-}
+/// `Query<T>` whose rejection is the helper's JSON error.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct ApiQuery<T>(pub T);
 
 /// Builds the whole router: `/healthz`, `/api/*`, the emulator in demo mode, and
 /// the app (with `index.html` for every other path, as a single-page app needs).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/config", get(config))
-        .route("/media", get(proxy::media))
+        .route(routes::CONFIG, get(config::config))
+        .route(routes::MEDIA, get(media::media))
         .route(
-            "/batches/{batch}/items/{item_id}",
+            routes::UPLOAD,
             // Photos and videos are far larger than axum's 2 MB default; the body
             // is streamed to disk, never held in memory.
-            put(upload).layer(DefaultBodyLimit::disable()),
+            put(batches::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route("/batches/{batch}", get(batch_items))
-        .route("/batches/{batch}/zip", get(batch_zip))
-        .route("/history", get(history))
-        .fallback(api_not_found)
+        .route(routes::BATCH, get(batches::items))
+        .route(routes::BATCH_ZIP, get(batches::zip))
+        .route(routes::HISTORY, get(batches::history))
+        .route(&format!("{}/{{*rest}}", routes::API_PREFIX), any(api_not_found))
+        .route(routes::API_PREFIX, any(api_not_found))
         .route_layer(middleware::from_fn(require_csrf_header));
 
     let mut app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .nest("/api", api)
+        .route(routes::HEALTHZ, get(|| async { "ok" }))
+        .merge(api)
         .with_state(state.clone());
-    if let Some(emulator) = &state.0.emulator {
+    #[cfg(feature = "demo")]
+    if let Upstream::Demo(emulator) = state.upstream() {
         app = app.merge(emulator.router());
     }
-    if let Some(dist) = &state.0.config.dist {
+    if let Some(dist) = &state.config().dist {
         let index = dist.join("index.html");
         app = app.fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)));
     }
@@ -144,226 +91,22 @@ async fn require_csrf_header(request: Request, next: Next) -> Response {
     );
     let marked = request
         .headers()
-        .get(CSRF_HEADER)
-        .is_some_and(|value| value == CSRF_VALUE);
+        .get(api::CSRF_HEADER)
+        .is_some_and(|value| value == api::CSRF_VALUE);
     if safe || marked {
         next.run(request).await
     } else {
-        AppError::Forbidden(format!("missing header {CSRF_HEADER}: {CSRF_VALUE}")).into_response()
+        AppError::Forbidden(format!(
+            "missing header {}: {}",
+            api::CSRF_HEADER,
+            api::CSRF_VALUE
+        ))
+        .into_response()
     }
 }
 
 async fn api_not_found() -> AppError {
     AppError::NotFound("no such API route".into())
-}
-
-/// `GET /api/config`'s answer.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ClientConfig {
-    /// `"demo"` or `"google"`.
-    pub mode: String,
-    /// Where and how to sign in.
-    pub oauth: OAuthConfig,
-    /// Picker API base, including `/v1`.
-    pub picker_api: String,
-    /// The signed-in family member, if the helper runs in family mode.
-    pub member: Option<MemberInfo>,
-}
-
-/// OAuth endpoints and client.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OAuthConfig {
-    /// OAuth client id.
-    pub client_id: String,
-    /// Authorization endpoint (browser token flow).
-    pub auth_url: String,
-    /// Token endpoint (installed-app flow).
-    pub token_url: String,
-    /// Revocation endpoint.
-    pub revoke_url: String,
-    /// The one scope the app asks for.
-    pub scope: String,
-}
-
-/// A family member's name and defaults.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct MemberInfo {
-    /// Display name.
-    pub name: String,
-    /// Default Artist.
-    pub artist: Option<String>,
-    /// Default Copyright.
-    pub copyright: Option<String>,
-}
-
-async fn config(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> AppResult<Json<ClientConfig>> {
-    let (mode, oauth, picker_api) = match (&state.0.config.mode, &state.0.emulator) {
-        (Mode::Demo(_), Some(emulator)) => {
-            let origin = request_origin(&headers)?;
-            let endpoints = emulator.endpoints(&origin);
-            (
-                "demo",
-                OAuthConfig {
-                    client_id: endpoints.client_id,
-                    auth_url: endpoints.auth_url,
-                    token_url: endpoints.token_url,
-                    revoke_url: endpoints.revoke_url,
-                    scope: endpoints.scope,
-                },
-                endpoints.picker_api,
-            )
-        }
-        (Mode::Google { client_id }, _) => (
-            "google",
-            OAuthConfig {
-                client_id: client_id.clone(),
-                auth_url: picker::GOOGLE_AUTH_URL.to_owned(),
-                token_url: picker::GOOGLE_TOKEN_URL.to_owned(),
-                revoke_url: picker::GOOGLE_REVOKE_URL.to_owned(),
-                scope: picker::SCOPE.to_owned(),
-            },
-            picker::GOOGLE_PICKER_API.to_owned(),
-        ),
-        (Mode::Demo(_), None) => {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "demo mode without an emulator"
-            )));
-        }
-    };
-    Ok(Json(ClientConfig {
-        mode: mode.to_owned(),
-        oauth,
-        picker_api,
-        member: None,
-    }))
-}
-
-/// `http://<Host>` of the request: the origin the browser used to reach us.
-fn request_origin(headers: &HeaderMap) -> AppResult<String> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .filter(|host| {
-            !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .ok_or_else(|| AppError::BadRequest("missing or invalid Host header".into()))?;
-    Ok(format!("http://{host}"))
-}
-
-/// The query of an upload.
-#[derive(Debug, Deserialize)]
-pub struct UploadQuery {
-    filename: String,
-    capture_time: String,
-}
-
-async fn upload(
-    State(state): State<AppState>,
-    Path((batch, item_id)): Path<(String, String)>,
-    Query(query): Query<UploadQuery>,
-    body: Body,
-) -> AppResult<Json<SaveOutcome>> {
-    let request = SaveRequest {
-        member: String::new(),
-        batch,
-        item_id,
-        filename: query.filename,
-        capture_time: CaptureTime::parse(&query.capture_time)?,
-    };
-    let outcome = state
-        .library()
-        .save(request, body.into_data_stream())
-        .await?;
-    tracing::info!(path = %outcome.path, status = ?outcome.status, size = outcome.size, "upload");
-    Ok(Json(outcome))
-}
-
-/// `GET /api/batches/{batch}`'s answer: what the batch holds so far (so an
-/// interrupted run can resume without downloading those items again).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BatchItems {
-    /// The batch id.
-    pub batch: String,
-    /// Its saved files, in the order they were added.
-    pub items: Vec<SavedFile>,
-}
-
-async fn batch_items(
-    State(state): State<AppState>,
-    Path(batch): Path<String>,
-) -> AppResult<Json<BatchItems>> {
-    let library = state.library().clone();
-    let id = batch.clone();
-    let items = tokio::task::spawn_blocking(move || library.batch_files("", &id))
-        .await
-        .map_err(|err| AppError::Internal(err.into()))??;
-    Ok(Json(BatchItems { batch, items }))
-}
-
-async fn batch_zip(
-    State(state): State<AppState>,
-    Path(batch): Path<String>,
-) -> AppResult<Response> {
-    let member = String::new();
-    let files = {
-        let library = state.library().clone();
-        let member = member.clone();
-        let batch = batch.clone();
-        tokio::task::spawn_blocking(move || library.batch_files(&member, &batch))
-            .await
-            .map_err(|err| AppError::Internal(err.into()))??
-    };
-    if files.is_empty() {
-        return Err(AppError::NotFound("this batch has no saved files".into()));
-    }
-    let member_dir = state.library().member_dir(&member);
-    if let Some(missing) = files
-        .iter()
-        .find(|file| !member_dir.join(&file.path).is_file())
-    {
-        return Err(AppError::NotFound(format!(
-            "{} is no longer in the library folder",
-            missing.path
-        )));
-    }
-    let filename = format!("keepsake-{}.zip", sanitize_batch(&batch));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .map_err(|err| AppError::Internal(err.into()))?;
-    Ok((
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/zip"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        Body::from_stream(batch_zip::stream(member_dir, files)),
-    )
-        .into_response())
-}
-
-fn sanitize_batch(batch: &str) -> String {
-    batch
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(64)
-        .collect()
-}
-
-async fn history(State(state): State<AppState>) -> AppResult<Json<Vec<SavedFile>>> {
-    let library = state.library().clone();
-    let files = tokio::task::spawn_blocking(move || library.history(""))
-        .await
-        .map_err(|err| AppError::Internal(err.into()))??;
-    Ok(Json(files))
 }
 
 #[cfg(test)]
@@ -376,13 +119,17 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::config::{Config, UpstreamConfig};
+    use api::{BatchItems, CSRF_HEADER, CSRF_VALUE, ClientConfig};
+    use axum::body::Body;
+    use axum::http::{StatusCode, header};
 
     fn google_state(library: &std::path::Path, dist: Option<std::path::PathBuf>) -> AppState {
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             dist,
             library: library.to_owned(),
-            mode: Mode::Google {
+            upstream: UpstreamConfig::Google {
                 client_id: "client-1.apps.googleusercontent.com".into(),
             },
             media_timeout: Duration::from_secs(5),
@@ -558,7 +305,7 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         let config: ClientConfig = serde_json::from_slice(&body).unwrap();
-        assert_eq!(config.mode, "google");
+        assert_eq!(config.mode, api::Mode::Google);
         assert_eq!(
             config.oauth.client_id,
             "client-1.apps.googleusercontent.com"
@@ -591,5 +338,57 @@ mod tests {
         assert!(String::from_utf8_lossy(&body).contains("error"));
         let (status, _) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn hostile_ids_are_refused_with_a_json_reason_and_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        for (batch, item) in [
+            ("b", "..%2F..%2Fetc"),
+            ("b", "a.jpg"),
+            ("..", "i"),
+            ("b%00", "i"),
+            ("b", &"x".repeat(257)),
+            ("%C3%A9", "i"),
+        ] {
+            let request = Request::put(format!(
+                "/api/batches/{batch}/items/{item}?filename=a.jpg&capture_time=2021-03-04T05:06:07Z"
+            ))
+            .header(CSRF_HEADER, CSRF_VALUE)
+            .body(Body::from("x"))
+            .unwrap();
+            let (status, body) = send(&app, request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{batch}/{item}");
+            let error: api::ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert!(error.error.contains("invalid"), "{}", error.error);
+        }
+        let (status, _) = send(
+            &app,
+            Request::get("/api/batches/a.b/zip").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let written: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with(".keepsake"))
+            .collect();
+        assert!(written.is_empty(), "{written:?}");
+    }
+
+    #[tokio::test]
+    async fn a_capture_time_without_an_offset_is_a_bad_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let request = Request::put(
+            "/api/batches/b/items/i?filename=a.jpg&capture_time=2021-03-04T05%3A06%3A07",
+        )
+        .header(CSRF_HEADER, CSRF_VALUE)
+        .body(Body::from("x"))
+        .unwrap();
+        let (status, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&body).contains("RFC 3339"));
     }
 }

@@ -1,14 +1,14 @@
 //! The Google emulator on its own, for poking at it by hand:
 //!
 //! ```text
-//! cargo run -p helper --example emulator -- --listen 127.0.0.1:0 [--demo-… flags]
+//! cargo run -p emulator --example serve -- --listen 127.0.0.1:0 [--demo-… flags]
 //! ```
 //!
 //! Prints `listening on http://HOST:PORT`; open `/emulator/` there. The real product
 //! serves it from `helper serve --demo` instead.
 
 use clap::Parser;
-use helper::emulator::{Emulator, EmulatorArgs};
+use emulator::{Emulator, EmulatorArgs};
 
 #[derive(Parser)]
 struct Cli {

@@ -200,7 +200,7 @@ pub(super) async fn media_faults(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::{EmulatorConfig, FaultConfig};
+    use crate::{EmulatorConfig, FaultConfig};
 
     fn emulator(faults: FaultConfig) -> Emulator {
         Emulator::new(EmulatorConfig {

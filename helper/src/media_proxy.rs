@@ -1,4 +1,5 @@
-//! `GET /api/media?url=…`: the streaming proxy for `baseUrl` downloads.
+//! The media proxy's policy and client: which URLs may be fetched ([`MediaHosts`])
+//! and the HTTP client that fetches them. The handler is `routes::media`.
 //!
 //! Google's media URLs need the bearer token and send no CORS headers, so the
 //! browser cannot fetch them itself. The proxy forwards the caller's
@@ -8,20 +9,12 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::Response;
-use futures_util::TryStreamExt;
-use serde::Deserialize;
 use url::Url;
 
-use crate::emulator::MEDIA_PATH_PREFIX;
-use crate::error::{AppError, AppResult};
-use crate::server::AppState;
+#[cfg(feature = "demo")]
+use emulator::MEDIA_PATH_PREFIX;
 
-/// How many redirects one download may follow.
-const MAX_REDIRECTS: usize = 5;
+use crate::error::AppError;
 
 /// Which URLs the proxy may fetch.
 #[derive(Debug, Clone)]
@@ -30,6 +23,7 @@ pub enum MediaHosts {
     Google,
     /// The emulator's media path, always fetched from this helper's own socket,
     /// whatever host name the browser used.
+    #[cfg(feature = "demo")]
     Demo {
         /// `http://127.0.0.1:PORT` of this helper.
         local_origin: Url,
@@ -37,6 +31,22 @@ pub enum MediaHosts {
 }
 
 impl MediaHosts {
+    /// The demo allow-list for a helper listening on `local_addr` (an unspecified
+    /// address is reached through loopback).
+    #[cfg(feature = "demo")]
+    pub fn demo(mut local_addr: std::net::SocketAddr) -> anyhow::Result<Self> {
+        if local_addr.ip().is_unspecified() {
+            local_addr.set_ip(if local_addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        Ok(MediaHosts::Demo {
+            local_origin: Url::parse(&format!("http://{local_addr}"))?,
+        })
+    }
+
     /// Checks `raw` against the allow-list and returns the URL to fetch.
     pub fn resolve(&self, raw: &Url) -> Result<Url, AppError> {
         if !raw.username().is_empty() || raw.password().is_some() {
@@ -60,6 +70,7 @@ impl MediaHosts {
                 }
                 Ok(raw.clone())
             }
+            #[cfg(feature = "demo")]
             MediaHosts::Demo { local_origin } => {
                 // `Url` has already resolved any `..` segments, so this prefix check
                 // cannot be escaped to reach `/api` or the app.
@@ -81,7 +92,7 @@ impl MediaHosts {
 }
 
 /// A URL for logs and messages: without its query (which may hold tokens).
-fn redact(url: &Url) -> String {
+pub fn redact(url: &Url) -> String {
     format!(
         "{}://{}{}",
         url.scheme(),
@@ -89,24 +100,6 @@ fn redact(url: &Url) -> String {
         url.path()
     )
 }
-
-/// The query of `/api/media`.
-#[derive(Debug, Deserialize)]
-pub struct MediaQuery {
-    /// The `baseUrl` plus its suffix (`=d`, `=dv`, `=w256-h256-c`).
-    url: String,
-}
-
-/// Response headers worth passing through to the browser.
-const PASSED_HEADERS: [HeaderName; 7] = [
-    header::CONTENT_TYPE,
-    header::CONTENT_LENGTH,
-    header::CONTENT_RANGE,
-    header::ACCEPT_RANGES,
-    header::ETAG,
-    header::LAST_MODIFIED,
-    header::RETRY_AFTER,
-];
 
 /// Builds the HTTP client the proxy uses: no automatic redirects (we follow them
 /// ourselves, re-checking each hop), a connect timeout and an idle read timeout
@@ -121,72 +114,13 @@ pub fn client(read_timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-/// `GET /api/media?url=…`
-pub async fn media(
-    State(state): State<AppState>,
-    Query(query): Query<MediaQuery>,
-    headers: HeaderMap,
-) -> AppResult<Response> {
-    let requested =
-        Url::parse(&query.url).map_err(|err| AppError::BadRequest(format!("not a URL: {err}")))?;
-    let mut target = state.media_hosts().resolve(&requested)?;
-
-    let authorization = headers.get(header::AUTHORIZATION).cloned();
-    let range = headers.get(header::RANGE).cloned();
-
-    let mut redirects = 0;
-    let upstream = loop {
-        let mut request = state.http().get(target.clone());
-        if let Some(value) = &authorization {
-            request = request.header(header::AUTHORIZATION, value);
-        }
-        if let Some(value) = &range {
-            request = request.header(header::RANGE, value);
-        }
-        let response = request.send().await.map_err(upstream_error)?;
-        if !response.status().is_redirection() {
-            break response;
-        }
-        redirects += 1;
-        if redirects > MAX_REDIRECTS {
-            return Err(AppError::Upstream("too many redirects".into()));
-        }
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .ok_or_else(|| AppError::Upstream("redirect without a location".into()))?;
-        let next = target
-            .join(location)
-            .map_err(|_| AppError::Upstream("redirect to an invalid URL".into()))?;
-        target = state.media_hosts().resolve(&next)?;
-    };
-
-    let status = StatusCode::from_u16(upstream.status().as_u16())
-        .map_err(|_| AppError::Upstream("invalid upstream status".into()))?;
-    let mut builder = Response::builder().status(status);
-    for name in PASSED_HEADERS {
-        if let Some(value) = upstream.headers().get(&name) {
-            builder = builder.header(&name, value);
-        }
-    }
-    builder = builder.header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let body = Body::from_stream(upstream.bytes_stream().map_err(|err| {
-        tracing::warn!(error = %err, "media download broke off");
-        err
-    }));
-    builder
-        .body(body)
-        .map_err(|err| AppError::Internal(err.into()))
-}
-
 /// Installs ring as the process's TLS crypto provider (reqwest is built without a
 /// default one). Every reqwest client needs it; calling it again does nothing.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn upstream_error(err: reqwest::Error) -> AppError {
+pub(crate) fn upstream_error(err: reqwest::Error) -> AppError {
     if err.is_timeout() {
         AppError::Timeout
     } else {
@@ -229,6 +163,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn demo_mode_rewrites_to_the_local_socket_and_blocks_traversal() {
         let hosts = MediaHosts::Demo {

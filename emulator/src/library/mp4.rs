@@ -2,7 +2,7 @@
 //! sample data is seeded filler: enough for every parser (ExifTool, metafix) and for
 //! throughput tests, which stream the mdat without holding it in memory.
 
-use crate::emulator::rng::Rng;
+use crate::rng::Rng;
 
 /// What a video file says about itself.
 #[derive(Debug, Clone)]

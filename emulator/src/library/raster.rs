@@ -2,7 +2,7 @@
 //! at any size (so a thumbnail is the same picture scaled, not a placeholder), and
 //! the JPEG, PNG and WebP encoders that wrap it with the item's metadata block.
 
-use crate::emulator::rng::Rng;
+use crate::rng::Rng;
 
 /// The parameters of one item's picture.
 #[derive(Debug, Clone)]

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use picker::MediaSuffix;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use super::faults::{self, BodyFault};
 use super::library::{Item, Original, mp4};
@@ -40,12 +41,16 @@ struct Claim {
     expires_ms: i64,
 }
 
+/// Bytes of the HMAC-SHA256 tag a `baseUrl` carries (96 bits: unforgeable here,
+/// and short enough for URLs that are copied around).
+const TAG_BYTES: usize = 12;
+
 impl Emulator {
-    fn sign(&self, payload: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(self.inner.secret);
-        h.update(payload.as_bytes());
-        hex(&h.finalize()[..12])
+    fn mac(&self, payload: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.inner.secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(payload.as_bytes());
+        mac
     }
 
     /// A fresh `baseUrl` for an item of a session, valid for the configured lifetime.
@@ -58,21 +63,23 @@ impl Emulator {
     ) -> String {
         let expires = clock::add(now, self.inner.config.base_url_lifetime).as_millisecond();
         let payload = format!("{session_id}|{item_id}|{expires}");
-        let sig = self.sign(&payload);
+        let tag = self.mac(&payload).finalize().into_bytes();
         format!(
-            "{origin}{MEDIA_PATH_PREFIX}{}.{sig}",
-            hex(payload.as_bytes())
+            "{origin}{MEDIA_PATH_PREFIX}{}.{}",
+            hex::encode(payload.as_bytes()),
+            hex::encode(&tag[..TAG_BYTES])
         )
     }
 
     fn verify(&self, token: &str) -> Option<Claim> {
-        let (payload_hex, sig) = token.split_once('.')?;
-        let payload = String::from_utf8(unhex(payload_hex)?).ok()?;
-        // Constant-time comparison is not needed for a local emulator, but a wrong
-        // signature must never pass.
-        if self.sign(&payload) != sig {
+        let (payload_hex, tag_hex) = token.split_once('.')?;
+        let payload = String::from_utf8(hex::decode(payload_hex).ok()?).ok()?;
+        let tag = hex::decode(tag_hex).ok()?;
+        if tag.len() != TAG_BYTES {
             return None;
         }
+        // Constant-time: a wrong tag never passes, and timing tells nothing.
+        self.mac(&payload).verify_truncated_left(&tag).ok()?;
         let mut parts = payload.split('|');
         let claim = Claim {
             session_id: parts.next()?.to_owned(),
@@ -81,20 +88,6 @@ impl Emulator {
         };
         parts.next().is_none().then_some(claim)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }
 
 /// Google's media servers answer errors with short HTML, never JSON.
@@ -501,7 +494,7 @@ fn chunk_stream(original: Original) -> futures_util::stream::BoxStream<'static, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::EmulatorConfig;
+    use crate::EmulatorConfig;
 
     #[test]
     fn base_urls_verify_and_resist_tampering() {
@@ -519,7 +512,7 @@ mod tests {
         assert_eq!(claim.session_id, "s1");
         assert_eq!(claim.item_id, "AF1Qipabc");
         let (payload, sig) = token.split_once('.').unwrap();
-        let forged = format!("{}.{sig}", hex(b"s1|AF1Qipabc|99999999999999"));
+        let forged = format!("{}.{sig}", hex::encode(b"s1|AF1Qipabc|99999999999999"));
         assert_eq!(emu.verify(&forged), None);
         assert_eq!(emu.verify(&format!("{payload}.{}", "0".repeat(24))), None);
         assert_eq!(emu.verify("zz.zz"), None);
@@ -553,9 +546,19 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trips() {
-        assert_eq!(unhex(&hex(b"a|b")).unwrap(), b"a|b");
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("zz"), None);
+    fn a_tag_of_the_wrong_length_is_refused() {
+        let emu = Emulator::new(EmulatorConfig {
+            large_file_count: 0,
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let url = emu.base_url("http://h", "s1", "AF1Qipabc", Timestamp::now());
+        let token = url
+            .strip_prefix(&format!("http://h{MEDIA_PATH_PREFIX}"))
+            .unwrap();
+        // A prefix of the right tag is still not the tag.
+        assert_eq!(emu.verify(&token[..token.len() - 2]), None);
+        assert_eq!(emu.verify(&format!("{token}00")), None);
+        assert_eq!(emu.verify(&format!("{}abc", &token[..token.len() - 3])), None);
     }
 }

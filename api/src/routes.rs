@@ -1,0 +1,99 @@
+//! Every route of the helper: the patterns the helper's router mounts (axum's
+//! `{name}` syntax) and the URL builders the app calls, side by side so they
+//! cannot drift apart. URLs are relative to the helper's origin.
+
+use crate::{BatchId, ItemId, UploadQuery};
+
+/// `GET`: 200 when the helper is ready.
+pub const HEALTHZ: &str = "/healthz";
+/// `GET`: [`ClientConfig`](crate::ClientConfig).
+pub const CONFIG: &str = "/api/config";
+/// `GET ?url=…`: the streaming media proxy.
+pub const MEDIA: &str = "/api/media";
+/// `PUT` (body: the file, query: [`UploadQuery`]): [`SaveOutcome`](crate::SaveOutcome).
+pub const UPLOAD: &str = "/api/batches/{batch}/items/{item_id}";
+/// `GET`: [`BatchItems`](crate::BatchItems).
+pub const BATCH: &str = "/api/batches/{batch}";
+/// `GET`: the batch's saved files as one streamed zip.
+pub const BATCH_ZIP: &str = "/api/batches/{batch}/zip";
+/// `GET`: every [`SavedFile`](crate::SavedFile), newest first.
+pub const HISTORY: &str = "/api/history";
+/// Everything under this prefix is the helper's API (JSON errors, CSRF rule).
+pub const API_PREFIX: &str = "/api";
+
+/// `/api/media?url=<url>` for a `baseUrl` with its suffix.
+pub fn media(url: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("url", url)
+        .finish();
+    format!("{MEDIA}?{query}")
+}
+
+/// `/api/batches/{batch}/items/{item_id}?filename=…&capture_time=…`.
+pub fn upload(batch: &BatchId, item: &ItemId, query: &UploadQuery) -> String {
+    // The ids are path-free tokens by construction: no escaping needed.
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("filename", &query.filename)
+        .append_pair("capture_time", &query.capture_time)
+        .finish();
+    format!("/api/batches/{batch}/items/{item}?{query}")
+}
+
+/// `/api/batches/{batch}`.
+pub fn batch(batch: &BatchId) -> String {
+    format!("/api/batches/{batch}")
+}
+
+/// `/api/batches/{batch}/zip`.
+pub fn batch_zip(batch: &BatchId) -> String {
+    format!("/api/batches/{batch}/zip")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fills a route pattern's `{name}` holes, as the router would match them.
+    fn fill(pattern: &str, values: &[(&str, &str)]) -> String {
+        values.iter().fold(pattern.to_owned(), |path, (name, value)| {
+            path.replace(&format!("{{{name}}}"), value)
+        })
+    }
+
+    #[test]
+    fn builders_match_their_patterns() {
+        let batch: BatchId = "b1".parse().unwrap();
+        let item: ItemId = "i-2".parse().unwrap();
+        assert_eq!(super::batch(&batch), fill(BATCH, &[("batch", "b1")]));
+        assert_eq!(batch_zip(&batch), fill(BATCH_ZIP, &[("batch", "b1")]));
+        let query = UploadQuery {
+            filename: "a b&c.jpg".into(),
+            capture_time: "2019-07-14T11:31:12+02:00".into(),
+        };
+        let url = upload(&batch, &item, &query);
+        let (path, query_text) = url.split_once('?').unwrap();
+        assert_eq!(path, fill(UPLOAD, &[("batch", "b1"), ("item_id", "i-2")]));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query_text.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("filename".to_owned(), "a b&c.jpg".to_owned()),
+                ("capture_time".to_owned(), "2019-07-14T11:31:12+02:00".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn media_urls_carry_the_whole_target_in_one_parameter() {
+        let url = media("https://lh3.googleusercontent.com/abc=d?x=1&y=2");
+        let query = url.strip_prefix("/api/media?").unwrap();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        assert_eq!(
+            pairs,
+            [("url".to_owned(), "https://lh3.googleusercontent.com/abc=d?x=1&y=2".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Saving and getting back: `PUT` an item into a batch, a batch's items, its zip,
+//! and the history.
+
+use api::{BatchId, BatchItems, ItemId, SaveOutcome, SavedFile, UploadQuery};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiPath, ApiQuery};
+use crate::error::{AppError, AppResult};
+use crate::library::{Owner, SaveRequest, batch_zip};
+use crate::state::AppState;
+
+/// Whose library a request reads and writes: one person's, until family mode
+/// gives each member a session.
+fn owner() -> Owner {
+    Owner::Single
+}
+
+/// `PUT /api/batches/{batch}/items/{item_id}?filename=…&capture_time=…`
+pub async fn upload(
+    State(state): State<AppState>,
+    ApiPath((batch, item_id)): ApiPath<(BatchId, ItemId)>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    body: Body,
+) -> AppResult<Json<SaveOutcome>> {
+    let request = SaveRequest {
+        batch,
+        item_id,
+        filename: query.filename,
+        capture_time: query.capture_time.parse()?,
+    };
+    let outcome = state
+        .library()
+        .save(&owner(), request, body.into_data_stream())
+        .await?;
+    tracing::info!(path = %outcome.path, status = ?outcome.status, size = outcome.size, "upload");
+    Ok(Json(outcome))
+}
+
+/// `GET /api/batches/{batch}`: what the batch holds so far.
+pub async fn items(
+    State(state): State<AppState>,
+    ApiPath(batch): ApiPath<BatchId>,
+) -> AppResult<Json<BatchItems>> {
+    let items = state.library().batch_files(&owner(), &batch).await?;
+    Ok(Json(BatchItems { batch, items }))
+}
+
+/// `GET /api/batches/{batch}/zip`: the batch as one streamed zip.
+pub async fn zip(
+    State(state): State<AppState>,
+    ApiPath(batch): ApiPath<BatchId>,
+) -> AppResult<Response> {
+    let owner = owner();
+    let files = state.library().batch_files(&owner, &batch).await?;
+    if files.is_empty() {
+        return Err(AppError::NotFound("this batch has no saved files".into()));
+    }
+    let owner_dir = state.library().owner_dir(&owner);
+    let missing = {
+        let (owner_dir, files) = (owner_dir.clone(), files.clone());
+        tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .find(|file| !owner_dir.join(&file.path).is_file())
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+    };
+    if let Some(missing) = missing {
+        return Err(AppError::NotFound(format!(
+            "{} is no longer in the library folder",
+            missing.path
+        )));
+    }
+    // A batch id is a path-free token: safe in a header as it is.
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"keepsake-{batch}.zip\""))
+            .map_err(|err| AppError::Internal(err.into()))?;
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        Body::from_stream(batch_zip::stream(owner_dir, files)),
+    )
+        .into_response())
+}
+
+/// `GET /api/history`: everything saved, newest first.
+pub async fn history(State(state): State<AppState>) -> AppResult<Json<Vec<SavedFile>>> {
+    Ok(Json(state.library().history(&owner()).await?))
+}

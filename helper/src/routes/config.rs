@@ -1,0 +1,70 @@
+//! `GET /api/config`: what the browser needs before it can sign in.
+
+use api::{ClientConfig, OAuthConfig};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+#[cfg(feature = "demo")]
+use axum::http::header;
+
+use crate::error::AppResult;
+#[cfg(feature = "demo")]
+use crate::error::AppError;
+use crate::state::{AppState, Upstream};
+
+/// `GET /api/config`.
+pub async fn config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> AppResult<Json<ClientConfig>> {
+    let (oauth, picker_api) = match state.upstream() {
+        Upstream::Google { client_id } => (
+            OAuthConfig {
+                client_id: client_id.clone(),
+                auth_url: picker::GOOGLE_AUTH_URL.to_owned(),
+                token_url: picker::GOOGLE_TOKEN_URL.to_owned(),
+                revoke_url: picker::GOOGLE_REVOKE_URL.to_owned(),
+                scope: picker::SCOPE.to_owned(),
+            },
+            picker::GOOGLE_PICKER_API.to_owned(),
+        ),
+        #[cfg(feature = "demo")]
+        Upstream::Demo(emulator) => {
+            let endpoints = emulator.endpoints(&request_origin(&headers)?);
+            (
+                OAuthConfig {
+                    client_id: endpoints.client_id,
+                    auth_url: endpoints.auth_url,
+                    token_url: endpoints.token_url,
+                    revoke_url: endpoints.revoke_url,
+                    scope: endpoints.scope,
+                },
+                endpoints.picker_api,
+            )
+        }
+    };
+    #[cfg(not(feature = "demo"))]
+    let _ = headers;
+    Ok(Json(ClientConfig {
+        mode: state.upstream().mode(),
+        oauth,
+        picker_api,
+        member: None,
+    }))
+}
+
+/// `http://<Host>` of the request: the origin the browser used to reach us.
+#[cfg(feature = "demo")]
+fn request_origin(headers: &HeaderMap) -> AppResult<String> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .ok_or_else(|| AppError::BadRequest("missing or invalid Host header".into()))?;
+    Ok(format!("http://{host}"))
+}

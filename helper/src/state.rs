@@ -1,0 +1,104 @@
+//! What every handler shares: the validated configuration, the library, the media
+//! proxy's client and allow-list, and whom the helper talks to ([`Upstream`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{Config, UpstreamConfig};
+use crate::library::Library;
+use crate::media_proxy::{self, MediaHosts};
+
+/// Whom sign-in and the Picker API go to. One value holds both the mode and what
+/// it needs, so "demo mode without an emulator" cannot be written.
+#[derive(Clone)]
+pub enum Upstream {
+    /// Google itself.
+    Google {
+        /// OAuth client id of the user's "Web application" client.
+        client_id: String,
+    },
+    /// The built-in emulator, served by this same helper.
+    #[cfg(feature = "demo")]
+    Demo(emulator::Emulator),
+}
+
+impl Upstream {
+    /// The mode `/api/config` names.
+    pub fn mode(&self) -> api::Mode {
+        match self {
+            Upstream::Google { .. } => api::Mode::Google,
+            #[cfg(feature = "demo")]
+            Upstream::Demo(_) => api::Mode::Demo,
+        }
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    library: Library,
+    http: reqwest::Client,
+    media_hosts: MediaHosts,
+    upstream: Upstream,
+}
+
+impl AppState {
+    /// Builds the state for a helper listening on `local_addr`.
+    pub fn new(config: Config, local_addr: SocketAddr) -> anyhow::Result<Self> {
+        let library = Library::open(&config.library)?;
+        let http = media_proxy::client(config.media_timeout)?;
+        let (upstream, media_hosts) = match &config.upstream {
+            UpstreamConfig::Google { client_id } => (
+                Upstream::Google {
+                    client_id: client_id.clone(),
+                },
+                MediaHosts::Google,
+            ),
+            #[cfg(feature = "demo")]
+            UpstreamConfig::Demo(emulator_config) => {
+                let emulator = emulator::Emulator::new((**emulator_config).clone())?;
+                (
+                    Upstream::Demo(emulator),
+                    MediaHosts::demo(local_addr)?,
+                )
+            }
+        };
+        #[cfg(not(feature = "demo"))]
+        let _ = local_addr;
+        Ok(AppState(Arc::new(Inner {
+            config,
+            library,
+            http,
+            media_hosts,
+            upstream,
+        })))
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The photo library.
+    pub fn library(&self) -> &Library {
+        &self.0.library
+    }
+
+    /// The HTTP client of the media proxy.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    /// The proxy's allow-list.
+    pub fn media_hosts(&self) -> &MediaHosts {
+        &self.0.media_hosts
+    }
+
+    /// Google or the emulator.
+    pub fn upstream(&self) -> &Upstream {
+        &self.0.upstream
+    }
+}
