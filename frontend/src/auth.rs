@@ -2,7 +2,7 @@
 //! endpoint with a random `state`, read the token from the URL fragment on the way
 //! back, check the state, and keep the token in memory only.
 
-use crate::api::ClientConfig;
+use crate::client::ClientConfig;
 use crate::browser;
 
 /// Where the `state` waits during the redirect (it must survive the page change).
@@ -88,8 +88,8 @@ pub fn take_return(now_ms: f64) -> Option<Return> {
 
 /// Google refuses browser sign-in from plain-http origins other than localhost.
 /// Returns an explanation when this page is served from one.
-pub fn origin_problem(mode: &str) -> Option<String> {
-    if mode != "google" {
+pub fn origin_problem(mode: api::Mode) -> Option<String> {
+    if mode != api::Mode::Google {
         return None;
     }
     let origin = browser::origin();

@@ -4,7 +4,7 @@
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use wasm_bindgen::JsValue;
 
-use crate::api::js_error;
+use crate::client::js_error;
 
 fn window() -> web_sys::Window {
     web_sys::window().expect("the app runs in a browser window")

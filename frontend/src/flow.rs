@@ -14,7 +14,7 @@ use picker::{MediaSuffix, PickedMediaItem, PickingSession, PollDecision, PollSch
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-use crate::api::{self, ApiError, PickerApi};
+use crate::client::{self, ApiError, PickerApi};
 use crate::browser;
 use crate::model::{Progress, Stage};
 use crate::process::{self, ItemFailure, Job};
@@ -91,10 +91,10 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
         }
     };
     ctx.remember_run(&pending.session);
-    let saved: HashMap<String, api::SavedItem> = match api::batch_items(&job.batch).await {
+    let saved: HashMap<String, api::SavedFile> = match client::batch_items(&job.batch).await {
         Ok(saved) => saved
             .into_iter()
-            .map(|item| (item.item_id.clone(), item))
+            .map(|item| (item.item_id.to_string(), item))
             .collect(),
         Err(err) => return ctx.stop_api("could not ask the helper what it saved", &err),
     };

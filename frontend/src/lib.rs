@@ -5,7 +5,7 @@
 //! `main.rs` only mounts [`App`]; everything lives here so browser tests can
 //! mount it. Build and serve it with trunk (see the README).
 
-pub mod api;
+pub mod client;
 pub mod auth;
 pub mod browser;
 pub mod components;
@@ -31,7 +31,14 @@ pub fn App() -> impl IntoView {
     let pending = PendingRun::load();
     let batch = match &pending {
         Some(run) => run.batch.clone(),
-        None => browser::random_id().unwrap_or_else(|_| format!("b{}", browser::now_ms() as u64)),
+        None => browser::random_id()
+            .ok()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| {
+                format!("b{}", browser::now_ms() as u64)
+                    .parse()
+                    .expect("'b' and digits make a valid batch id")
+            }),
     };
     let ctx = Ctx::new(batch);
     provide_context(ctx);
@@ -45,7 +52,7 @@ pub fn App() -> impl IntoView {
         ctx.inform("sign in again to continue where Keepsake stopped");
     }
     spawn_local(async move {
-        match api::load_config().await {
+        match client::load_config().await {
             Ok(config) => ctx.config.set(Some(config)),
             Err(err) => {
                 ctx.fail(&format!("could not reach the Keepsake helper: {err}"));
@@ -63,7 +70,7 @@ pub fn App() -> impl IntoView {
     let has_rows = move || ctx.rows.with(|rows| !rows.is_empty());
     let demo = move || {
         ctx.config
-            .with(|c| c.as_ref().is_some_and(|c| c.mode == "demo"))
+            .with(|c| c.as_ref().is_some_and(|c| c.mode == api::Mode::Demo))
     };
 
     view! {

@@ -1,6 +1,7 @@
 //! The app's state as plain types, kept apart from the components so it can be
 //! tested without a browser.
 
+use metafix::DatePolicy;
 use serde::{Deserialize, Serialize};
 
 /// What the user chose on the settings card (remembered in local storage).
@@ -12,7 +13,7 @@ pub struct Settings {
     /// Copyright to write; empty leaves the file's own.
     pub copyright: String,
     /// How to treat capture dates.
-    pub dates: DatesChoice,
+    pub dates: DatePolicy,
     /// IANA time zone for photos that carry no offset; empty writes UTC.
     pub time_zone: String,
 }
@@ -22,41 +23,8 @@ impl Default for Settings {
         Settings {
             artist: String::new(),
             copyright: String::new(),
-            dates: DatesChoice::Fill,
+            dates: DatePolicy::Fill,
             time_zone: String::new(),
-        }
-    }
-}
-
-/// The date policy, as the settings card offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DatesChoice {
-    /// Add a capture date only where the file has none.
-    Fill,
-    /// Always write Google's capture date.
-    Overwrite,
-    /// Leave dates alone.
-    Keep,
-}
-
-impl DatesChoice {
-    /// The value used in the `<select>`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DatesChoice::Fill => "fill",
-            DatesChoice::Overwrite => "overwrite",
-            DatesChoice::Keep => "keep",
-        }
-    }
-
-    /// Reads a `<select>` value.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "fill" => Some(DatesChoice::Fill),
-            "overwrite" => Some(DatesChoice::Overwrite),
-            "keep" => Some(DatesChoice::Keep),
-            _ => None,
         }
     }
 }
@@ -256,7 +224,7 @@ mod tests {
     fn settings_survive_a_round_trip_and_old_versions() {
         let settings = Settings {
             artist: "Ada".into(),
-            dates: DatesChoice::Overwrite,
+            dates: DatePolicy::Overwrite,
             ..Settings::default()
         };
         let json = serde_json::to_string(&settings).unwrap();

@@ -4,23 +4,19 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use metafix::{DatePolicy, FixOptions, ItemContext};
+use metafix::{FixOptions, ItemContext};
 use picker::{MediaSuffix, MediaType, PickedMediaItem};
 
-use crate::api::{self, ApiError, PickerApi};
+use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, UploadQuery};
 use crate::browser;
-use crate::model::{DatesChoice, Progress, Settings, Stage};
+use crate::model::{Progress, Settings, Stage};
 
 /// How many times a transient failure is retried before the item fails.
 const ATTEMPTS: u32 = 3;
 
 /// Turns the settings card into metafix options.
 pub fn fix_options(settings: &Settings) -> Result<FixOptions, String> {
-    let mut options = FixOptions::default().with_dates(match settings.dates {
-        DatesChoice::Fill => DatePolicy::Fill,
-        DatesChoice::Overwrite => DatePolicy::Overwrite,
-        DatesChoice::Keep => DatePolicy::Keep,
-    });
+    let mut options = FixOptions::default().with_dates(settings.dates);
     if !settings.artist.trim().is_empty() {
         options = options.with_artist(settings.artist.trim());
     }
@@ -41,7 +37,7 @@ pub struct Job {
     /// Picker API client (its token authorises the media downloads too).
     pub api: PickerApi,
     /// Batch id of this run.
-    pub batch: String,
+    pub batch: BatchId,
     /// What to fix.
     pub options: FixOptions,
 }
@@ -98,7 +94,7 @@ async fn run(
     let original = retry(|| job.api.fetch_media(&url)).await?;
 
     progress.update(|p| p.stage = Stage::Fixing);
-    let input = api::to_vec(&original);
+    let input = client::to_vec(&original);
     let mut context = ItemContext::default()
         .with_create_time(item.create_time)
         .with_filename(item.media_file.filename.clone())
@@ -135,13 +131,19 @@ async fn run(
         p.bytes = fixed.output_len() as u64;
     });
 
-    let saved =
-        retry(|| api::upload(&job.batch, &item.id, &file_name, &capture_time, &body)).await?;
+    let item_id: ItemId = item.id.parse().map_err(|err| ItemFailure {
+        message: format!("Google sent an item id the helper cannot store: {err}"),
+        needs_sign_in: false,
+    })?;
+    let query = UploadQuery {
+        filename: file_name.clone(),
+        capture_time,
+    };
+    let saved = retry(|| client::upload(&job.batch, &item_id, &query, &body)).await?;
     progress.update(|p| {
-        p.stage = if saved.status == "duplicate" {
-            Stage::Duplicate
-        } else {
-            Stage::Saved
+        p.stage = match saved.status {
+            SaveStatus::Duplicate => Stage::Duplicate,
+            SaveStatus::Saved => Stage::Saved,
         };
         p.saved_path = Some(saved.path);
         p.bytes = saved.size;

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use picker::{PickedMediaItem, PickingSession};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, ClientConfig, PickerApi};
+use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
 use crate::auth::AccessToken;
 use crate::browser;
 use crate::model::{Progress, Settings, Totals};
@@ -69,7 +69,7 @@ pub struct Ctx {
     /// The settings card.
     pub settings: RwSignal<Settings>,
     /// This run's batch id (one zip, one history entry).
-    pub batch: StoredValue<String>,
+    pub batch: StoredValue<BatchId>,
     /// Where the flow is.
     pub phase: RwSignal<Phase>,
     /// Every item of the batch, across "Pick more" sessions.
@@ -93,7 +93,7 @@ const RUN_KEY: &str = "keepsake.run";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingRun {
     /// The batch the saved items belong to.
-    pub batch: String,
+    pub batch: BatchId,
     /// The picking session to list again.
     pub session: String,
 }
@@ -107,7 +107,7 @@ impl PendingRun {
 
 impl Ctx {
     /// Creates the state (in `App`).
-    pub fn new(batch: String) -> Self {
+    pub fn new(batch: BatchId) -> Self {
         let settings = browser::local_get(SETTINGS_KEY)
             .and_then(|json| serde_json::from_str::<Settings>(&json).ok())
             .unwrap_or_else(|| Settings {

@@ -10,7 +10,7 @@ pub fn Results() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let totals = Memo::new(move |_| ctx.totals());
     let done = move || ctx.phase.with(|p| *p == Phase::Done) && totals.get().finished();
-    let zip_url = move || format!("/api/batches/{}/zip", ctx.batch.get_value());
+    let zip_url = move || api::routes::batch_zip(&ctx.batch.get_value());
     view! {
         <Show when=done>
             <section class="card results" data-testid="results">

@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 
-use crate::model::{DatesChoice, Settings};
+use metafix::DatePolicy;
+
+use crate::model::Settings;
 use crate::process;
 use crate::state::Ctx;
 
@@ -35,18 +37,19 @@ pub fn SettingsCard() -> impl IntoView {
                     data-testid="dates"
                     disabled=busy
                     on:change=move |ev| {
-                        if let Some(choice) = DatesChoice::parse(&event_target_value(&ev)) {
+                        if let Ok(choice) = event_target_value(&ev).parse::<DatePolicy>() {
                             ctx.update_settings(|s| s.dates = choice);
                         }
                     }
                 >
-                    {[
-                        (DatesChoice::Fill, "Add where missing"),
-                        (DatesChoice::Overwrite, "Always use Google's date"),
-                        (DatesChoice::Keep, "Leave dates alone"),
-                    ]
+                    {DatePolicy::ALL
                         .into_iter()
-                        .map(|(choice, label)| {
+                        .map(|choice| {
+                            let label = match choice {
+                                DatePolicy::Fill => "Add where missing",
+                                DatePolicy::Overwrite => "Always use Google's date",
+                                DatePolicy::Keep => "Leave dates alone",
+                            };
                             view! {
                                 <option value=choice.as_str() selected=move || s.with(|s| s.dates == choice)>
                                     {label}

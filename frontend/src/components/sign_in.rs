@@ -9,7 +9,7 @@ pub fn SignIn() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let problem = move || {
         ctx.config
-            .with(|c| c.as_ref().and_then(|c| auth::origin_problem(&c.mode)))
+            .with(|c| c.as_ref().and_then(|c| auth::origin_problem(c.mode)))
     };
     let sign_in = move |_| {
         if let Some(config) = ctx.config.get_untracked()

@@ -9,13 +9,11 @@ use picker::{
     CreateSessionRequest, GoogleError, ListMediaItemsResponse, MediaSuffix, PickedMediaItem,
     PickingSession,
 };
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Header the helper demands on state-changing calls.
-const CSRF_HEADER: (&str, &str) = ("X-Requested-With", "keepsake");
+pub use api::{BatchId, ClientConfig, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadQuery};
 
 /// What went wrong with a call, in words a person can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +58,9 @@ impl std::fmt::Display for ApiError {
 async fn error_from(response: Response) -> ApiError {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    #[derive(Deserialize)]
-    struct HelperError {
-        error: String,
-    }
     let message = if let Ok(google) = serde_json::from_str::<GoogleError>(&text) {
         format!("{}: {}", google.error.status, google.error.message)
-    } else if let Ok(helper) = serde_json::from_str::<HelperError>(&text) {
+    } else if let Ok(helper) = serde_json::from_str::<api::ErrorBody>(&text) {
         helper.error
     } else if !response.status_text().is_empty() {
         response.status_text()
@@ -93,86 +87,14 @@ async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Ap
     fetch_json(request.build().map_err(ApiError::network)?).await
 }
 
-/// `GET /api/config`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ClientConfig {
-    /// `"demo"` or `"google"`.
-    pub mode: String,
-    /// Where to sign in.
-    pub oauth: OAuthConfig,
-    /// Picker API base including `/v1`.
-    pub picker_api: String,
-    /// The family member signed in to the helper, if any.
-    pub member: Option<MemberInfo>,
-}
-
-/// OAuth settings from the helper.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct OAuthConfig {
-    /// Client id.
-    pub client_id: String,
-    /// Authorization endpoint.
-    pub auth_url: String,
-    /// Token endpoint (unused by the browser flow).
-    pub token_url: String,
-    /// Revocation endpoint.
-    pub revoke_url: String,
-    /// Scope to ask for.
-    pub scope: String,
-}
-
-/// A family member and their defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MemberInfo {
-    /// Name.
-    pub name: String,
-    /// Default Artist.
-    pub artist: Option<String>,
-    /// Default Copyright.
-    pub copyright: Option<String>,
-}
-
 /// Loads the helper's configuration.
 pub async fn load_config() -> Result<ClientConfig, ApiError> {
-    send_json(Request::get("/api/config")).await
-}
-
-/// What the helper answers to an upload.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SaveOutcome {
-    /// `"saved"` or `"duplicate"`.
-    pub status: String,
-    /// Path in the library.
-    pub path: String,
-    /// Bytes.
-    pub size: u64,
-    /// Hex SHA-256.
-    pub sha256: String,
-}
-
-/// One file the helper already saved for a batch (`GET /api/batches/{batch}`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SavedItem {
-    /// Picker media item id.
-    pub item_id: String,
-    /// Path in the library.
-    pub path: String,
-    /// Bytes.
-    pub size: u64,
-}
-
-#[derive(Deserialize)]
-struct BatchItems {
-    items: Vec<SavedItem>,
+    send_json(Request::get(api::routes::CONFIG)).await
 }
 
 /// What the helper already saved for `batch`.
-pub async fn batch_items(batch: &str) -> Result<Vec<SavedItem>, ApiError> {
-    let url = format!(
-        "/api/batches/{}",
-        String::from(js_sys::encode_uri_component(batch))
-    );
-    let answer: BatchItems = send_json(Request::get(&url)).await?;
+pub async fn batch_items(batch: &BatchId) -> Result<Vec<SavedFile>, ApiError> {
+    let answer: api::BatchItems = send_json(Request::get(&api::routes::batch(batch))).await?;
     Ok(answer.items)
 }
 
@@ -254,11 +176,7 @@ impl PickerApi {
 
     /// The helper-proxied URL of an item's bytes.
     pub fn media_url(item: &PickedMediaItem, suffix: MediaSuffix) -> String {
-        let target = picker::media_url(&item.media_file.base_url, suffix);
-        format!(
-            "/api/media?url={}",
-            String::from(js_sys::encode_uri_component(&target))
-        )
+        api::routes::media(&picker::media_url(&item.media_file.base_url, suffix))
     }
 
     /// Downloads media bytes through the helper, as a JS `ArrayBuffer` (so the
@@ -287,21 +205,13 @@ impl PickerApi {
 
 /// Uploads one fixed file to the helper, which saves it into the library.
 pub async fn upload(
-    batch: &str,
-    item_id: &str,
-    filename: &str,
-    capture_time: &str,
+    batch: &BatchId,
+    item: &ItemId,
+    query: &UploadQuery,
     body: &web_sys::Blob,
 ) -> Result<SaveOutcome, ApiError> {
-    let url = format!(
-        "/api/batches/{}/items/{}?filename={}&capture_time={}",
-        String::from(js_sys::encode_uri_component(batch)),
-        String::from(js_sys::encode_uri_component(item_id)),
-        String::from(js_sys::encode_uri_component(filename)),
-        String::from(js_sys::encode_uri_component(capture_time)),
-    );
-    let request = Request::put(&url)
-        .header(CSRF_HEADER.0, CSRF_HEADER.1)
+    let request = Request::put(&api::routes::upload(batch, item, query))
+        .header(api::CSRF_HEADER, api::CSRF_VALUE)
         .header("Content-Type", "application/octet-stream")
         .body(body.clone())
         .map_err(ApiError::network)?;
