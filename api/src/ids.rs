@@ -93,7 +93,16 @@ mod tests {
             assert!(good.parse::<ItemId>().is_ok(), "{good}");
         }
         for bad in [
-            "", "..", "../x", "a/b", "a\\b", "a b", "a%2Fb", "é", "a\0", "a.jpg",
+            "",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "a b",
+            "a%2Fb",
+            "é",
+            "a\0",
+            "a.jpg",
             &"x".repeat(MAX_ID_LEN + 1),
         ] {
             assert!(bad.parse::<BatchId>().is_err(), "{bad:?}");

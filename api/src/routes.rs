@@ -55,9 +55,11 @@ mod tests {
 
     /// Fills a route pattern's `{name}` holes, as the router would match them.
     fn fill(pattern: &str, values: &[(&str, &str)]) -> String {
-        values.iter().fold(pattern.to_owned(), |path, (name, value)| {
-            path.replace(&format!("{{{name}}}"), value)
-        })
+        values
+            .iter()
+            .fold(pattern.to_owned(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), value)
+            })
     }
 
     #[test]
@@ -80,7 +82,10 @@ mod tests {
             pairs,
             [
                 ("filename".to_owned(), "a b&c.jpg".to_owned()),
-                ("capture_time".to_owned(), "2019-07-14T11:31:12+02:00".to_owned())
+                (
+                    "capture_time".to_owned(),
+                    "2019-07-14T11:31:12+02:00".to_owned()
+                )
             ]
         );
     }
@@ -89,11 +94,15 @@ mod tests {
     fn media_urls_carry_the_whole_target_in_one_parameter() {
         let url = media("https://lh3.googleusercontent.com/abc=d?x=1&y=2");
         let query = url.strip_prefix("/api/media?").unwrap();
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
         assert_eq!(
             pairs,
-            [("url".to_owned(), "https://lh3.googleusercontent.com/abc=d?x=1&y=2".to_owned())]
+            [(
+                "url".to_owned(),
+                "https://lh3.googleusercontent.com/abc=d?x=1&y=2".to_owned()
+            )]
         );
     }
 }

@@ -19,8 +19,8 @@ use picker::{
 use serde_json::Value;
 
 use super::{
-    Emulator, PICKER_API_PATH, PICKER_UI_PATH, Session, Token, clock, faults, html, origin_of,
-    random_id,
+    Bearer, Emulator, PICKER_API_PATH, PICKER_UI_PATH, Session, Token, bearer, clock, faults, html,
+    origin_of, random_id,
 };
 
 /// Largest `maxItemCount` accepted (PICKER-API.md: default 2000, "to pick more,
@@ -164,18 +164,11 @@ fn check_params(pairs: &Pairs, allowed: &[&str]) -> Result<(), ApiError> {
 /// parameter Google also honours). 401 when missing, unknown or expired; 403 when
 /// it lacks the Picker scope.
 fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<Token, ApiError> {
-    let from_header = headers.get(header::AUTHORIZATION).map(|v| {
-        v.to_str()
-            .ok()
-            .and_then(|s| s.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim().to_owned())
-    });
-    let token = match from_header {
-        Some(Some(t)) => t,
+    let token = match bearer(headers) {
+        Bearer::Token(t) => t,
         // A header that is not a bearer token is an invalid credential.
-        Some(None) => return Err(unauthenticated_invalid()),
-        None => match query_param(pairs, "access_token") {
+        Bearer::Malformed => return Err(unauthenticated_invalid()),
+        Bearer::Missing => match query_param(pairs, "access_token") {
             Some(t) => t.to_owned(),
             None => {
                 return Err(ApiError::new(
@@ -345,7 +338,9 @@ async fn create(
     if let Some(id) = request_id
         && !picker::is_valid_request_id(id)
     {
-        return Err(invalid("Invalid requestId: it must be a UUID v4 (8-4-4-4-12 hexadecimal digits)."));
+        return Err(invalid(
+            "Invalid requestId: it must be a UUID v4 (8-4-4-4-12 hexadecimal digits).",
+        ));
     }
     let max_items = parse_create_body(&body)?;
     let origin = origin_of(&headers);
@@ -495,7 +490,9 @@ async fn list(
 ) -> Result<Response, ApiError> {
     check_params(&pairs, &["sessionId", "pageSize", "pageToken"])?;
     let Some(session_id) = query_param(&pairs, "sessionId").filter(|s| !s.is_empty()) else {
-        return Err(invalid("Request contains an invalid argument: sessionId is required."));
+        return Err(invalid(
+            "Request contains an invalid argument: sessionId is required.",
+        ));
     };
     let page_size = match query_param(&pairs, "pageSize") {
         None | Some("") => 0,
@@ -509,7 +506,9 @@ async fn list(
         },
     };
     if page_size < 0 {
-        return Err(invalid("Request contains an invalid argument: pageSize must not be negative."));
+        return Err(invalid(
+            "Request contains an invalid argument: pageSize must not be negative.",
+        ));
     }
     let page_size = match page_size {
         0 => picker::DEFAULT_PAGE_SIZE,
@@ -532,7 +531,9 @@ async fn list(
         Some(t) => match session.page_tokens.get(t) {
             Some(&o) => o,
             None => {
-                return Err(invalid("Request contains an invalid argument: the page token is invalid."));
+                return Err(invalid(
+                    "Request contains an invalid argument: the page token is invalid.",
+                ));
             }
         },
     };

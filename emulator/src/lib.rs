@@ -245,6 +245,31 @@ fn random_id(len: usize) -> String {
     out
 }
 
+/// What a request's `Authorization` header holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bearer {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not `Bearer <token>`: an invalid credential.
+    Malformed,
+    /// The token.
+    Token(String),
+}
+
+fn bearer(headers: &HeaderMap) -> Bearer {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Bearer::Missing;
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| s.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or(Bearer::Malformed, |(_, token)| {
+            Bearer::Token(token.trim().to_owned())
+        })
+}
+
 /// `http://<Host>` of the request; `localhost` when the header is missing or odd
 /// (it only ever names this server, never a redirect target of its own).
 fn origin_of(headers: &HeaderMap) -> String {
@@ -285,6 +310,16 @@ mod tests {
             "http://127.0.0.1:8080/emulator/o/oauth2/v2/auth"
         );
         assert_eq!(ep.scope, picker::SCOPE);
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), Bearer::Missing);
+        h.insert("authorization", "bearer abc ".parse().unwrap());
+        assert_eq!(bearer(&h), Bearer::Token("abc".into()));
+        h.insert("authorization", "Basic dXNlcg==".parse().unwrap());
+        assert_eq!(bearer(&h), Bearer::Malformed);
     }
 
     #[test]

@@ -14,15 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
 use picker::MediaSuffix;
-use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::faults::{self, BodyFault};
 use super::library::{Item, Original, mp4};
 use super::rng::Rng;
-use super::{Emulator, MEDIA_PATH_PREFIX, clock};
+use super::{Bearer, Emulator, MEDIA_PATH_PREFIX, clock};
 
 pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
     Router::new()
@@ -116,13 +116,7 @@ async fn media(
         return media_error(StatusCode::NOT_FOUND, "Not Found");
     };
     // Bearer token of the session's account, required on every byte request.
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    let Some(bearer) = bearer else {
+    let Bearer::Token(bearer) = super::bearer(&headers) else {
         return media_error(StatusCode::FORBIDDEN, "Forbidden");
     };
     let now = emu.now();
@@ -559,6 +553,9 @@ mod tests {
         // A prefix of the right tag is still not the tag.
         assert_eq!(emu.verify(&token[..token.len() - 2]), None);
         assert_eq!(emu.verify(&format!("{token}00")), None);
-        assert_eq!(emu.verify(&format!("{}abc", &token[..token.len() - 3])), None);
+        assert_eq!(
+            emu.verify(&format!("{}abc", &token[..token.len() - 3])),
+            None
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! endpoint with a random `state`, read the token from the URL fragment on the way
 //! back, check the state, and keep the token in memory only.
 
-use crate::client::ClientConfig;
 use crate::browser;
+use crate::client::ClientConfig;
 
 /// Where the `state` waits during the redirect (it must survive the page change).
 const STATE_KEY: &str = "keepsake.oauth.state";

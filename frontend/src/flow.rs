@@ -14,8 +14,8 @@ use picker::{MediaSuffix, PickedMediaItem, PickingSession, PollDecision, PollSch
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-use crate::client::{self, ApiError, PickerApi};
 use crate::browser;
+use crate::client::{self, ApiError, PickerApi};
 use crate::model::{Progress, Stage};
 use crate::process::{self, ItemFailure, Job};
 use crate::state::{Ctx, PendingRun, Phase, Row};

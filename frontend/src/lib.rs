@@ -5,9 +5,9 @@
 //! `main.rs` only mounts [`App`]; everything lives here so browser tests can
 //! mount it. Build and serve it with trunk (see the README).
 
-pub mod client;
 pub mod auth;
 pub mod browser;
+pub mod client;
 pub mod components;
 pub mod flow;
 pub mod model;

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use metafix::{FixOptions, ItemContext};
 use picker::{MediaSuffix, MediaType, PickedMediaItem};
 
-use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, UploadQuery};
 use crate::browser;
+use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, UploadQuery};
 use crate::model::{Progress, Settings, Stage};
 
 /// How many times a transient failure is retried before the item fails.

@@ -8,9 +8,9 @@ use leptos::prelude::*;
 use picker::{PickedMediaItem, PickingSession};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
 use crate::auth::AccessToken;
 use crate::browser;
+use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
 use crate::model::{Progress, Settings, Totals};
 
 /// A message shown above the page.

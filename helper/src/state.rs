@@ -60,10 +60,7 @@ impl AppState {
             #[cfg(feature = "demo")]
             UpstreamConfig::Demo(emulator_config) => {
                 let emulator = emulator::Emulator::new((**emulator_config).clone())?;
-                (
-                    Upstream::Demo(emulator),
-                    MediaHosts::demo(local_addr)?,
-                )
+                (Upstream::Demo(emulator), MediaHosts::demo(local_addr)?)
             }
         };
         #[cfg(not(feature = "demo"))]

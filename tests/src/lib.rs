@@ -5,6 +5,11 @@
 //! Tests that need Chromium or ExifTool skip (printing why) when the tool is not
 //! installed — unless `KEEPSAKE_REQUIRE_BROWSER=1` / `KEEPSAKE_REQUIRE_EXIFTOOL=1`
 //! is set, as `scripts/test` (and so CI) does, in which case they fail.
+//!
+//! [`emulator_client`] is the plain-HTTP client of the Google emulator that every
+//! test talking to the emulator uses.
+
+pub mod emulator_client;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -185,9 +185,9 @@ fn add_to_batch(
     )
 }
 
-const COLUMNS: &str =
-    "item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms";
-const COLUMNS_S: &str = "s.item_id, s.path, s.size, s.sha256, s.capture_ms, s.capture_offset_s, s.batch, s.saved_ms";
+const COLUMNS: &str = "item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms";
+const COLUMNS_S: &str =
+    "s.item_id, s.path, s.size, s.sha256, s.capture_ms, s.capture_offset_s, s.batch, s.saved_ms";
 
 /// A row as SQLite returns it, before its ids and times are checked.
 struct RawRow {
@@ -285,7 +285,8 @@ fn migrate_v0_to_v1(tx: &Transaction<'_>) -> Result<(), Error> {
         while let Some(row) = rows.next()? {
             let item: String = row.get(1)?;
             let text = |i: usize| -> Result<String, Error> { Ok(row.get::<_, String>(i)?) };
-            let bad = |what: &str| Error::CorruptIndex(format!("{what} of item {item} (version 0)"));
+            let bad =
+                |what: &str| Error::CorruptIndex(format!("{what} of item {item} (version 0)"));
             let instant: Timestamp = text(5)?.parse().map_err(|_| bad("capture time"))?;
             let local: jiff::civil::DateTime =
                 text(6)?.parse().map_err(|_| bad("local capture time"))?;

@@ -246,13 +246,9 @@ impl Library {
         let request2 = request.clone();
         let saved = self
             .blocking(move |lib| {
-                let (final_path, name) = store::publish(
-                    written.temp,
-                    &dir,
-                    &filename,
-                    request2.capture_time.instant,
-                )
-                .map_err(Error::io("saving the file"))?;
+                let (final_path, name) =
+                    store::publish(written.temp, &dir, &filename, request2.capture_time.instant)
+                        .map_err(Error::io("saving the file"))?;
                 let path = format!("{relative_dir}/{name}");
                 let inserted = lib.index.insert(
                     &NewRow {
@@ -282,7 +278,10 @@ impl Library {
         match saved {
             Some(outcome) => Ok(outcome),
             None => self.existing(owner, &request).await?.ok_or_else(|| {
-                Error::CorruptIndex(format!("row of item {} vanished during a save", request.item_id))
+                Error::CorruptIndex(format!(
+                    "row of item {} vanished during a save",
+                    request.item_id
+                ))
             }),
         }
     }
@@ -304,8 +303,12 @@ impl Library {
                 lib.index.forget(owner.key(), &request.item_id)?;
                 return Ok(None);
             }
-            lib.index
-                .add_to_batch(owner.key(), &request.batch, &request.item_id, Timestamp::now())?;
+            lib.index.add_to_batch(
+                owner.key(),
+                &request.batch,
+                &request.item_id,
+                Timestamp::now(),
+            )?;
             Ok(Some(SaveOutcome {
                 status: SaveStatus::Duplicate,
                 path: saved.path,
@@ -373,7 +376,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
         let outcome = library
-            .save(&Owner::Single, request("item1", "IMG_1.jpg"), body(b"jpeg bytes"))
+            .save(
+                &Owner::Single,
+                request("item1", "IMG_1.jpg"),
+                body(b"jpeg bytes"),
+            )
             .await
             .unwrap();
         assert_eq!(outcome.status, SaveStatus::Saved);
@@ -400,12 +407,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
         library
-            .save(&Owner::Single, request("item1", "IMG_1.jpg"), body(b"first"))
+            .save(
+                &Owner::Single,
+                request("item1", "IMG_1.jpg"),
+                body(b"first"),
+            )
             .await
             .unwrap();
         let mut again = request("item1", "IMG_1.jpg");
         again.batch = "b2".parse().unwrap();
-        let outcome = library.save(&Owner::Single, again, body(b"second")).await.unwrap();
+        let outcome = library
+            .save(&Owner::Single, again, body(b"second"))
+            .await
+            .unwrap();
         assert_eq!(outcome.status, SaveStatus::Duplicate);
         assert_eq!(
             fs::read(dir.path().join("2019/07/IMG_1.jpg")).unwrap(),

@@ -7,9 +7,9 @@ use axum::http::HeaderMap;
 #[cfg(feature = "demo")]
 use axum::http::header;
 
-use crate::error::AppResult;
 #[cfg(feature = "demo")]
 use crate::error::AppError;
+use crate::error::AppResult;
 use crate::state::{AppState, Upstream};
 
 /// `GET /api/config`.

@@ -92,4 +92,3 @@ pub async fn media(
         .body(body)
         .map_err(|err| AppError::Internal(err.into()))
 }
-

@@ -54,7 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route(routes::BATCH, get(batches::items))
         .route(routes::BATCH_ZIP, get(batches::zip))
         .route(routes::HISTORY, get(batches::history))
-        .route(&format!("{}/{{*rest}}", routes::API_PREFIX), any(api_not_found))
+        .route(
+            &format!("{}/{{*rest}}", routes::API_PREFIX),
+            any(api_not_found),
+        )
         .route(routes::API_PREFIX, any(api_not_found))
         .route_layer(middleware::from_fn(require_csrf_header));
 
@@ -365,7 +368,9 @@ mod tests {
         }
         let (status, _) = send(
             &app,
-            Request::get("/api/batches/a.b/zip").body(Body::empty()).unwrap(),
+            Request::get("/api/batches/a.b/zip")
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

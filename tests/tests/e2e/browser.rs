@@ -6,8 +6,6 @@
 //!
 //! Screenshots of every step land in `target/e2e-screenshots/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeSet;
 use std::io::Read;
 
@@ -188,7 +186,7 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
 
     // 5. The zip holds the picked photos, fixed.
     let href = zip_link.prop("href").await.unwrap().unwrap();
-    helper::proxy::install_crypto_provider();
+    helper::media_proxy::install_crypto_provider();
     let response = reqwest::get(&href).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(

@@ -6,14 +6,10 @@
 //! Skips when Chromium or ChromeDriver is missing, unless `KEEPSAKE_REQUIRE_BROWSER=1`.
 //! Screenshots land in `target/e2e-screenshots/emulator/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use fantoccini::Locator;
-use helper::emulator::{Emulator, EmulatorConfig};
+use keepsake_tests::emulator_client::{SCOPE, config, get_pair, parse_pairs, query, start};
 use keepsake_tests::{Browser, Screenshots, eventually, new_window};
 use serde_json::{Value, json};
-
-const SCOPE: &str = "https://www.googleapis.com/auth/photospicker.mediaitems.readonly";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_and_picker_pages_work_in_a_browser() {
@@ -22,32 +18,22 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     };
     let client = &browser.client;
     let mut shots = Screenshots::new("emulator");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let emulator = Emulator::new(EmulatorConfig {
-        large_file_count: 0,
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let emu = start(config()).await;
+    let origin = &emu.origin;
 
     // Consent: pick the second account, Allow; the browser lands on the redirect
     // URI with Google's fragment.
-    let ep = emulator.endpoints(&origin);
+    let ep = emu.emulator.endpoints(origin);
     let auth = format!(
         "{}?{}",
         ep.auth_url,
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("client_id", ep.client_id.as_str()),
-                ("redirect_uri", &format!("{origin}/")),
-                ("response_type", "token"),
-                ("scope", SCOPE),
-                ("state", "browser"),
-            ])
-            .finish()
+        query(&[
+            ("client_id", ep.client_id.as_str()),
+            ("redirect_uri", &emu.redirect_uri()),
+            ("response_type", "token"),
+            ("scope", SCOPE),
+            ("state", "browser"),
+        ])
     );
     client.goto(&auth).await.unwrap();
     let accounts = client
@@ -74,20 +60,13 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     .await;
     let landed = client.current_url().await.unwrap().to_string();
     let fragment = landed.split_once('#').unwrap().1;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(fragment.as_bytes())
-        .into_owned()
-        .collect();
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "access_token")
-        .unwrap()
-        .1
-        .clone();
+    let pairs = parse_pairs(fragment);
+    let token = get_pair(&pairs, "access_token").unwrap().to_owned();
     assert!(pairs.contains(&("state".to_owned(), "browser".to_owned())));
 
     // A session with maxItemCount 2, for the account chosen in the browser.
-    let http = reqwest::Client::new();
-    let session: Value = http
+    let session: Value = emu
+        .http
         .post(format!("{}/sessions", ep.picker_api))
         .bearer_auth(&token)
         .json(&json!({"pickingConfig": {"maxItemCount": "2"}}))
@@ -168,7 +147,8 @@ async fn consent_and_picker_pages_work_in_a_browser() {
     client.switch_to_window(first_window).await.unwrap();
 
     // The session now lists exactly what was ticked.
-    let page: Value = http
+    let page: Value = emu
+        .http
         .get(format!(
             "{}/mediaItems?sessionId={}",
             ep.picker_api,

@@ -1,14 +1,12 @@
 //! `helper fix` on real files: the built binary run on photos from the emulator's
 //! sample library (real JPEG/PNG/WebP bytes with Google's metadata defects).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use helper::emulator::EmulatorConfig;
-use helper::emulator::library::{Library, Oddity, Original};
+use emulator::EmulatorConfig;
+use emulator::library::{Library, Oddity, Original};
 use keepsake_tests::{helper_binary, walk_files};
 use picker::MediaType;
 

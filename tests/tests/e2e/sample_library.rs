@@ -2,10 +2,8 @@
 //! settings a user would pick, reads back with exactly those values — the same
 //! check the browser test makes on three photos, made here on all of them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use helper::emulator::EmulatorConfig;
-use helper::emulator::library::{Library, Original};
+use emulator::EmulatorConfig;
+use emulator::library::{Library, Original};
 use metafix::{FixOptions, Format, ItemContext};
 use picker::MediaType;
 

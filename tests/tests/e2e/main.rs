@@ -1,0 +1,15 @@
+//! Keepsake's integration and browser end-to-end tests, one binary: the emulator's
+//! HTTP contract, its pages in a browser, `helper fix` on real files, the sample
+//! library through metafix, and the built app end to end. Shared support (starting
+//! the helper, the emulator client, the browser) is the `keepsake_tests` library.
+//!
+//! Run one group with a name filter, e.g. `cargo test -p keepsake-tests -- fix_command::`.
+
+// A test binary: helpers unwrap too, a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod emulator_browser;
+mod emulator_contract;
+mod fix_command;
+mod sample_library;
