@@ -51,7 +51,10 @@ pub struct ClientConfig {
     pub oauth: OAuthConfig,
     /// Picker API base, including `/v1`.
     pub picker_api: String,
-    /// The signed-in family member, if the helper runs in family mode.
+    /// Whether this helper serves a family: then every other `/api` call needs a
+    /// member signed in (`POST /api/login`).
+    pub family: bool,
+    /// The signed-in family member, if any.
     pub member: Option<MemberInfo>,
 }
 
@@ -80,6 +83,28 @@ pub struct MemberInfo {
     /// Default Copyright.
     pub copyright: Option<String>,
 }
+
+/// `POST /api/login`'s body. The answer is the [`MemberInfo`] and a session cookie.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The member's name.
+    pub member: String,
+    /// Their passphrase.
+    pub passphrase: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never log a passphrase.
+        f.debug_struct("LoginRequest")
+            .field("member", &self.member)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cookie that carries a family member's session (HttpOnly: the app never
+/// sees its value).
+pub const SESSION_COOKIE: &str = "keepsake_session";
 
 /// The query of `PUT /api/batches/{batch}/items/{item_id}` (the body is the file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

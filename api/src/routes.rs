@@ -8,6 +8,10 @@ use crate::{BatchId, ItemId, UploadQuery};
 pub const HEALTHZ: &str = "/healthz";
 /// `GET`: [`ClientConfig`](crate::ClientConfig).
 pub const CONFIG: &str = "/api/config";
+/// `POST` ([`LoginRequest`](crate::LoginRequest)): signs a family member in.
+pub const LOGIN: &str = "/api/login";
+/// `POST`: signs the member out.
+pub const LOGOUT: &str = "/api/logout";
 /// `GET ?url=…`: the streaming media proxy.
 pub const MEDIA: &str = "/api/media";
 /// `PUT` (body: the file, query: [`UploadQuery`]): [`SaveOutcome`](crate::SaveOutcome).

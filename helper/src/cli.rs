@@ -27,6 +27,10 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Fix the metadata of local photos and videos (files or folders).
     Fix(Box<FixArgs>),
+    /// Manage family members (names, passphrases, defaults) in the config file.
+    Member(crate::members::file::MemberArgs),
+    /// TLS helpers: make a self-signed certificate for a home server's LAN name.
+    Tls(crate::tls::TlsArgs),
 }
 
 /// Runs the command line; what `main` calls.
@@ -43,6 +47,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => run_serve(*args),
         Command::Fix(args) => fix_files::run(*args),
+        Command::Member(args) => crate::members::file::run(args),
+        Command::Tls(args) => crate::tls::run(args),
     };
     match result {
         Ok(code) => code,
@@ -61,10 +67,28 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let local = listener.local_addr()?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        if config.insecure_single_user && !local.ip().is_loopback() {
+            tracing::warn!(
+                "--insecure-single-user: anyone who can reach {local} can read and write the \
+                 library without signing in"
+            );
+        }
+        let family = config.members.iter().count();
         let state = AppState::new(config, local)?;
         // The first line on stdout: scripts and tests read the port from it.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{local}")?;
+        writeln!(stdout, "listening on {scheme}://{local}")?;
+        if family > 0 {
+            tracing::info!(
+                members = family,
+                "family mode: members sign in with their passphrase"
+            );
+        }
         stdout.flush()?;
         drop(stdout);
         routes::serve(listener, state, shutdown_signal()).await?;

@@ -1,5 +1,9 @@
 //! `helper serve` configuration: clap flags with env fallbacks and an optional
 //! TOML file, turned once into a validated [`Config`].
+//!
+//! Precedence: a flag (or its environment variable) wins over the file, the file
+//! wins over the built-in default. Flags carry no clap default for that reason:
+//! "was it given?" must never be guessed from "does it equal the default?".
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,22 +15,58 @@ use serde::Deserialize;
 #[cfg(feature = "demo")]
 use emulator::{EmulatorArgs, EmulatorConfig};
 
-/// Flags of `helper serve`.
+use crate::members::{Member, Members};
+
+/// The configuration file read when `--config` is not given (if it exists), and
+/// the one `helper member` edits.
+pub const DEFAULT_CONFIG_FILE: &str = "keepsake.toml";
+
+/// Defaults of the settings below.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `--listen`.
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    /// `--dist`.
+    pub const DIST: &str = "dist";
+    /// `--library`.
+    pub const LIBRARY: &str = "library";
+    /// `--media-timeout-secs`.
+    pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `--session-lifetime`.
+    pub const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+    /// `--max-upload-size`: a long 4K phone video is a few GB.
+    pub const MAX_UPLOAD_SIZE: u64 = 32 << 30;
+    /// `--max-uploads`.
+    pub const MAX_UPLOADS: usize = 8;
+    /// `--max-downloads`.
+    pub const MAX_DOWNLOADS: usize = 16;
+    /// `--header-timeout`.
+    pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+    /// `--body-timeout`.
+    pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+/// Flags of `helper serve`. Every one has an environment variable too.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, env = "KEEPSAKE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
+    /// Any address but loopback needs family members (or --insecure-single-user).
+    #[arg(long, env = "KEEPSAKE_LISTEN")]
+    pub listen: Option<SocketAddr>,
 
-    /// Folder holding the built app (trunk's `dist/`). Without it, only `/api` is served.
-    #[arg(long, env = "KEEPSAKE_DIST", default_value = "dist")]
-    pub dist: PathBuf,
+    /// Folder holding the built app (trunk's `dist/`) [default: dist]. Without it,
+    /// only `/api` is served.
+    #[arg(long, env = "KEEPSAKE_DIST")]
+    pub dist: Option<PathBuf>,
 
-    /// Folder the fixed photos are saved in (`<library>/<YYYY>/<MM>/…`) with its index.
-    #[arg(long, env = "KEEPSAKE_LIBRARY", default_value = "library")]
-    pub library: PathBuf,
+    /// Folder the fixed photos are saved in (`<library>/<YYYY>/<MM>/…`) with its
+    /// index [default: library].
+    #[arg(long, env = "KEEPSAKE_LIBRARY")]
+    pub library: Option<PathBuf>,
 
-    /// Optional TOML file with `library` and `client_id` (flags and env win over it).
+    /// TOML file with settings and family members [default: ./keepsake.toml when it
+    /// exists]. Flags and environment variables win over it.
     #[arg(long, env = "KEEPSAKE_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -39,9 +79,48 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_CLIENT_ID")]
     pub client_id: Option<String>,
 
-    /// Seconds a media download may stay silent before the proxy gives up.
-    #[arg(long, env = "KEEPSAKE_MEDIA_TIMEOUT", default_value_t = 60)]
-    pub media_timeout_secs: u64,
+    /// Seconds a media download may stay silent before the proxy gives up [default: 60].
+    #[arg(long, env = "KEEPSAKE_MEDIA_TIMEOUT")]
+    pub media_timeout_secs: Option<u64>,
+
+    /// TLS certificate chain (PEM); with --tls-key, the helper serves https.
+    #[arg(long, env = "KEEPSAKE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "KEEPSAKE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// How long a family member stays signed in [default: 30days].
+    // Its own id: the emulator's `--demo-session-lifetime` field has this name too.
+    #[arg(id = "member_session_lifetime", long = "session-lifetime", env = "KEEPSAKE_SESSION_LIFETIME", value_parser = humantime::parse_duration)]
+    pub session_lifetime: Option<Duration>,
+
+    /// Largest upload accepted, in bytes or with K/M/G/T [default: 32G]; larger ones
+    /// get 413.
+    #[arg(long, env = "KEEPSAKE_MAX_UPLOAD_SIZE", value_parser = parse_size)]
+    pub max_upload_size: Option<u64>,
+
+    /// Uploads handled at once; more get 503 with Retry-After [default: 8].
+    #[arg(long, env = "KEEPSAKE_MAX_UPLOADS")]
+    pub max_uploads: Option<usize>,
+
+    /// Media downloads proxied at once; more get 503 with Retry-After [default: 16].
+    #[arg(long, env = "KEEPSAKE_MAX_DOWNLOADS")]
+    pub max_downloads: Option<usize>,
+
+    /// Time a client has to send a request's headers [default: 30s].
+    #[arg(long, env = "KEEPSAKE_HEADER_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub header_timeout: Option<Duration>,
+
+    /// Time an upload may stay silent before it is dropped [default: 60s].
+    #[arg(long, env = "KEEPSAKE_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub body_timeout: Option<Duration>,
+
+    /// Serve one person's library on a non-loopback address without sign-in. Anyone
+    /// who can reach the port can read and write the library: prefer family members.
+    #[arg(long, env = "KEEPSAKE_INSECURE_SINGLE_USER")]
+    pub insecure_single_user: bool,
 
     #[cfg(feature = "demo")]
     #[command(flatten)]
@@ -52,12 +131,73 @@ pub struct ServeArgs {
 #[cfg(feature = "demo")]
 const TRUNK_DEV_REDIRECT_URIS: &[&str] = &["http://127.0.0.1:8081/", "http://localhost:8081/"];
 
-/// The optional TOML file (`--config`).
+/// The TOML file (`--config`): the same settings as the flags, plus the members.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    listen: Option<SocketAddr>,
+    dist: Option<PathBuf>,
     library: Option<PathBuf>,
     client_id: Option<String>,
+    media_timeout_secs: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde_opt")]
+    session_lifetime: Option<Duration>,
+    #[serde(default, deserialize_with = "size_opt")]
+    max_upload_size: Option<u64>,
+    max_uploads: Option<usize>,
+    max_downloads: Option<usize>,
+    #[serde(default)]
+    members: Vec<Member>,
+}
+
+/// `"30days"`, `"12h"` in the TOML file.
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| humantime::parse_duration(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// `32G` or a number of bytes in the TOML file.
+fn size_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(d)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(text)) => parse_size(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// `"1048576"`, `"64K"`, `"24M"`, `"32G"`, `"1T"` (binary multiples).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, shift) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&text[..text.len() - 1], 10),
+        Some('M') => (&text[..text.len() - 1], 20),
+        Some('G') => (&text[..text.len() - 1], 30),
+        Some('T') => (&text[..text.len() - 1], 40),
+        _ => (text, 0),
+    };
+    let n: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: a number of bytes, or with K, M, G or T"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
 /// Where the Picker API and OAuth live, as configured (the running state holds
@@ -74,6 +214,42 @@ pub enum UpstreamConfig {
     Demo(Box<EmulatorConfig>),
 }
 
+/// The TLS certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Limits that keep one client from exhausting the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest upload, in bytes.
+    pub max_upload_size: u64,
+    /// Uploads at once.
+    pub max_uploads: usize,
+    /// Proxied downloads at once.
+    pub max_downloads: usize,
+    /// Time to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time an upload body may stay silent.
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_upload_size: defaults::MAX_UPLOAD_SIZE,
+            max_uploads: defaults::MAX_UPLOADS,
+            max_downloads: defaults::MAX_DOWNLOADS,
+            header_timeout: defaults::HEADER_TIMEOUT,
+            body_timeout: defaults::BODY_TIMEOUT,
+        }
+    }
+}
+
 /// Validated settings of a running helper.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,6 +263,36 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Idle timeout of a proxied media download.
     pub media_timeout: Duration,
+    /// Family members (none: a helper for one person).
+    pub members: Members,
+    /// How long a member stays signed in.
+    pub session_lifetime: Duration,
+    /// Serve https with these files.
+    pub tls: Option<TlsFiles>,
+    /// Upload and connection limits.
+    pub limits: Limits,
+    /// A non-loopback single-user helper, allowed on purpose.
+    pub insecure_single_user: bool,
+}
+
+impl Config {
+    /// A configuration with every default, for tests and embedding.
+    pub fn new(library: PathBuf, upstream: UpstreamConfig) -> Config {
+        Config {
+            listen: defaults::LISTEN
+                .parse()
+                .expect("the default address parses"),
+            dist: None,
+            library,
+            upstream,
+            media_timeout: defaults::MEDIA_TIMEOUT,
+            members: Members::default(),
+            session_lifetime: defaults::SESSION_LIFETIME,
+            tls: None,
+            limits: Limits::default(),
+            insecure_single_user: false,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -94,11 +300,14 @@ impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<Config> {
         let file = match &self.config {
             Some(path) => read_file_config(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                read_file_config(Path::new(DEFAULT_CONFIG_FILE))?
+            }
             None => FileConfig::default(),
         };
         let upstream = match self.demo_config()? {
             Some(demo) => demo,
-            None => match self.client_id.or(file.client_id) {
+            None => match self.client_id.clone().or(file.client_id) {
                 Some(client_id) if !client_id.trim().is_empty() => {
                     UpstreamConfig::Google { client_id }
                 }
@@ -113,30 +322,85 @@ impl ServeArgs {
                 ),
             },
         };
-        // Flags and env win over the file; the file wins over built-in defaults.
-        let library = if self.library == Path::new("library") {
-            file.library.unwrap_or(self.library)
-        } else {
-            self.library
+        let listen = match self.listen.or(file.listen) {
+            Some(listen) => listen,
+            None => defaults::LISTEN
+                .parse()
+                .expect("the default address parses"),
         };
-        let dist = if self.dist.join("index.html").is_file() {
-            Some(self.dist)
+        let dist_dir = self
+            .dist
+            .or(file.dist)
+            .unwrap_or_else(|| PathBuf::from(defaults::DIST));
+        let dist = if dist_dir.join("index.html").is_file() {
+            Some(dist_dir)
         } else {
             tracing::warn!(
-                dist = %self.dist.display(),
-                "no index.html in the app folder: serving the API only (build the app with `trunk build --release`)"
+                dist = %dist_dir.display(),
+                "no index.html in the app folder: serving the API only (build the app with ./scripts/build-app)"
             );
             None
         };
-        if self.media_timeout_secs == 0 {
+        let media_timeout_secs = self
+            .media_timeout_secs
+            .or(file.media_timeout_secs)
+            .unwrap_or(defaults::MEDIA_TIMEOUT.as_secs());
+        if media_timeout_secs == 0 {
             bail!("--media-timeout-secs must be at least 1");
         }
+        let tls = match (
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => bail!("TLS needs both a certificate (--tls-cert) and its key (--tls-key)"),
+        };
+        let limits = Limits {
+            max_upload_size: self
+                .max_upload_size
+                .or(file.max_upload_size)
+                .unwrap_or(defaults::MAX_UPLOAD_SIZE),
+            max_uploads: self
+                .max_uploads
+                .or(file.max_uploads)
+                .unwrap_or(defaults::MAX_UPLOADS),
+            max_downloads: self
+                .max_downloads
+                .or(file.max_downloads)
+                .unwrap_or(defaults::MAX_DOWNLOADS),
+            header_timeout: self.header_timeout.unwrap_or(defaults::HEADER_TIMEOUT),
+            body_timeout: self.body_timeout.unwrap_or(defaults::BODY_TIMEOUT),
+        };
+        if limits.max_uploads == 0 || limits.max_downloads == 0 {
+            bail!("--max-uploads and --max-downloads must be at least 1");
+        }
+        let members = Members::new(file.members)?;
+        if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
+            bail!(
+                "refusing to listen on {listen} without family members: anyone who can reach it \
+                 could read and write the library. Add members with `helper member add NAME` (they \
+                 sign in with a passphrase), or listen on 127.0.0.1 and reach it through an SSH \
+                 tunnel, or pass --insecure-single-user if you really mean it"
+            );
+        }
         Ok(Config {
-            listen: self.listen,
+            listen,
             dist,
-            library,
+            library: self
+                .library
+                .or(file.library)
+                .unwrap_or_else(|| PathBuf::from(defaults::LIBRARY)),
             upstream,
-            media_timeout: Duration::from_secs(self.media_timeout_secs),
+            media_timeout: Duration::from_secs(media_timeout_secs),
+            members,
+            session_lifetime: self
+                .session_lifetime
+                .or(file.session_lifetime)
+                .unwrap_or(defaults::SESSION_LIFETIME),
+            tls,
+            limits,
+            insecure_single_user: self.insecure_single_user,
         })
     }
 }
@@ -170,4 +434,77 @@ fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config(args: &[&str], file: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepsake.toml");
+        std::fs::write(&path, file).unwrap();
+        let mut argv = vec![
+            "helper",
+            "--client-id",
+            "c",
+            "--config",
+            path.to_str().unwrap(),
+        ];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)?.serve.into_config()
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_file_even_when_it_equals_the_default() {
+        let c = config(&["--library", "library"], "library = \"/srv/photos\"").unwrap();
+        assert_eq!(c.library, PathBuf::from("library"));
+        let c = config(&[], "library = \"/srv/photos\"").unwrap();
+        assert_eq!(c.library, PathBuf::from("/srv/photos"));
+        let c = config(&[], "").unwrap();
+        assert_eq!(c.library, PathBuf::from(defaults::LIBRARY));
+        let c = config(&["--max-upload-size", "32G"], "max_upload_size = \"1G\"").unwrap();
+        assert_eq!(c.limits.max_upload_size, 32 << 30);
+    }
+
+    #[test]
+    fn a_non_loopback_address_needs_members() {
+        let err = config(&["--listen", "0.0.0.0:8080"], "").unwrap_err();
+        assert!(err.to_string().contains("helper member add"), "{err}");
+        let c = config(&["--listen", "0.0.0.0:8080", "--insecure-single-user"], "").unwrap();
+        assert!(c.insecure_single_user);
+        let hash = crate::members::hash_passphrase("a long passphrase").unwrap();
+        let family = format!("[[members]]\nname = \"ana\"\npassphrase_hash = \"{hash}\"\n");
+        let c = config(&["--listen", "0.0.0.0:8080"], &family).unwrap();
+        assert!(c.members.is_family());
+        assert!(config(&[], "[[members]]\nname = \"../x\"\npassphrase_hash = \"x\"").is_err());
+    }
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        let c = config(
+            &["--session-lifetime", "12h"],
+            "session_lifetime = \"2days\"",
+        )
+        .unwrap();
+        assert_eq!(c.session_lifetime, Duration::from_secs(12 * 3600));
+        let c = config(&[], "session_lifetime = \"2days\"").unwrap();
+        assert_eq!(c.session_lifetime, Duration::from_secs(2 * 86400));
+        assert!(
+            config(&[], "tls_cert = \"c.pem\"").is_err(),
+            "a cert without a key"
+        );
+    }
 }

@@ -2,10 +2,13 @@
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::library;
+
+/// `Retry-After` of a 503 Busy: uploads and downloads turn over in seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
 /// What went wrong while answering a request.
 ///
@@ -30,6 +33,15 @@ pub enum AppError {
     /// The upstream did not answer in time.
     #[error("the download timed out")]
     Timeout,
+    /// The upload is larger than the helper accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Too many uploads or downloads at once: try again shortly.
+    #[error("the helper is busy ({0}); try again in a moment")]
+    Busy(&'static str),
+    /// Too many failed sign-ins: wait before the next attempt.
+    #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     /// A bug or an I/O failure on this server.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -44,6 +56,9 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,7 +74,19 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        (status, Json(api::ErrorBody { error: message })).into_response()
+        // Seconds to wait, for the errors that end by themselves.
+        let retry_after = match &self {
+            AppError::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
+            AppError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
+        let mut response = (status, Json(api::ErrorBody { error: message })).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -1,12 +1,18 @@
 //! What every handler shares: the validated configuration, the library, the media
-//! proxy's client and allow-list, and whom the helper talks to ([`Upstream`]).
+//! proxy's client and allow-list, whom the helper talks to ([`Upstream`]), and in
+//! family mode the members' sessions and the sign-in brake.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
 use crate::config::{Config, UpstreamConfig};
 use crate::library::Library;
 use crate::media_proxy::{self, MediaHosts};
+use crate::members::sessions::{self, Sessions};
+use crate::members::throttle::Throttle;
 
 /// Whom sign-in and the Picker API go to. One value holds both the mode and what
 /// it needs, so "demo mode without an emulator" cannot be written.
@@ -43,6 +49,10 @@ struct Inner {
     http: reqwest::Client,
     media_hosts: MediaHosts,
     upstream: Upstream,
+    sessions: Option<Sessions>,
+    throttle: Throttle,
+    uploads: Arc<Semaphore>,
+    downloads: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -65,12 +75,27 @@ impl AppState {
         };
         #[cfg(not(feature = "demo"))]
         let _ = local_addr;
+        let sessions = if config.members.is_family() {
+            let path = config.library.join(sessions::DATABASE_NAME);
+            Some(
+                Sessions::open(&path, config.session_lifetime)
+                    .with_context(|| format!("opening the session store {}", path.display()))?,
+            )
+        } else {
+            None
+        };
+        let uploads = Arc::new(Semaphore::new(config.limits.max_uploads));
+        let downloads = Arc::new(Semaphore::new(config.limits.max_downloads));
         Ok(AppState(Arc::new(Inner {
             config,
             library,
             http,
             media_hosts,
             upstream,
+            sessions,
+            throttle: Throttle::default(),
+            uploads,
+            downloads,
         })))
     }
 
@@ -97,5 +122,25 @@ impl AppState {
     /// Google or the emulator.
     pub fn upstream(&self) -> &Upstream {
         &self.0.upstream
+    }
+
+    /// The members' sessions (family mode only).
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.0.sessions.as_ref()
+    }
+
+    /// The sign-in brake.
+    pub fn throttle(&self) -> &Throttle {
+        &self.0.throttle
+    }
+
+    /// Permits for uploads in progress.
+    pub fn uploads(&self) -> &Arc<Semaphore> {
+        &self.0.uploads
+    }
+
+    /// Permits for proxied downloads in progress.
+    pub fn downloads(&self) -> &Arc<Semaphore> {
+        &self.0.downloads
     }
 }

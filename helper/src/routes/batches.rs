@@ -8,53 +8,83 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::auth::SignedIn;
 use super::{ApiPath, ApiQuery};
 use crate::error::{AppError, AppResult};
-use crate::library::{Owner, SaveRequest, batch_zip};
+use crate::library::{self, SaveRequest, batch_zip};
 use crate::state::AppState;
-
-/// Whose library a request reads and writes: one person's, until family mode
-/// gives each member a session.
-fn owner() -> Owner {
-    Owner::Single
-}
+use crate::upload_body::{self, BodyError};
 
 /// `PUT /api/batches/{batch}/items/{item_id}?filename=…&capture_time=…`
 pub async fn upload(
     State(state): State<AppState>,
+    SignedIn(owner): SignedIn,
     ApiPath((batch, item_id)): ApiPath<(BatchId, ItemId)>,
     ApiQuery(query): ApiQuery<UploadQuery>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> AppResult<Json<SaveOutcome>> {
+    let limits = &state.config().limits;
+    if let Some(announced) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && announced > limits.max_upload_size
+    {
+        return Err(too_large(limits.max_upload_size));
+    }
+    let _permit = state
+        .uploads()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy("too many uploads at once"))?;
     let request = SaveRequest {
         batch,
         item_id,
         filename: query.filename,
         capture_time: query.capture_time.parse()?,
     };
-    let outcome = state
-        .library()
-        .save(&owner(), request, body.into_data_stream())
-        .await?;
+    let body = upload_body::limited(
+        body.into_data_stream(),
+        limits.max_upload_size,
+        limits.body_timeout,
+    );
+    let outcome = match state.library().save(&owner, request, body).await {
+        Ok(outcome) => outcome,
+        Err(library::Error::UploadBroke(cause)) => {
+            return Err(match cause.downcast_ref::<BodyError>() {
+                Some(BodyError::TooLarge) => too_large(limits.max_upload_size),
+                _ => AppError::BadRequest(library::Error::UploadBroke(cause).to_string()),
+            });
+        }
+        Err(err) => return Err(err.into()),
+    };
     tracing::info!(path = %outcome.path, status = ?outcome.status, size = outcome.size, "upload");
     Ok(Json(outcome))
+}
+
+fn too_large(max: u64) -> AppError {
+    AppError::TooLarge(format!(
+        "the file is larger than this helper accepts ({max} bytes; see --max-upload-size); nothing was saved"
+    ))
 }
 
 /// `GET /api/batches/{batch}`: what the batch holds so far.
 pub async fn items(
     State(state): State<AppState>,
+    SignedIn(owner): SignedIn,
     ApiPath(batch): ApiPath<BatchId>,
 ) -> AppResult<Json<BatchItems>> {
-    let items = state.library().batch_files(&owner(), &batch).await?;
+    let items = state.library().batch_files(&owner, &batch).await?;
     Ok(Json(BatchItems { batch, items }))
 }
 
 /// `GET /api/batches/{batch}/zip`: the batch as one streamed zip.
 pub async fn zip(
     State(state): State<AppState>,
+    SignedIn(owner): SignedIn,
     ApiPath(batch): ApiPath<BatchId>,
 ) -> AppResult<Response> {
-    let owner = owner();
     let files = state.library().batch_files(&owner, &batch).await?;
     if files.is_empty() {
         return Err(AppError::NotFound("this batch has no saved files".into()));
@@ -96,6 +126,9 @@ pub async fn zip(
 }
 
 /// `GET /api/history`: everything saved, newest first.
-pub async fn history(State(state): State<AppState>) -> AppResult<Json<Vec<SavedFile>>> {
-    Ok(Json(state.library().history(&owner()).await?))
+pub async fn history(
+    State(state): State<AppState>,
+    SignedIn(owner): SignedIn,
+) -> AppResult<Json<Vec<SavedFile>>> {
+    Ok(Json(state.library().history(&owner).await?))
 }

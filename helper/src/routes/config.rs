@@ -43,13 +43,13 @@ pub async fn config(
             )
         }
     };
-    #[cfg(not(feature = "demo"))]
-    let _ = headers;
+    let member = super::auth::current_member(&state, &headers).await?;
     Ok(Json(ClientConfig {
         mode: state.upstream().mode(),
         oauth,
         picker_api,
-        member: None,
+        family: state.config().members.is_family(),
+        member: member.as_ref().map(super::auth::member_info),
     }))
 }
 

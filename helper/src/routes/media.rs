@@ -43,6 +43,12 @@ pub async fn media(
     let requested =
         Url::parse(&query.url).map_err(|err| AppError::BadRequest(format!("not a URL: {err}")))?;
     let mut target = state.media_hosts().resolve(&requested)?;
+    // Held until the body has been streamed (or the client went away).
+    let permit = state
+        .downloads()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy("too many downloads at once"))?;
 
     let authorization = headers.get(header::AUTHORIZATION).cloned();
     let range = headers.get(header::RANGE).cloned();
@@ -84,7 +90,8 @@ pub async fn media(
         }
     }
     builder = builder.header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let body = Body::from_stream(upstream.bytes_stream().map_err(|err| {
+    let body = Body::from_stream(upstream.bytes_stream().map_err(move |err| {
+        let _held = &permit;
         tracing::warn!(error = %err, "media download broke off");
         err
     }));

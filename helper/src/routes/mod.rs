@@ -5,7 +5,9 @@
 //! - [`config`]: `GET /api/config`
 //! - [`media`]: `GET /api/media?url=…`, the streaming proxy
 //! - [`batches`]: uploads, a batch's items, its zip, the history
+//! - [`auth`]: family mode's sign-in, and whose library a request acts on
 
+pub mod auth;
 pub mod batches;
 pub mod config;
 pub mod media;
@@ -18,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, put};
+use axum::routing::{any, get, post, put};
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -42,18 +44,29 @@ pub struct ApiQuery<T>(pub T);
 /// Builds the whole router: `/healthz`, `/api/*`, the emulator in demo mode, and
 /// the app (with `index.html` for every other path, as a single-page app needs).
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(routes::CONFIG, get(config::config))
+    // Everything that reads or writes a library, or spends the helper's bandwidth,
+    // needs a signed-in member in family mode.
+    let protected = Router::new()
         .route(routes::MEDIA, get(media::media))
         .route(
             routes::UPLOAD,
             // Photos and videos are far larger than axum's 2 MB default; the body
-            // is streamed to disk, never held in memory.
+            // is streamed to disk (never held in memory) and capped by the upload
+            // handler itself (--max-upload-size).
             put(batches::upload).layer(DefaultBodyLimit::disable()),
         )
         .route(routes::BATCH, get(batches::items))
         .route(routes::BATCH_ZIP, get(batches::zip))
         .route(routes::HISTORY, get(batches::history))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_member,
+        ));
+    let api = Router::new()
+        .route(routes::CONFIG, get(config::config))
+        .route(routes::LOGIN, post(auth::login))
+        .route(routes::LOGOUT, post(auth::logout))
+        .merge(protected)
         .route(
             &format!("{}/{{*rest}}", routes::API_PREFIX),
             any(api_not_found),
@@ -76,15 +89,24 @@ pub fn router(state: AppState) -> Router {
     app.layer(TraceLayer::new_for_http())
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves.
+/// Serves `router(state)` on `listener` until `shutdown` resolves: https when the
+/// configuration names a certificate, with the configured header timeout.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> anyhow::Result<()> {
+    let options = crate::serve::ServeOptions {
+        tls: state
+            .config()
+            .tls
+            .as_ref()
+            .map(crate::serve::tls_config)
+            .transpose()?,
+        header_timeout: state.config().limits.header_timeout,
+    };
+    crate::serve::serve(listener, router(state), options, shutdown).await?;
+    Ok(())
 }
 
 async fn require_csrf_header(request: Request, next: Next) -> Response {
@@ -115,7 +137,6 @@ async fn api_not_found() -> AppError {
 #[cfg(test)]
 mod tests {
     use std::io::Read;
-    use std::time::Duration;
 
     use axum::http::Request;
     use http_body_util::BodyExt;
@@ -128,15 +149,13 @@ mod tests {
     use axum::http::{StatusCode, header};
 
     fn google_state(library: &std::path::Path, dist: Option<std::path::PathBuf>) -> AppState {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            dist,
-            library: library.to_owned(),
-            upstream: UpstreamConfig::Google {
+        let mut config = Config::new(
+            library.to_owned(),
+            UpstreamConfig::Google {
                 client_id: "client-1.apps.googleusercontent.com".into(),
             },
-            media_timeout: Duration::from_secs(5),
-        };
+        );
+        config.dist = dist;
         AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap()
     }
 

@@ -1,0 +1,196 @@
+//! Family mode: the members a helper serves, their passphrases (Argon2id hashes
+//! in the configuration file), their sign-in sessions and the brake on guessing.
+//!
+//! - [`file`]: `helper member add|passwd|remove|list`, editing the TOML file in place
+//! - [`sessions`]: server-side sessions in SQLite (they survive a restart, and expire)
+//! - [`throttle`]: failed sign-ins slowed down per member and per client address
+
+pub mod file;
+pub mod sessions;
+pub mod throttle;
+
+use std::path::PathBuf;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand_core::OsRng;
+use serde::Deserialize;
+
+/// Longest member name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// One member, as the configuration file names them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// How they sign in, and the name of their folder: letters, digits, `-`, `_`.
+    pub name: String,
+    /// Argon2id hash of the passphrase (PHC string), as `helper member add` writes it.
+    pub passphrase_hash: String,
+    /// Their library folder (default `<library>/<name>`).
+    #[serde(default)]
+    pub library: Option<PathBuf>,
+    /// The Artist the app pre-fills for them.
+    #[serde(default)]
+    pub artist: Option<String>,
+    /// The Copyright the app pre-fills for them.
+    #[serde(default)]
+    pub copyright: Option<String>,
+}
+
+/// Why a member name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid member name {0:?}: use 1 to {MAX_NAME_LEN} letters, digits, '-' and '_' (it names a folder)"
+)]
+pub struct InvalidName(pub String);
+
+/// Checks a member name: it becomes a folder name and a cookie's subject.
+pub fn check_name(name: &str) -> Result<(), InvalidName> {
+    // Windows reserves these as device names in every folder (a library shared over
+    // Samba would show a folder nobody can open).
+    const DEVICES: [&str; 22] = [
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    ];
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !DEVICES.contains(&name.to_ascii_uppercase().as_str());
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidName(name.to_owned()))
+    }
+}
+
+/// Hashes a passphrase with Argon2id (the crate's defaults: 19 MiB, 2 passes) and a
+/// random salt, as a PHC string (`$argon2id$v=19$m=…`).
+pub fn hash_passphrase(passphrase: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(passphrase.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| anyhow::anyhow!("hashing the passphrase: {err}"))
+}
+
+/// Whether `passphrase` matches `hash`. Slow on purpose (tens of milliseconds):
+/// call it off the async workers.
+pub fn verify_passphrase(passphrase: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(passphrase.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// The members of a family helper. Empty: a helper for one person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members(Vec<Member>);
+
+impl Members {
+    /// Checks names (valid, unique) and hashes (parseable) once, at start-up.
+    pub fn new(members: Vec<Member>) -> anyhow::Result<Self> {
+        let mut seen = std::collections::HashSet::new();
+        for member in &members {
+            check_name(&member.name)?;
+            if !seen.insert(member.name.to_ascii_lowercase()) {
+                anyhow::bail!("member {:?} is named twice", member.name);
+            }
+            PasswordHash::new(&member.passphrase_hash).map_err(|err| {
+                anyhow::anyhow!(
+                    "member {:?}: passphrase_hash is not an Argon2 hash ({err}); set it with \
+                     `helper member passwd {}`",
+                    member.name,
+                    member.name
+                )
+            })?;
+        }
+        Ok(Members(members))
+    }
+
+    /// Whether family mode is on.
+    pub fn is_family(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The member named `name` (exactly).
+    pub fn get(&self, name: &str) -> Option<&Member> {
+        self.0.iter().find(|m| m.name == name)
+    }
+
+    /// Every member.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.0.iter()
+    }
+}
+
+/// A hash of a passphrase nobody has, to spend the same time on an unknown member
+/// as on a known one (so timing does not tell which names exist).
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_passphrase("keepsake decoy passphrase").unwrap_or_else(|_| {
+            // Hashing only fails on impossible parameters; a fixed valid PHC string
+            // keeps verification's cost similar even then.
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
+                .to_owned()
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrases_verify_against_their_own_hash_only() {
+        let hash = hash_passphrase("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_passphrase("correct horse", &hash));
+        assert!(!verify_passphrase("correct horse ", &hash));
+        assert!(!verify_passphrase("correct horse", "not a hash"));
+        assert_ne!(hash, hash_passphrase("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn member_names_are_folder_safe() {
+        for good in ["maria", "Tomás".replace('á', "a").as_str(), "a-b_c", "x"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a b",
+            "María",
+            ".hidden",
+            &"x".repeat(65),
+            "CON.",
+            "con",
+            "Lpt1",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_and_bad_hashes_are_refused_at_start() {
+        let hash = hash_passphrase("p").unwrap();
+        let member = |name: &str, hash: &str| Member {
+            name: name.into(),
+            passphrase_hash: hash.into(),
+            library: None,
+            artist: None,
+            copyright: None,
+        };
+        assert!(Members::new(vec![member("ana", &hash), member("ANA", &hash)]).is_err());
+        assert!(Members::new(vec![member("ana", "plaintext")]).is_err());
+        let members = Members::new(vec![member("ana", &hash)]).unwrap();
+        assert!(members.is_family());
+        assert!(members.get("ana").is_some() && members.get("Ana").is_none());
+        assert!(!verify_passphrase("x", decoy_hash()));
+    }
+}

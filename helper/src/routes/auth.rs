@@ -1,0 +1,223 @@
+//! Family mode's sign-in: `POST /api/login`, `POST /api/logout`, the middleware
+//! that demands a session on every other `/api` route, and [`SignedIn`], the
+//! extractor that tells a handler whose library it serves.
+//!
+//! A helper without members has one owner ([`Owner::Single`]) and no sign-in.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use api::{LoginRequest, MemberInfo, SESSION_COOKIE};
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use jiff::Timestamp;
+
+use crate::error::{AppError, AppResult};
+use crate::library::Owner;
+use crate::members::throttle::Key;
+use crate::members::{self, Member, sessions};
+use crate::state::AppState;
+
+/// The owner a request acts for, put there by [`require_member`]. Handlers that
+/// read or write a library take it, so none can forget whose files they touch.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Owner);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<SignedIn>()
+            .cloned()
+            .ok_or(AppError::Unauthorized)
+    }
+}
+
+/// The session token in the request's cookies, if any.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// The member a request's session signs in, if it is live and was opened with
+/// their current passphrase. Blocking (SQLite): call it off the async workers.
+fn member_of(state: &AppState, token: &str) -> AppResult<Option<Member>> {
+    let Some(store) = state.sessions() else {
+        return Ok(None);
+    };
+    let session = store
+        .lookup(token, Timestamp::now())
+        .map_err(|err| AppError::Internal(err.into()))?;
+    Ok(session.and_then(|session| {
+        state
+            .config()
+            .members
+            .get(&session.member)
+            .filter(|m| sessions::fingerprint(&m.passphrase_hash) == session.hash_fingerprint)
+            .cloned()
+    }))
+}
+
+/// The signed-in member of a request (family mode), for `/api/config`.
+pub async fn current_member(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Member>> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || member_of(&state, &token))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+}
+
+/// Middleware on `/api`: in family mode, a live session or 401; either way, the
+/// request learns whose library it acts on ([`SignedIn`]).
+pub async fn require_member(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let owner = if state.config().members.is_family() {
+        match current_member(&state, request.headers()).await {
+            Ok(Some(member)) => Owner::Member(member.name),
+            Ok(None) => return AppError::Unauthorized.into_response(),
+            Err(err) => return err.into_response(),
+        }
+    } else {
+        Owner::Single
+    };
+    request.extensions_mut().insert(SignedIn(owner));
+    next.run(request).await
+}
+
+/// The client's address, when the server recorded it (tests through `oneshot`
+/// have none).
+fn client_ip(request_parts: &axum::http::Extensions) -> Option<IpAddr> {
+    request_parts
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// `POST /api/login`.
+pub async fn login(State(state): State<AppState>, request: Request) -> AppResult<Response> {
+    if state.sessions().is_none() {
+        return Err(AppError::NotFound(
+            "this helper has no family members: nobody needs to sign in".into(),
+        ));
+    }
+    let client = client_ip(request.extensions());
+    let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
+        .await
+        .map_err(|_| AppError::BadRequest("the sign-in request is too large".into()))?;
+    let LoginRequest { member, passphrase } = serde_json::from_slice(&body).map_err(|err| {
+        AppError::BadRequest(format!("expected {{\"member\", \"passphrase\"}}: {err}"))
+    })?;
+
+    let mut keys = vec![Key::Member(member.to_lowercase())];
+    keys.extend(client.map(Key::Client));
+    state
+        .throttle()
+        .check(&keys, Instant::now())
+        .map_err(AppError::TooManyAttempts)?;
+
+    let found = state.config().members.get(&member).cloned();
+    let hash = found.as_ref().map_or_else(
+        || members::decoy_hash().to_owned(),
+        |m| m.passphrase_hash.clone(),
+    );
+    // Argon2 takes tens of milliseconds of CPU: off the async workers. An unknown
+    // name costs the same (decoy hash), so timing does not tell who is a member.
+    let matches =
+        tokio::task::spawn_blocking(move || members::verify_passphrase(&passphrase, &hash))
+            .await
+            .map_err(|err| AppError::Internal(err.into()))?;
+    let member = match found {
+        Some(member) if matches => member,
+        _ => {
+            state.throttle().fail(&keys, Instant::now());
+            tracing::warn!(member = %member, client = ?client, "failed sign-in");
+            return Err(AppError::Unauthorized);
+        }
+    };
+    state.throttle().succeed(&keys[0]);
+
+    let token = {
+        let state = state.clone();
+        let (name, fingerprint) = (
+            member.name.clone(),
+            sessions::fingerprint(&member.passphrase_hash),
+        );
+        tokio::task::spawn_blocking(move || {
+            state
+                .sessions()
+                .expect("family mode was checked above")
+                .create(&name, &fingerprint, Timestamp::now())
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+        .map_err(|err| AppError::Internal(err.into()))?
+    };
+    tracing::info!(member = %member.name, "signed in");
+    let max_age = state.config().session_lifetime;
+    let cookie = session_cookie(
+        &state,
+        token,
+        cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)),
+    );
+    let mut response = Json(member_info(&member)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `POST /api/logout`: ends the session (if any) and clears the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    if let (Some(token), Some(_)) = (session_token(&headers), state.sessions()) {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            state.sessions().expect("checked above").delete(&token)
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+        .map_err(|err| AppError::Internal(err.into()))?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, String::new(), cookie::time::Duration::ZERO),
+    );
+    Ok(response)
+}
+
+/// The session cookie: HttpOnly (scripts never see it), SameSite=Strict (no other
+/// site's page sends it), Secure when the helper serves https.
+fn session_cookie(state: &AppState, value: String, max_age: cookie::time::Duration) -> HeaderValue {
+    let cookie = Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config().tls.is_some())
+        .max_age(max_age)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("a hex token makes a valid header value")
+}
+
+/// What the app shows of a member.
+pub fn member_info(member: &Member) -> MemberInfo {
+    MemberInfo {
+        name: member.name.clone(),
+        artist: member.artist.clone(),
+        copyright: member.copyright.clone(),
+    }
+}
