@@ -87,6 +87,37 @@ async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Ap
     fetch_json(request.build().map_err(ApiError::network)?).await
 }
 
+/// Signs a family member in to the helper (the session rides in an HttpOnly cookie).
+pub async fn login(member: &str, passphrase: &str) -> Result<api::MemberInfo, ApiError> {
+    let request = Request::post(api::routes::LOGIN)
+        .header(api::CSRF_HEADER, api::CSRF_VALUE)
+        .json(&api::LoginRequest {
+            member: member.to_owned(),
+            passphrase: passphrase.to_owned(),
+        })
+        .map_err(ApiError::network)?;
+    fetch_json(request).await
+}
+
+/// Signs the member out of the helper.
+pub async fn logout() -> Result<(), ApiError> {
+    let response = Request::post(api::routes::LOGOUT)
+        .header(api::CSRF_HEADER, api::CSRF_VALUE)
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(error_from(response).await)
+    }
+}
+
+/// Everything the signed-in member (or the one user) has saved, newest first.
+pub async fn history() -> Result<Vec<SavedFile>, ApiError> {
+    send_json(Request::get(api::routes::HISTORY)).await
+}
+
 /// Loads the helper's configuration.
 pub async fn load_config() -> Result<ClientConfig, ApiError> {
     send_json(Request::get(api::routes::CONFIG)).await

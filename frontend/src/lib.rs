@@ -19,7 +19,8 @@ use leptos::task::spawn_local;
 
 use crate::auth::Return;
 use crate::components::{
-    Account, Details, Grid, Notice, PickCard, ProgressCard, Results, SettingsCard, SignIn,
+    Account, Details, Grid, History, MemberSignIn, Notice, PickCard, ProgressCard, Results,
+    SettingsCard, SignIn,
 };
 use crate::state::{Ctx, PendingRun};
 
@@ -52,12 +53,9 @@ pub fn App() -> impl IntoView {
         ctx.inform("sign in again to continue where Keepsake stopped");
     }
     spawn_local(async move {
-        match client::load_config().await {
-            Ok(config) => ctx.config.set(Some(config)),
-            Err(err) => {
-                ctx.fail(&format!("could not reach the Keepsake helper: {err}"));
-                return;
-            }
+        ctx.reload_config().await;
+        if ctx.config.with_untracked(Option::is_none) {
+            return;
         }
         if let Some(run) = pending
             && ctx.token.with_untracked(Option::is_some)
@@ -88,10 +86,13 @@ pub fn App() -> impl IntoView {
         </header>
         <main class="page">
             <Notice/>
-            <Show when=move || !signed_in()>
+            <Show when=move || ctx.needs_member()>
+                <MemberSignIn/>
+            </Show>
+            <Show when=move || !signed_in() && !ctx.needs_member() && ctx.config.with(Option::is_some)>
                 <SignIn/>
             </Show>
-            <Show when=signed_in>
+            <Show when=move || signed_in() && !ctx.needs_member()>
                 <div class="columns">
                     <SettingsCard/>
                     <PickCard/>
@@ -104,6 +105,9 @@ pub fn App() -> impl IntoView {
                     <Grid/>
                     <Details/>
                 </div>
+            </Show>
+            <Show when=move || ctx.config.with(Option::is_some) && !ctx.needs_member()>
+                <History/>
             </Show>
         </main>
         <footer class="footer">

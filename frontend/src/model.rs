@@ -161,7 +161,15 @@ impl Totals {
     }
 }
 
-/// `12.3 MB`-style sizes.
+/// An instant on the browser's clock (`2026-11-30 10:05`).
+pub fn local_time(instant: jiff::Timestamp) -> String {
+    jiff::tz::TimeZone::system()
+        .to_datetime(instant)
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// `1.5 KB`, `12.3 MB`: sizes as people read them.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = bytes as f64;

@@ -165,6 +165,38 @@ impl Ctx {
         Some(PickerApi::new(&config.picker_api, &token.token))
     }
 
+    /// Hides the notice.
+    pub fn clear_notice(&self) {
+        self.notice.set(None);
+    }
+
+    /// Loads the helper's configuration again (after a member signs in or out),
+    /// and pre-fills the member's Artist and Copyright where the settings have none.
+    pub async fn reload_config(&self) {
+        match crate::client::load_config().await {
+            Ok(config) => {
+                if let Some(member) = &config.member {
+                    self.update_settings(|s| {
+                        if s.artist.trim().is_empty() {
+                            s.artist = member.artist.clone().unwrap_or_default();
+                        }
+                        if s.copyright.trim().is_empty() {
+                            s.copyright = member.copyright.clone().unwrap_or_default();
+                        }
+                    });
+                }
+                self.config.set(Some(config));
+            }
+            Err(err) => self.fail(&format!("could not reach the Keepsake helper: {err}")),
+        }
+    }
+
+    /// Whether the helper waits for a family member to sign in.
+    pub fn needs_member(&self) -> bool {
+        self.config
+            .with(|c| c.as_ref().is_some_and(|c| c.family && c.member.is_none()))
+    }
+
     /// Shows a problem.
     pub fn fail(&self, message: &str) {
         self.notice.set(Some(Notice {

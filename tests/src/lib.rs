@@ -92,6 +92,29 @@ pub fn helper_binary() -> anyhow::Result<PathBuf> {
         .map_err(anyhow::Error::msg)
 }
 
+/// `helper member add NAME --artist ARTIST --config FILE`, the passphrase on stdin
+/// (as a script would): adds a family member to a helper's configuration file.
+pub fn add_member(config: &Path, name: &str, passphrase: &str, artist: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(helper_binary()?)
+        .args(["member", "add", name, "--artist", artist, "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting helper member add")?;
+    writeln!(child.stdin.take().context("stdin")?, "{passphrase}")?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "helper member add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 /// A running `helper serve`, killed on drop.
 pub struct HelperProcess {
     child: Child,
@@ -105,7 +128,16 @@ impl HelperProcess {
     /// Starts `helper serve --demo --listen 127.0.0.1:0` with `extra` arguments,
     /// and waits for its `listening on …` line.
     pub fn start_demo(dist: Option<&Path>, extra: &[&str]) -> anyhow::Result<Self> {
-        let library = tempfile::tempdir()?;
+        Self::start_demo_in(tempfile::tempdir()?, dist, extra)
+    }
+
+    /// [`HelperProcess::start_demo`] on an existing library folder (to restart a
+    /// helper on the library a previous one left).
+    pub fn start_demo_in(
+        library: tempfile::TempDir,
+        dist: Option<&Path>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(helper_binary()?);
         command
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--library"])
@@ -132,6 +164,16 @@ impl HelperProcess {
             base_url,
             library,
         })
+    }
+}
+
+impl HelperProcess {
+    /// Stops the helper and hands back its library folder (for a restart).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let empty = tempfile::tempdir().expect("a temporary folder");
+        std::mem::replace(&mut self.library, empty)
     }
 }
 

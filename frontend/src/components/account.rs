@@ -1,5 +1,7 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::client;
 use crate::state::Ctx;
 
 /// The signed-in indicator and "Sign out" in the top bar.
@@ -14,7 +16,24 @@ pub fn Account() -> impl IntoView {
     };
     view! {
         <div class="account">
-            {move || member().map(|name| view! { <span class="member">{name}</span> })}
+            {move || member().map(|name| view! {
+                <span class="member" data-testid="member">"Signed in as " <b>{name}</b></span>
+                <button
+                    class="link"
+                    data-testid="member-sign-out"
+                    disabled=move || ctx.phase.with(|p| p.is_busy())
+                    on:click=move |_| spawn_local(async move {
+                        if let Err(err) = client::logout().await {
+                            ctx.fail(&format!("could not sign out: {err}"));
+                        }
+                        // Google's token is this member's: it goes too.
+                        ctx.token.set(None);
+                        ctx.reload_config().await;
+                    })
+                >
+                    "Sign out of the helper"
+                </button>
+            })}
             <Show when=move || ctx.token.with(Option::is_some)>
                 <span class="signed-in" data-testid="signed-in">"Signed in to Google Photos"</span>
                 <button

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::Qr;
 use crate::flow;
 use crate::state::{Ctx, Phase};
 
@@ -43,9 +44,10 @@ pub fn PickCard() -> impl IntoView {
                             <span class="spinner" aria-hidden="true"></span>
                             "Waiting for you to finish picking…"
                         </p>
-                        <details class="fine">
+                        <details class="fine" data-testid="phone-picking">
                             <summary>"On your phone instead?"</summary>
-                            <p>"Open this link on a device signed in to the same Google account:"</p>
+                            <p>"Scan this with a phone signed in to the same Google account, or open the link there:"</p>
+                            <Qr text=qr_hint.clone()/>
                             <code class="wrap">{qr_hint}</code>
                         </details>
                         <button class="link" data-testid="cancel-picking" on:click=move |_| ctx.cancel()>

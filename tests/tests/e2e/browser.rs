@@ -309,3 +309,142 @@ async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
     assert_eq!(saved_photos(&helper), photos.len());
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+        return;
+    };
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("keepsake.toml");
+    keepsake_tests::add_member(&config, "maria", "maria's long passphrase", "María Rivera")
+        .unwrap();
+    keepsake_tests::add_member(&config, "tomas", "tomas's long passphrase", "Tomás Rivera")
+        .unwrap();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let helper =
+        HelperProcess::start_demo(Some(&dist), &["--config", config.to_str().unwrap()]).unwrap();
+    let mut shots = Screenshots::new("family");
+    let client = &browser.client;
+
+    // 1. The helper asks for a member first; Google's sign-in is not offered yet.
+    client.goto(&helper.base_url).await.unwrap();
+    let name = css(client, "[data-testid=member-name]").await;
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=sign-in]"))
+            .await
+            .is_err()
+    );
+    shots.take(client, "member-sign-in").await;
+    name.send_keys("maria").await.unwrap();
+    let passphrase = css(client, "[data-testid=member-passphrase]").await;
+    passphrase.send_keys("not her passphrase").await.unwrap();
+    css(client, "[data-testid=member-sign-in]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = css(client, ".notice").await;
+    eventually("the wrong passphrase to be refused", || async {
+        notice
+            .text()
+            .await
+            .is_ok_and(|t| t.contains("do not match"))
+    })
+    .await;
+    shots.take(client, "member-sign-in-refused").await;
+    passphrase.clear().await.unwrap();
+    passphrase
+        .send_keys("maria's long passphrase")
+        .await
+        .unwrap();
+    css(client, "[data-testid=member-sign-in]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let member = css(client, "[data-testid=member]").await;
+    assert!(member.text().await.unwrap().contains("maria"));
+
+    // 2. Then Google; her Artist is pre-filled from the helper's member defaults.
+    sign_in(client, &mut shots).await;
+    let artist = css(client, "[data-testid=artist]").await;
+    assert_eq!(
+        artist.prop("value").await.unwrap().as_deref(),
+        Some("María Rivera")
+    );
+    shots.take(client, "member-signed-in").await;
+    let picked = pick(
+        client,
+        &mut shots,
+        &[("[data-testid=picker-item]:not(:has(.vid))", 2)],
+    )
+    .await
+    .remove(0);
+    let zip_link = css(client, "[data-testid=download-zip]").await;
+    wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
+    shots.take(client, "member-saved").await;
+
+    // 3. Her files are in her own folder, and the zip needs her session.
+    let hers = walk_files(&helper.library.path().join("maria"));
+    assert_eq!(hers.len(), picked.len(), "{hers:?}");
+    let href = zip_link.prop("href").await.unwrap().unwrap();
+    helper::media_proxy::install_crypto_provider();
+    assert_eq!(
+        reqwest::get(&href).await.unwrap().status(),
+        401,
+        "no cookie, no zip"
+    );
+    let session = client.get_named_cookie(api::SESSION_COOKIE).await.unwrap();
+    let response = reqwest::Client::new()
+        .get(&href)
+        .header("cookie", format!("{}={}", session.name(), session.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(archive.len(), picked.len());
+    for i in 0..archive.len() {
+        let mut data = Vec::new();
+        archive.by_index(i).unwrap().read_to_end(&mut data).unwrap();
+        let meta = metafix::read(&data).unwrap();
+        assert_eq!(meta.artist.as_deref(), Some("María Rivera"));
+    }
+
+    // 4. Her history lists the batch with a zip of its own.
+    css(client, "[data-testid=history-toggle]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_count(client, "[data-testid=history-file]", picked.len()).await;
+    wait_count(client, "[data-testid=history-batch]", 1).await;
+    shots
+        .take_at(client, "[data-testid=history]", "history")
+        .await;
+
+    // 5. Signing out of the helper brings the member sign-in back.
+    css(client, "[data-testid=member-sign-out]:not([disabled])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(client, "[data-testid=member-name]").await;
+    shots.take(client, "member-signed-out").await;
+    let stale = reqwest::Client::new()
+        .get(format!("{}{}", helper.base_url, api::routes::HISTORY))
+        .header("cookie", format!("{}={}", session.name(), session.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401, "the old session is over");
+}

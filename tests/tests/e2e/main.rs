@@ -11,5 +11,6 @@
 mod browser;
 mod emulator_browser;
 mod emulator_contract;
+mod family;
 mod fix_command;
 mod sample_library;
