@@ -120,9 +120,10 @@ impl SpaceFloor {
     }
 }
 
-/// Blocking: makes the floor's folder, checks the floor, and creates a temp file there.
+/// Blocking: makes the floor's folder (durably), checks the floor, and creates a
+/// temp file there.
 pub fn create_temp(floor: &SpaceFloor) -> Result<NamedTempFile, Error> {
-    fs::create_dir_all(&floor.dir).map_err(Error::io("creating a folder in the library"))?;
+    create_dir_durable(&floor.dir).map_err(Error::io("creating a folder in the library"))?;
     floor.check()?;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -130,6 +131,22 @@ pub fn create_temp(floor: &SpaceFloor) -> Result<NamedTempFile, Error> {
         .rand_bytes(TEMP_RANDOM_LEN)
         .tempfile_in(&floor.dir)
         .map_err(Error::io("creating a temporary file in the library"))
+}
+
+/// Blocking: `create_dir_all`, then syncs the parent of every folder it made, so a
+/// new `<YYYY>/<MM>` cannot vanish in a power cut with the photo fsynced inside it.
+fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    let made: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())
+        .collect();
+    fs::create_dir_all(dir)?;
+    for folder in made {
+        if let Some(parent) = folder.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// An upload written to its temp file.
