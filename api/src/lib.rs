@@ -159,6 +159,10 @@ pub struct SavedFile {
     pub batch: BatchId,
     /// When it was saved.
     pub saved_at: Timestamp,
+    /// The file is no longer in the library folder (deleted or moved by someone):
+    /// the index still remembers it, and saving the item again writes it anew.
+    #[serde(default)]
+    pub missing: bool,
 }
 
 /// `GET /api/batches/{batch}`: what the batch holds so far, so an interrupted run
@@ -169,6 +173,108 @@ pub struct BatchItems {
     pub batch: BatchId,
     /// Its saved files, in the order they were added.
     pub items: Vec<SavedFile>,
+}
+
+/// Items on a history page when the query names no `limit`.
+pub const HISTORY_DEFAULT_LIMIT: u32 = 100;
+/// Most items on one history page; a larger `limit` is lowered to it.
+pub const HISTORY_MAX_LIMIT: u32 = 1000;
+
+/// The query of `GET /api/history`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// Most items to answer with ([`HISTORY_DEFAULT_LIMIT`] when absent, at most
+    /// [`HISTORY_MAX_LIMIT`], at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Start after this item: the `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<HistoryCursor>,
+}
+
+impl HistoryQuery {
+    /// The page size this query asks for, within 1..=[`HISTORY_MAX_LIMIT`].
+    pub fn limit(&self) -> u32 {
+        self.limit
+            .unwrap_or(HISTORY_DEFAULT_LIMIT)
+            .clamp(1, HISTORY_MAX_LIMIT)
+    }
+}
+
+/// `GET /api/history`: one page of what was saved, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The saved files, newest first.
+    pub items: Vec<SavedFile>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next: Option<HistoryCursor>,
+}
+
+/// Where a history page ends: the save time and id of its last item. Clients treat
+/// it as an opaque string (`<milliseconds>.<item id>`) and hand it back as `before`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HistoryCursor {
+    saved_at_ms: i64,
+    item_id: ItemId,
+}
+
+/// A `before` that no history page handed out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid history cursor: pass the `next` of a history page")]
+pub struct InvalidCursor;
+
+impl HistoryCursor {
+    /// The cursor right after `file` (the last item of a page).
+    pub fn after(file: &SavedFile) -> Self {
+        HistoryCursor {
+            saved_at_ms: file.saved_at.as_millisecond(),
+            item_id: file.item_id.clone(),
+        }
+    }
+
+    /// The save time of the last item seen, in milliseconds since the Unix epoch.
+    pub fn saved_at_ms(&self) -> i64 {
+        self.saved_at_ms
+    }
+
+    /// The id of the last item seen.
+    pub fn item_id(&self) -> &ItemId {
+        &self.item_id
+    }
+}
+
+impl std::fmt::Display for HistoryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Ids never hold a '.', so the first one splits the two parts.
+        write!(f, "{}.{}", self.saved_at_ms, self.item_id)
+    }
+}
+
+impl std::str::FromStr for HistoryCursor {
+    type Err = InvalidCursor;
+
+    fn from_str(text: &str) -> Result<Self, InvalidCursor> {
+        let (ms, item) = text.split_once('.').ok_or(InvalidCursor)?;
+        Ok(HistoryCursor {
+            saved_at_ms: ms.parse().map_err(|_| InvalidCursor)?,
+            item_id: item.parse().map_err(|_| InvalidCursor)?,
+        })
+    }
+}
+
+impl TryFrom<String> for HistoryCursor {
+    type Error = InvalidCursor;
+
+    fn try_from(text: String) -> Result<Self, InvalidCursor> {
+        text.parse()
+    }
+}
+
+impl From<HistoryCursor> for String {
+    fn from(cursor: HistoryCursor) -> String {
+        cursor.to_string()
+    }
 }
 
 /// The body of every error the helper's `/api` answers with.
@@ -202,6 +308,50 @@ mod tests {
         assert_eq!(file.capture_time.to_string(), "2021-03-04T04:06:07Z");
         let back = serde_json::to_value(&file).unwrap();
         assert_eq!(back["capture_local"], "2021-03-04T05:06:07");
+    }
+
+    #[test]
+    fn a_saved_file_is_present_unless_marked_missing() {
+        let json = r#"{"item_id":"a","path":"a.jpg","size":4,"sha256":"00",
+            "capture_time":"2021-03-04T04:06:07Z","capture_local":"2021-03-04T05:06:07",
+            "batch":"b","saved_at":"2026-11-30T08:00:00Z"}"#;
+        let mut file: SavedFile = serde_json::from_str(json).unwrap();
+        assert!(!file.missing);
+        file.missing = true;
+        assert_eq!(serde_json::to_value(&file).unwrap()["missing"], true);
+    }
+
+    #[test]
+    fn history_cursors_round_trip_and_refuse_what_no_page_handed_out() {
+        let json = r#"{"item_id":"item-7","path":"a.jpg","size":4,"sha256":"00",
+            "capture_time":"2021-03-04T04:06:07Z","capture_local":"2021-03-04T05:06:07",
+            "batch":"b","saved_at":"2026-11-30T08:00:00.123Z"}"#;
+        let file: SavedFile = serde_json::from_str(json).unwrap();
+        let cursor = HistoryCursor::after(&file);
+        assert_eq!(cursor.to_string(), "1796025600123.item-7");
+        assert_eq!(cursor.to_string().parse::<HistoryCursor>().unwrap(), cursor);
+        assert_eq!(cursor.item_id().as_str(), "item-7");
+        for bad in ["", "123", "abc.item", "123.", "123.a/b", ".item", "1.2.3"] {
+            assert!(bad.parse::<HistoryCursor>().is_err(), "{bad:?}");
+        }
+        let query: HistoryQuery = serde_json::from_str(r#"{"before":"5.x"}"#).unwrap();
+        assert_eq!(query.before.unwrap().saved_at_ms(), 5);
+        assert!(serde_json::from_str::<HistoryQuery>(r#"{"before":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn history_limits_are_kept_in_range() {
+        let limit = |limit| {
+            HistoryQuery {
+                limit,
+                before: None,
+            }
+            .limit()
+        };
+        assert_eq!(limit(None), HISTORY_DEFAULT_LIMIT);
+        assert_eq!(limit(Some(0)), 1);
+        assert_eq!(limit(Some(7)), 7);
+        assert_eq!(limit(Some(u32::MAX)), HISTORY_MAX_LIMIT);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{name}` syntax) and the URL builders the app calls, side by side so they
 //! cannot drift apart. URLs are relative to the helper's origin.
 
-use crate::{BatchId, ItemId, UploadQuery};
+use crate::{BatchId, HistoryQuery, ItemId, UploadQuery};
 
 /// `GET`: 200 when the helper is ready.
 pub const HEALTHZ: &str = "/healthz";
@@ -20,7 +20,8 @@ pub const UPLOAD: &str = "/api/batches/{batch}/items/{item_id}";
 pub const BATCH: &str = "/api/batches/{batch}";
 /// `GET`: the batch's saved files as one streamed zip.
 pub const BATCH_ZIP: &str = "/api/batches/{batch}/zip";
-/// `GET`: every [`SavedFile`](crate::SavedFile), newest first.
+/// `GET ?limit=…&before=…` ([`HistoryQuery`]): a [`HistoryPage`](crate::HistoryPage)
+/// of [`SavedFile`](crate::SavedFile)s, newest first.
 pub const HISTORY: &str = "/api/history";
 /// Everything under this prefix is the helper's API (JSON errors, CSRF rule).
 pub const API_PREFIX: &str = "/api";
@@ -51,6 +52,23 @@ pub fn batch(batch: &BatchId) -> String {
 /// `/api/batches/{batch}/zip`.
 pub fn batch_zip(batch: &BatchId) -> String {
     format!("/api/batches/{batch}/zip")
+}
+
+/// `/api/history?limit=…&before=…` (each part only when set).
+pub fn history(query: &HistoryQuery) -> String {
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    if let Some(limit) = query.limit {
+        pairs.append_pair("limit", &limit.to_string());
+    }
+    if let Some(before) = &query.before {
+        pairs.append_pair("before", &before.to_string());
+    }
+    let pairs = pairs.finish();
+    if pairs.is_empty() {
+        HISTORY.to_owned()
+    } else {
+        format!("{HISTORY}?{pairs}")
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +109,19 @@ mod tests {
                     "2019-07-14T11:31:12+02:00".to_owned()
                 )
             ]
+        );
+    }
+
+    #[test]
+    fn history_urls_carry_only_what_is_set() {
+        assert_eq!(history(&HistoryQuery::default()), HISTORY);
+        let query = HistoryQuery {
+            limit: Some(20),
+            before: Some("1700000000000.item-9".parse().unwrap()),
+        };
+        assert_eq!(
+            history(&query),
+            "/api/history?limit=20&before=1700000000000.item-9"
         );
     }
 

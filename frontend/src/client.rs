@@ -113,9 +113,19 @@ pub async fn logout() -> Result<(), ApiError> {
     }
 }
 
-/// Everything the signed-in member (or the one user) has saved, newest first.
+/// Everything the signed-in member (or the one user) has saved, newest first,
+/// page after page.
 pub async fn history() -> Result<Vec<SavedFile>, ApiError> {
-    send_json(Request::get(api::routes::HISTORY)).await
+    let mut query = api::HistoryQuery::default();
+    let mut files = Vec::new();
+    loop {
+        let page: api::HistoryPage = send_json(Request::get(&api::routes::history(&query))).await?;
+        files.extend(page.items);
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => return Ok(files),
+        }
+    }
 }
 
 /// Loads the helper's configuration.

@@ -92,8 +92,10 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
     };
     ctx.remember_run(&pending.session);
     let saved: HashMap<String, api::SavedFile> = match client::batch_items(&job.batch).await {
+        // A file the user has since deleted from the folder is fetched again.
         Ok(saved) => saved
             .into_iter()
+            .filter(|item| !item.missing)
             .map(|item| (item.item_id.to_string(), item))
             .collect(),
         Err(err) => return ctx.stop_api("could not ask the helper what it saved", &err),

@@ -117,6 +117,15 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
     pub body_timeout: Option<Duration>,
 
+    /// Unix mode of saved photos [default: 0644, readable by Samba, Jellyfin and backups].
+    #[arg(long, env = "KEEPSAKE_FILE_MODE", value_parser = crate::library::parse_file_mode)]
+    pub file_mode: Option<u32>,
+
+    /// Free space kept on the library's disk; uploads that would go below it get 507
+    /// [default: 512M; 0 turns it off].
+    #[arg(long, env = "KEEPSAKE_MIN_FREE_SPACE", value_parser = parse_size)]
+    pub min_free_space: Option<u64>,
+
     /// Serve one person's library on a non-loopback address without sign-in. Anyone
     /// who can reach the port can read and write the library: prefer family members.
     #[arg(long, env = "KEEPSAKE_INSECURE_SINGLE_USER")]
@@ -148,6 +157,10 @@ struct FileConfig {
     max_upload_size: Option<u64>,
     max_uploads: Option<usize>,
     max_downloads: Option<usize>,
+    #[serde(default, deserialize_with = "file_mode_opt")]
+    file_mode: Option<u32>,
+    #[serde(default, deserialize_with = "size_opt")]
+    min_free_space: Option<u64>,
     #[serde(default)]
     members: Vec<Member>,
 }
@@ -180,6 +193,13 @@ fn size_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
+}
+
+/// `"0644"` in the TOML file (a string: TOML has no octal-looking numbers).
+fn file_mode_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| crate::library::parse_file_mode(&text).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// `"1048576"`, `"64K"`, `"24M"`, `"32G"`, `"1T"` (binary multiples).
@@ -271,6 +291,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Upload and connection limits.
     pub limits: Limits,
+    /// How saved files are written (mode, free-space floor).
+    pub storage: crate::library::LibraryOptions,
     /// A non-loopback single-user helper, allowed on purpose.
     pub insecure_single_user: bool,
 }
@@ -290,6 +312,7 @@ impl Config {
             session_lifetime: defaults::SESSION_LIFETIME,
             tls: None,
             limits: Limits::default(),
+            storage: crate::library::LibraryOptions::default(),
             insecure_single_user: false,
         }
     }
@@ -400,6 +423,16 @@ impl ServeArgs {
                 .unwrap_or(defaults::SESSION_LIFETIME),
             tls,
             limits,
+            storage: crate::library::LibraryOptions {
+                file_mode: self
+                    .file_mode
+                    .or(file.file_mode)
+                    .unwrap_or(crate::library::DEFAULT_FILE_MODE),
+                min_free_bytes: self
+                    .min_free_space
+                    .or(file.min_free_space)
+                    .unwrap_or(crate::library::DEFAULT_MIN_FREE_BYTES),
+            },
             insecure_single_user: self.insecure_single_user,
         })
     }

@@ -42,6 +42,9 @@ pub enum AppError {
     /// Too many failed sign-ins: wait before the next attempt.
     #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
     TooManyAttempts(std::time::Duration),
+    /// The library's disk is full, or would fall below the configured free space.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// A bug or an I/O failure on this server.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -59,6 +62,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,7 +106,13 @@ impl From<library::Error> for AppError {
             library::Error::EmptyUpload | library::Error::UploadBroke(_) => {
                 AppError::BadRequest(err.to_string())
             }
+            library::Error::LowSpace { .. } | library::Error::DiskFull { .. } => {
+                tracing::warn!(error = %err, "an upload was refused for lack of disk space");
+                AppError::InsufficientStorage(err.to_string())
+            }
             library::Error::Io { .. }
+            | library::Error::Locked { .. }
+            | library::Error::InvalidOption(_)
             | library::Error::Index(_)
             | library::Error::CorruptIndex(_)
             | library::Error::NewerIndex { .. }
@@ -131,3 +141,31 @@ impl From<QueryRejection> for AppError {
 
 /// Shorthand for handler results.
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_disk_is_507_with_a_message_a_person_can_act_on() {
+        let low = AppError::from(library::Error::LowSpace {
+            available: 100 * 1024 * 1024,
+            floor: 512 * 1024 * 1024,
+        });
+        assert_eq!(low.status(), StatusCode::INSUFFICIENT_STORAGE);
+        let message = low.to_string();
+        assert!(
+            message.contains("100.0 MiB free") && message.contains("512.0 MiB"),
+            "{message}"
+        );
+        let full = AppError::from(library::Error::io("writing the upload")(
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        ));
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        // Any other I/O failure stays an internal error.
+        let broken = AppError::from(library::Error::io("writing the upload")(
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        ));
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -112,6 +112,7 @@ mod tests {
             capture_local: "2024-01-01T01:00:00".parse().unwrap(),
             batch: batch.parse().unwrap(),
             saved_at: saved_at.parse().unwrap(),
+            missing: false,
         }
     }
 

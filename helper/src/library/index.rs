@@ -1,5 +1,7 @@
-//! The SQLite index of what was saved: one row per (owner, item) in `saved`, and
-//! which batch each item was saved or met again in (`batch_items`). Every call is
+//! The SQLite index of what was saved: one row per (owner, item) in `saved`, which
+//! batch each item was saved or met again in (`batch_items`), and the saves under
+//! way (`pending`: a claim written before a file gets its name, so a crash between
+//! the rename and the row is recovered, see [`super::Library`]). Every call is
 //! blocking: the library runs them on tokio's blocking pool.
 //!
 //! Times are integers (milliseconds since the Unix epoch, offsets in seconds), so
@@ -10,7 +12,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use api::{BatchId, ItemId, SavedFile};
+use api::{BatchId, HistoryCursor, ItemId, SavedFile};
 use jiff::Timestamp;
 use jiff::tz::Offset;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -18,8 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{CaptureTime, Error};
 
 /// The schema this code writes. 0 is the unversioned layout of the first release
-/// (RFC 3339 text times and an unused CRC column).
-pub const SCHEMA_VERSION: i64 = 1;
+/// (RFC 3339 text times and an unused CRC column); 1 has integer times; 2 adds the
+/// `pending` claims and an index for paging the history.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,15 +48,41 @@ const CREATE_V1: &str = "
         PRIMARY KEY (owner, batch, item_id)
     );";
 
-/// A row to insert.
-pub struct NewRow<'a> {
-    pub owner: &'a str,
-    pub item_id: &'a ItemId,
-    pub path: &'a str,
+/// Version 1 to 2: claims of saves under way, and history pages by save time.
+const V1_TO_V2: &str = "
+    CREATE TABLE pending (
+        owner TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        capture_ms INTEGER NOT NULL,
+        capture_offset_s INTEGER NOT NULL,
+        batch TEXT NOT NULL,
+        claimed_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, item_id)
+    );
+    CREATE INDEX saved_by_time ON saved (owner, saved_ms, item_id);";
+
+/// A save under way: the row `saved` gets once the file has its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The owner's key.
+    pub owner: String,
+    /// The item.
+    pub item_id: ItemId,
+    /// The path the file is being given, relative to the owner's folder.
+    pub path: String,
+    /// Its size.
     pub size: u64,
-    pub sha256: &'a str,
+    /// Its hex SHA-256.
+    pub sha256: String,
+    /// Its capture time.
     pub capture_time: CaptureTime,
-    pub batch: &'a BatchId,
+    /// The batch saving it.
+    pub batch: BatchId,
+    /// When the claim was written.
+    pub claimed_at: Timestamp,
 }
 
 /// The open index.
@@ -66,7 +95,10 @@ impl Index {
     pub fn open(path: &Path) -> Result<Index, Error> {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        // FULL: a commit is on disk before the call returns, so a claim is durable
+        // before its file is renamed, even across a power cut (NORMAL would only
+        // survive a killed process). Saves are few and each already syncs a photo.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
         migrate(&mut conn)?;
         Ok(Index {
             conn: Mutex::new(conn),
@@ -92,32 +124,96 @@ impl Index {
         row.map(RawRow::into_saved_file).transpose()
     }
 
-    /// Records a new file and its batch. `false` when the owner already had the
-    /// item (another upload won the race): nothing is written then.
-    pub fn insert(&self, row: &NewRow<'_>, now: Timestamp) -> Result<bool, Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO saved
-             (owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms)
+    /// Writes (or replaces) the claim of a save: committed before the file gets
+    /// its name, so a crash after the rename leaves a claim that names the file.
+    pub fn claim(&self, claim: &Claim) -> Result<(), Error> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO pending
+             (owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, claimed_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
-                row.owner,
-                row.item_id.as_str(),
-                row.path,
-                i64::try_from(row.size).unwrap_or(i64::MAX),
-                row.sha256,
-                row.capture_time.instant.as_millisecond(),
-                row.capture_time.offset().seconds(),
-                row.batch.as_str(),
-                now.as_millisecond(),
+                claim.owner,
+                claim.item_id.as_str(),
+                claim.path,
+                i64::try_from(claim.size).unwrap_or(i64::MAX),
+                claim.sha256,
+                claim.capture_time.instant.as_millisecond(),
+                claim.capture_time.offset().seconds(),
+                claim.batch.as_str(),
+                claim.claimed_at.as_millisecond(),
             ],
         )?;
-        if inserted == 1 {
-            add_to_batch(&tx, row.owner, row.batch, row.item_id, now)?;
-        }
+        Ok(())
+    }
+
+    /// Drops a claim whose file never got its name.
+    pub fn release(&self, owner: &str, item: &ItemId) -> Result<(), Error> {
+        self.conn().execute(
+            "DELETE FROM pending WHERE owner = ?1 AND item_id = ?2",
+            params![owner, item.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Turns a claim into the item's row (replacing an older row whose file went
+    /// missing) and records its batch, in one transaction. `false` when there is
+    /// no such claim.
+    pub fn complete(&self, owner: &str, item: &ItemId, saved_at: Timestamp) -> Result<bool, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let batch: Option<String> = tx
+            .query_row(
+                "SELECT batch FROM pending WHERE owner = ?1 AND item_id = ?2",
+                params![owner, item.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(batch) = batch else {
+            return Ok(false);
+        };
+        let batch: BatchId = batch
+            .parse()
+            .map_err(|_| Error::CorruptIndex(format!("batch id of the claim of item {item}")))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO saved
+             (owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms)
+             SELECT owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, ?3
+             FROM pending WHERE owner = ?1 AND item_id = ?2",
+            params![owner, item.as_str(), saved_at.as_millisecond()],
+        )?;
+        tx.execute(
+            "DELETE FROM pending WHERE owner = ?1 AND item_id = ?2",
+            params![owner, item.as_str()],
+        )?;
+        add_to_batch(&tx, owner, &batch, item, saved_at)?;
         tx.commit()?;
-        Ok(inserted == 1)
+        Ok(true)
+    }
+
+    /// The claim of one item, if a save of it is under way (or was, when a helper
+    /// was killed).
+    pub fn claim_of(&self, owner: &str, item: &ItemId) -> Result<Option<Claim>, Error> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {CLAIM_COLUMNS} FROM pending WHERE owner = ?1 AND item_id = ?2"),
+                params![owner, item.as_str()],
+                RawClaim::read,
+            )
+            .optional()?;
+        row.map(RawClaim::into_claim).transpose()
+    }
+
+    /// Every claim, oldest first.
+    pub fn claims(&self) -> Result<Vec<Claim>, Error> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {CLAIM_COLUMNS} FROM pending ORDER BY claimed_ms, rowid"
+        ))?;
+        let rows = statement
+            .query_map([], RawClaim::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(RawClaim::into_claim).collect()
     }
 
     /// Records that `batch` met an item the owner already holds.
@@ -132,15 +228,6 @@ impl Index {
         let tx = conn.transaction()?;
         add_to_batch(&tx, owner, batch, item, now)?;
         tx.commit()?;
-        Ok(())
-    }
-
-    /// Forgets an item whose file is gone, so it can be saved again.
-    pub fn forget(&self, owner: &str, item: &ItemId) -> Result<(), Error> {
-        self.conn().execute(
-            "DELETE FROM saved WHERE owner = ?1 AND item_id = ?2",
-            params![owner, item.as_str()],
-        )?;
         Ok(())
     }
 
@@ -159,14 +246,29 @@ impl Index {
         rows.into_iter().map(RawRow::into_saved_file).collect()
     }
 
-    /// Everything the owner has saved, newest first.
-    pub fn history(&self, owner: &str) -> Result<Vec<SavedFile>, Error> {
+    /// Up to `limit` of the owner's saved files, newest first (ties by item id),
+    /// starting after `before`.
+    pub fn history(
+        &self,
+        owner: &str,
+        before: Option<&HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<SavedFile>, Error> {
         let conn = self.conn();
+        // Keyset paging: a page never repeats or skips a row that other saves push
+        // down, and costs the same however deep it is.
+        let (before_ms, before_item) = match before {
+            Some(cursor) => (cursor.saved_at_ms(), cursor.item_id().as_str()),
+            None => (i64::MAX, ""),
+        };
         let mut statement = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM saved WHERE owner = ?1 ORDER BY saved_ms DESC, rowid DESC"
+            "SELECT {COLUMNS} FROM saved
+             WHERE owner = ?1 AND (saved_ms < ?2 OR (saved_ms = ?2 AND (?3 = '' OR item_id < ?3)))
+             ORDER BY saved_ms DESC, item_id DESC
+             LIMIT ?4"
         ))?;
         let rows = statement
-            .query_map(params![owner], RawRow::read)?
+            .query_map(params![owner, before_ms, before_item, limit], RawRow::read)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(RawRow::into_saved_file).collect()
     }
@@ -231,6 +333,62 @@ impl RawRow {
             batch: self.batch.parse().map_err(|_| corrupt("batch id"))?,
             saved_at: Timestamp::from_millisecond(self.saved_ms)
                 .map_err(|_| corrupt("save time"))?,
+            // Whether the file is still there is the library's to find out.
+            missing: false,
+        })
+    }
+}
+
+const CLAIM_COLUMNS: &str =
+    "owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, claimed_ms";
+
+/// A claim as SQLite returns it.
+struct RawClaim {
+    owner: String,
+    item_id: String,
+    path: String,
+    size: i64,
+    sha256: String,
+    capture_ms: i64,
+    capture_offset_s: i32,
+    batch: String,
+    claimed_ms: i64,
+}
+
+impl RawClaim {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawClaim> {
+        Ok(RawClaim {
+            owner: row.get(0)?,
+            item_id: row.get(1)?,
+            path: row.get(2)?,
+            size: row.get(3)?,
+            sha256: row.get(4)?,
+            capture_ms: row.get(5)?,
+            capture_offset_s: row.get(6)?,
+            batch: row.get(7)?,
+            claimed_ms: row.get(8)?,
+        })
+    }
+
+    fn into_claim(self) -> Result<Claim, Error> {
+        let corrupt = |what: &str| {
+            Error::CorruptIndex(format!("{what} of the claim of item {}", self.item_id))
+        };
+        Ok(Claim {
+            capture_time: CaptureTime::from_parts(
+                Timestamp::from_millisecond(self.capture_ms)
+                    .map_err(|_| corrupt("capture time"))?,
+                Offset::from_seconds(self.capture_offset_s)
+                    .map_err(|_| corrupt("capture offset"))?,
+            ),
+            claimed_at: Timestamp::from_millisecond(self.claimed_ms)
+                .map_err(|_| corrupt("claim time"))?,
+            item_id: self.item_id.parse().map_err(|_| corrupt("id"))?,
+            batch: self.batch.parse().map_err(|_| corrupt("batch id"))?,
+            size: u64::try_from(self.size).map_err(|_| corrupt("size"))?,
+            owner: self.owner,
+            path: self.path,
+            sha256: self.sha256,
         })
     }
 }
@@ -248,16 +406,20 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    let has_v0: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saved')",
-        [],
-        |row| row.get(0),
-    )?;
-    if has_v0 {
-        migrate_v0_to_v1(&tx)?;
-    } else {
-        tx.execute_batch(CREATE_V1)?;
+    if version == 0 {
+        let has_v0: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saved')",
+            [],
+            |row| row.get(0),
+        )?;
+        if has_v0 {
+            migrate_v0_to_v1(&tx)?;
+        } else {
+            tx.execute_batch(CREATE_V1)?;
+        }
     }
+    // Every version from 1 on is reached through the same steps, fresh or not.
+    tx.execute_batch(V1_TO_V2)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -370,7 +532,143 @@ mod tests {
         drop(index);
         // Opening it again is a no-op.
         let index = Index::open(&path).unwrap();
-        assert_eq!(index.history("").unwrap().len(), 2);
+        assert_eq!(index.history("", None, 10).unwrap().len(), 2);
+        assert!(index.claims().unwrap().is_empty());
+    }
+
+    fn claim(item: &str, path: &str, batch: &str, at_ms: i64) -> Claim {
+        Claim {
+            owner: String::new(),
+            item_id: item.parse().unwrap(),
+            path: path.into(),
+            size: 3,
+            sha256: "abc".into(),
+            capture_time: "2021-03-04T05:06:07+01:00".parse().unwrap(),
+            batch: batch.parse().unwrap(),
+            claimed_at: Timestamp::from_millisecond(at_ms).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_version_1_index_is_migrated_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(CREATE_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO saved VALUES ('', 'item-a', '2019/07/a.jpg', 4, 'ab',
+                    1563161472000, 3600, 'b1', 1795939200000);
+                 INSERT INTO batch_items VALUES ('', 'b1', 'item-a', 1795939200000);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let index = Index::open(&path).unwrap();
+        let history = index.history("", None, 10).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].path, "2019/07/a.jpg");
+        assert_eq!(
+            index.batch_files("", &"b1".parse().unwrap()).unwrap().len(),
+            1
+        );
+        // The new table is there.
+        index
+            .claim(&claim("item-b", "2019/07/b.jpg", "b1", 1))
+            .unwrap();
+        assert_eq!(index.claims().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_completed_claim_becomes_the_row_and_joins_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("i.sqlite3")).unwrap();
+        let item: ItemId = "item-a".parse().unwrap();
+        index
+            .claim(&claim("item-a", "2021/03/a.jpg", "b1", 1))
+            .unwrap();
+        assert!(
+            index.find("", &item).unwrap().is_none(),
+            "a claim is not a row"
+        );
+        assert_eq!(
+            index.claim_of("", &item).unwrap().unwrap(),
+            claim("item-a", "2021/03/a.jpg", "b1", 1)
+        );
+        let at = Timestamp::from_millisecond(5_000).unwrap();
+        assert!(index.complete("", &item, at).unwrap());
+        assert!(index.claims().unwrap().is_empty());
+        let row = index.find("", &item).unwrap().unwrap();
+        assert_eq!((row.path.as_str(), row.saved_at), ("2021/03/a.jpg", at));
+        assert_eq!(
+            index.batch_files("", &"b1".parse().unwrap()).unwrap(),
+            [row]
+        );
+        assert!(!index.complete("", &item, at).unwrap(), "no claim left");
+
+        // A later save of the same item (its file went missing) replaces the row.
+        index
+            .claim(&claim("item-a", "2021/03/a (2).jpg", "b2", 6))
+            .unwrap();
+        assert!(index.complete("", &item, at).unwrap());
+        let row = index.find("", &item).unwrap().unwrap();
+        assert_eq!(
+            (row.path.as_str(), row.batch.as_str()),
+            ("2021/03/a (2).jpg", "b2")
+        );
+
+        // A released claim leaves nothing.
+        index
+            .claim(&claim("item-c", "2021/03/c.jpg", "b2", 7))
+            .unwrap();
+        index.release("", &"item-c".parse().unwrap()).unwrap();
+        assert!(index.claims().unwrap().is_empty());
+        assert!(
+            index
+                .find("", &"item-c".parse().unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn history_pages_walk_every_row_once_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("i.sqlite3")).unwrap();
+        // Seven items, three of them saved in the same millisecond.
+        let saves = [
+            ("i1", 10),
+            ("i2", 20),
+            ("i3", 20),
+            ("i4", 20),
+            ("i5", 30),
+            ("i6", 40),
+            ("i7", 50),
+        ];
+        for (item, at) in saves {
+            index
+                .claim(&claim(item, &format!("2021/03/{item}.jpg"), "b", at))
+                .unwrap();
+            index
+                .complete(
+                    "",
+                    &item.parse().unwrap(),
+                    Timestamp::from_millisecond(at).unwrap(),
+                )
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = index.history("", before.as_ref(), 2).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            before = Some(HistoryCursor::after(last));
+            seen.extend(page.iter().map(|f| f.item_id.as_str().to_owned()));
+        }
+        assert_eq!(seen, ["i7", "i6", "i5", "i4", "i3", "i2", "i1"]);
+        // Another owner's rows never show.
+        assert!(index.history("ana", None, 10).unwrap().is_empty());
     }
 
     #[test]

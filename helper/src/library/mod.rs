@@ -3,20 +3,25 @@
 //! interrupted runs resume, the app shows history), and a batch as a streamed zip
 //! ([`batch_zip`]).
 //!
-//! Layout: `<root>/[<member>/]<YYYY>/<MM>/<name>`, the year and month of the
-//! capture time as the photographer's clock showed it. Blocking work (SQLite,
-//! folders, fsync, rename) runs on tokio's blocking pool, never on the async workers.
+//! Layout: `<root>/[<member>/]<YYYY>/<MM>/<name>` (or `unknown-date/<name>`), the
+//! year and month of the capture time as the photographer's clock showed it, beside
+//! the index (`.keepsake.sqlite3`) and the lock file (`.keepsake.lock`) that keeps a
+//! second helper out. Blocking work (SQLite, folders, fsync, rename) runs on tokio's
+//! blocking pool, never on the async workers. See [`Library`] for what a crash can
+//! and cannot leave behind.
 
 pub mod batch_zip;
 mod index;
 pub mod names;
 pub mod store;
 
+use std::fs::File;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use api::{BatchId, ItemId, SaveOutcome, SaveStatus, SavedFile};
+use api::{BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile};
 use bytes::Bytes;
 use futures_util::Stream;
 use jiff::Timestamp;
@@ -24,12 +29,28 @@ use jiff::civil::DateTime;
 use jiff::fmt::temporal::Pieces;
 use jiff::tz::Offset;
 
-use self::index::{Index, NewRow};
+use self::index::{Claim, Index};
+use self::store::{LinkError, SpaceFloor, Written};
 
 pub use self::index::SCHEMA_VERSION;
 
 /// File name of the index inside the library root.
 pub const DATABASE_NAME: &str = ".keepsake.sqlite3";
+
+/// File name of the lock file inside the library root: held (`flock`) by the one
+/// helper that uses the library. It stays when the helper stops; the lock does not.
+pub const LOCK_NAME: &str = ".keepsake.lock";
+
+/// Mode of saved files unless configured otherwise: readable by everyone (Samba,
+/// Jellyfin, a backup user), writable by the helper's user.
+pub const DEFAULT_FILE_MODE: u32 = 0o644;
+
+/// Free space kept on the library's disk unless configured otherwise: enough for
+/// the system and the index to keep working when the photos have filled the rest.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// How many numbered names (`a (2).jpg`…) a save tries before giving up.
+const MAX_NAME_ATTEMPTS: u32 = 10_000;
 
 /// What went wrong in the library. [`crate::error::AppError`] maps each to HTTP.
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +90,72 @@ pub enum Error {
     /// A blocking task panicked or was cancelled.
     #[error("a library task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Saving would leave less than the configured free space on the disk.
+    #[error(
+        "not enough free space in the library folder: {} free, and the helper keeps at \
+         least {} free; nothing was saved",
+        human_bytes(*available),
+        human_bytes(*floor)
+    )]
+    LowSpace {
+        /// Bytes free when the save was refused.
+        available: u64,
+        /// The configured floor.
+        floor: u64,
+    },
+    /// The disk (or the user's quota) filled up during a write.
+    #[error("the library's disk is full ({context}); nothing was saved")]
+    DiskFull {
+        /// What was being done.
+        context: &'static str,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another helper holds the library's lock file.
+    #[error(
+        "the library folder {} is in use by another helper{}: stop that one, or give \
+         this one another library folder",
+        root.display(),
+        holder.as_ref().map(|pid| format!(" (process {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The library root.
+        root: PathBuf,
+        /// The process id the lock file names, if it names one.
+        holder: Option<u32>,
+    },
+    /// [`LibraryOptions`] that cannot work.
+    #[error("invalid library option: {0}")]
+    InvalidOption(String),
 }
 
 impl Error {
-    /// For `map_err`: an I/O error with what was being done.
+    /// For `map_err`: an I/O error with what was being done (a full disk or quota
+    /// is [`Error::DiskFull`], so it can be told apart from a broken disk).
     pub fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-        move |source| Error::Io { context, source }
+        move |source| match source.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Error::DiskFull { context, source }
+            }
+            _ => Error::Io { context, source },
+        }
+    }
+}
+
+/// `1.5 GiB`: a byte count for people.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -94,6 +175,15 @@ impl Owner {
         match self {
             Owner::Single => "",
             Owner::Member(name) => name,
+        }
+    }
+
+    /// The owner of an index key.
+    fn from_key(key: &str) -> Owner {
+        if key.is_empty() {
+            Owner::Single
+        } else {
+            Owner::Member(key.to_owned())
         }
     }
 }
@@ -158,29 +248,196 @@ pub struct SaveRequest {
     pub capture_time: CaptureTime,
 }
 
-/// The library root and its index. Cheap to clone.
+/// How a library saves files. [`Default`] is what `helper serve` uses unless told
+/// otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LibraryOptions {
+    /// Unix mode of saved files ([`DEFAULT_FILE_MODE`]); set as is, whatever the
+    /// umask. At most `0o777`, and readable by the helper's own user (it zips them).
+    /// Ignored where there are no Unix modes.
+    pub file_mode: u32,
+    /// Bytes that must stay free on the library's disk ([`DEFAULT_MIN_FREE_BYTES`]):
+    /// an upload is refused ([`Error::LowSpace`], HTTP 507) before it starts and
+    /// stopped as it grows when less is free. 0 turns the floor off. Enforced where
+    /// free space can be read (Unix).
+    pub min_free_bytes: u64,
+}
+
+impl Default for LibraryOptions {
+    fn default() -> Self {
+        LibraryOptions {
+            file_mode: DEFAULT_FILE_MODE,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+        }
+    }
+}
+
+impl LibraryOptions {
+    fn check(&self) -> Result<(), Error> {
+        if self.file_mode & !0o777 != 0 {
+            return Err(Error::InvalidOption(format!(
+                "file mode {:o} has bits beyond rwxrwxrwx (setuid, setgid, sticky, or not a mode)",
+                self.file_mode
+            )));
+        }
+        if self.file_mode & 0o400 == 0 {
+            return Err(Error::InvalidOption(format!(
+                "file mode {:o} does not let the helper read its own files back (for zips)",
+                self.file_mode
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a file mode as people write it: octal, with or without a leading `0` or
+/// `0o` (`644`, `0644`, `0o640`). For a command-line flag's value parser.
+pub fn parse_file_mode(text: &str) -> Result<u32, String> {
+    let digits = text.trim();
+    let digits = digits.strip_prefix("0o").unwrap_or(digits);
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| format!("{text:?} is not an octal file mode such as 0644"))?;
+    let options = LibraryOptions {
+        file_mode: mode,
+        ..LibraryOptions::default()
+    };
+    options.check().map_err(|err| err.to_string())?;
+    Ok(mode)
+}
+
+/// What [`Library::open_with`] found and repaired, from a helper that stopped
+/// mid-save (killed, crashed, or the power went).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Temp files of broken-off uploads deleted.
+    pub swept_temp_files: usize,
+    /// Saves whose file had its name but not its row: the row was written.
+    pub recovered_saves: usize,
+    /// Saves that stopped before their file had its name: the claim was dropped.
+    pub abandoned_saves: usize,
+}
+
+/// The library root and its index. Cheap to clone; the lock is released when the
+/// last clone is dropped.
+///
+/// # What a crash can leave behind
+///
+/// A save runs in this order, and the index and the folder agree after a `kill -9`
+/// (or a power cut) at any point of it:
+///
+/// 1. The body streams into `.keepsake-XXXXXX.part` in the final folder. A crash
+///    here leaves only that temp file; the next [`Library::open_with`] sweeps every
+///    file of exactly that shape under the root (and nothing else).
+/// 2. The temp file gets its mode and mtime and is fsynced.
+/// 3. A *claim* (the `pending` table: the item, the final path, its size and
+///    SHA-256) is committed, durably (`synchronous = FULL`), **before** the rename.
+/// 4. The temp file is linked under the final name only if that name is free, and
+///    the folder is fsynced.
+/// 5. One transaction turns the claim into the item's row and records its batch.
+///
+/// So every file that got its name has either a row or a claim naming it. At start,
+/// each claim is checked against the disk: a regular file at its path with its size
+/// and SHA-256 gets its row (the crash fell between 4 and 5); otherwise the claim is
+/// dropped (the crash fell before 4, or someone replaced the file since). Only the
+/// few claims are hashed, never the whole library. A retry after any crash finds the
+/// row and answers "duplicate" for the file already in place: never `name (2).jpg`.
+///
+/// Steps 3 to 5 run under one mutex per library (the lock file keeps other helpers
+/// out), so a claim is only ever a crash's leftover or the save holding the mutex,
+/// and two uploads of one item cannot both get a file. The slow part (streaming,
+/// fsyncing the photo) runs outside it.
 #[derive(Clone)]
 pub struct Library {
     root: PathBuf,
-    index: Arc<Index>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    index: Index,
+    options: LibraryOptions,
+    /// Held from the claim to the row (steps 3 to 5 above).
+    publishing: Mutex<()>,
+    report: OpenReport,
+    /// Locked for as long as the library is open.
+    _lock: File,
 }
 
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Library").field("root", &self.root).finish()
+        f.debug_struct("Library")
+            .field("root", &self.root)
+            .field("options", &self.shared.options)
+            .finish()
     }
 }
 
+/// What an owner already holds of an item.
+enum Held {
+    /// A row whose file is in place.
+    Present(SavedFile),
+    /// A row whose file is gone from the folder.
+    Missing(SavedFile),
+    /// No row.
+    Absent,
+}
+
 impl Library {
-    /// Opens (creating if needed) the library folder and its index. Blocking: call
-    /// it at start-up, before serving.
+    /// [`Library::open_with`] the default options.
     pub fn open(root: &Path) -> Result<Self, Error> {
+        Library::open_with(root, LibraryOptions::default())
+    }
+
+    /// Opens (creating if needed) the library folder and its index, takes its lock
+    /// file (failing with [`Error::Locked`] when another helper holds it), and
+    /// repairs what a helper that stopped mid-save left (see [`Library`] and
+    /// [`Library::open_report`]). Blocking: call it at start-up, before serving.
+    pub fn open_with(root: &Path, options: LibraryOptions) -> Result<Self, Error> {
+        options.check()?;
         std::fs::create_dir_all(root).map_err(Error::io("creating the library folder"))?;
+        let lock = lock_library(root)?;
         let index = Index::open(&root.join(DATABASE_NAME))?;
+        // Safe only now: holding the lock, no other helper is writing temp files here.
+        let swept = store::sweep_temp_files(root);
+        let mut report = OpenReport {
+            swept_temp_files: swept.removed,
+            ..OpenReport::default()
+        };
+        for claim in index.claims()? {
+            match reconcile(root, &index, &claim)? {
+                Reconciled::Recovered => report.recovered_saves += 1,
+                Reconciled::Abandoned => report.abandoned_saves += 1,
+            }
+        }
+        if report != OpenReport::default() || swept.failed > 0 {
+            tracing::warn!(
+                root = %root.display(),
+                swept_temp_files = report.swept_temp_files,
+                unsweepable_temp_files = swept.failed,
+                recovered_saves = report.recovered_saves,
+                abandoned_saves = report.abandoned_saves,
+                "the library was left mid-save (a crash or kill): repaired"
+            );
+        }
         Ok(Library {
             root: root.to_owned(),
-            index: Arc::new(index),
+            shared: Arc::new(Shared {
+                index,
+                options,
+                publishing: Mutex::new(()),
+                report,
+                _lock: lock,
+            }),
         })
+    }
+
+    /// What opening the library found and repaired.
+    pub fn open_report(&self) -> OpenReport {
+        self.shared.report
+    }
+
+    /// The options the library was opened with.
+    pub fn options(&self) -> LibraryOptions {
+        self.shared.options
     }
 
     /// The library root.
@@ -190,10 +447,11 @@ impl Library {
 
     /// The folder of one owner.
     pub fn owner_dir(&self, owner: &Owner) -> PathBuf {
-        match owner {
-            Owner::Single => self.root.clone(),
-            Owner::Member(name) => self.root.join(name),
-        }
+        owner_dir(&self.root, owner)
+    }
+
+    fn index(&self) -> &Index {
+        &self.shared.index
     }
 
     /// Runs `f` on the index on the blocking pool.
@@ -208,13 +466,19 @@ impl Library {
     /// The saved file of an item, if the owner has one.
     pub async fn find(&self, owner: &Owner, item: &ItemId) -> Result<Option<SavedFile>, Error> {
         let (owner, item) = (owner.clone(), item.clone());
-        self.blocking(move |lib| lib.index.find(owner.key(), &item))
-            .await
+        self.blocking(move |lib| {
+            let Some(file) = lib.index().find(owner.key(), &item)? else {
+                return Ok(None);
+            };
+            Ok(lib.mark_missing(&owner, vec![file]).pop())
+        })
+        .await
     }
 
     /// Saves one uploaded file: streams it into a temporary file beside its final
     /// place, then links it under a name no other file has. Never overwrites, never
-    /// leaves a partial file behind, and skips an item the owner already holds.
+    /// leaves a partial file behind, skips an item the owner already holds, and
+    /// saves again an item whose file has gone missing (saying so in the log).
     pub async fn save<S, E>(
         &self,
         owner: &Owner,
@@ -231,111 +495,310 @@ impl Library {
         }
 
         let relative_dir = names::capture_folder(request.capture_time.local);
-        let dir = self.owner_dir(owner).join(&relative_dir);
+        let floor = SpaceFloor {
+            dir: self.owner_dir(owner).join(&relative_dir),
+            min_free_bytes: self.shared.options.min_free_bytes,
+        };
         let temp = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || store::create_temp(&dir))
-                .await?
-                .map_err(Error::io("creating a temporary file in the library"))?
+            let floor = floor.clone();
+            tokio::task::spawn_blocking(move || store::create_temp(&floor)).await??
         };
         // The temp file deletes itself if anything below fails or the client goes away.
-        let written = store::write_body(temp, body).await?;
-        let (size, sha256) = (written.size, written.sha256.clone());
+        let written = store::write_body(temp, body, &floor).await?;
+        let owner = owner.clone();
+        self.blocking(move |lib| {
+            lib.publish(
+                &owner,
+                &request,
+                written,
+                &floor.dir,
+                &relative_dir,
+                &filename,
+            )
+        })
+        .await
+    }
 
-        let owner_key = owner.key().to_owned();
-        let request2 = request.clone();
-        let saved = self
-            .blocking(move |lib| {
-                let (final_path, name) =
-                    store::publish(written.temp, &dir, &filename, request2.capture_time.instant)
-                        .map_err(Error::io("saving the file"))?;
-                let path = format!("{relative_dir}/{name}");
-                let inserted = lib.index.insert(
-                    &NewRow {
-                        owner: &owner_key,
-                        item_id: &request2.item_id,
-                        path: &path,
+    /// Blocking: steps 2 to 5 of a save (see [`Library`]).
+    fn publish(
+        &self,
+        owner: &Owner,
+        request: &SaveRequest,
+        written: Written,
+        dir: &Path,
+        relative_dir: &str,
+        filename: &str,
+    ) -> Result<SaveOutcome, Error> {
+        let Written { temp, size, sha256 } = written;
+        store::seal(
+            &temp,
+            self.shared.options.file_mode,
+            request.capture_time.instant,
+        )
+        .map_err(Error::io("saving the file"))?;
+
+        // A panic while holding it leaves nothing half-done that the claims do not
+        // describe: keep going.
+        let _publishing = self
+            .shared
+            .publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // A claim here is from a save of this item that failed after its rename
+        // (say, the row could not be written): it may name a file already in place.
+        if let Some(claim) = self.index().claim_of(owner.key(), &request.item_id)? {
+            reconcile(&self.root, self.index(), &claim)?;
+        }
+        // Another upload of the item may have finished while this one streamed.
+        if let Held::Present(saved) = self.held(owner, request)? {
+            return Ok(duplicate(saved));
+        }
+
+        let mut temp = temp;
+        for attempt in 1..MAX_NAME_ATTEMPTS {
+            let name = names::numbered(filename, attempt);
+            let candidate = dir.join(&name);
+            // A taken name needs no claim; `link` still refuses one taken meanwhile.
+            if candidate.symlink_metadata().is_ok() {
+                continue;
+            }
+            let path = format!("{relative_dir}/{name}");
+            self.index().claim(&Claim {
+                owner: owner.key().to_owned(),
+                item_id: request.item_id.clone(),
+                path: path.clone(),
+                size,
+                sha256: sha256.clone(),
+                capture_time: request.capture_time,
+                batch: request.batch.clone(),
+                claimed_at: Timestamp::now(),
+            })?;
+            match store::link(temp, &candidate) {
+                Ok(()) => {
+                    // On failure from here on the claim stays: it names a file that is
+                    // in place, and the next save of the item or start finishes it.
+                    store::sync_dir(dir).map_err(Error::io("saving the file"))?;
+                    if !self
+                        .index()
+                        .complete(owner.key(), &request.item_id, Timestamp::now())?
+                    {
+                        return Err(Error::CorruptIndex(format!(
+                            "the claim of item {} vanished during a save",
+                            request.item_id
+                        )));
+                    }
+                    return Ok(SaveOutcome {
+                        status: SaveStatus::Saved,
+                        path,
                         size,
-                        sha256: &sha256,
-                        capture_time: request2.capture_time,
-                        batch: &request2.batch,
-                    },
-                    Timestamp::now(),
-                )?;
-                if !inserted {
-                    // Another upload of the same item won the race: keep its file, drop ours.
-                    let _ = std::fs::remove_file(&final_path);
-                    return Ok(None);
+                        sha256,
+                    });
                 }
-                Ok(Some(SaveOutcome {
-                    status: SaveStatus::Saved,
-                    path,
-                    size,
-                    sha256,
-                }))
-            })
-            .await?;
-        match saved {
-            Some(outcome) => Ok(outcome),
-            None => self.existing(owner, &request).await?.ok_or_else(|| {
-                Error::CorruptIndex(format!(
-                    "row of item {} vanished during a save",
-                    request.item_id
-                ))
-            }),
+                Err(LinkError::Taken(back)) => temp = back,
+                Err(LinkError::Failed(err)) => {
+                    self.release_after_failure(owner, &request.item_id);
+                    return Err(Error::io("saving the file")(err));
+                }
+            }
+        }
+        self.release_after_failure(owner, &request.item_id);
+        Err(Error::Io {
+            context: "saving the file",
+            source: std::io::Error::other(format!(
+                "no free name like {filename} in {relative_dir}"
+            )),
+        })
+    }
+
+    /// Drops the claim of a save that failed before its rename. If even that fails,
+    /// the claim names no file, and the next start drops it.
+    fn release_after_failure(&self, owner: &Owner, item: &ItemId) {
+        if let Err(err) = self.index().release(owner.key(), item) {
+            tracing::warn!(error = %err, item = %item, "cannot drop the claim of a failed save");
         }
     }
 
+    /// Blocking: what the owner holds of the request's item; a held item also joins
+    /// the request's batch (so that batch's zip has it).
+    fn held(&self, owner: &Owner, request: &SaveRequest) -> Result<Held, Error> {
+        let Some(saved) = self.index().find(owner.key(), &request.item_id)? else {
+            return Ok(Held::Absent);
+        };
+        if !self.owner_dir(owner).join(&saved.path).is_file() {
+            return Ok(Held::Missing(saved));
+        }
+        self.index().add_to_batch(
+            owner.key(),
+            &request.batch,
+            &request.item_id,
+            Timestamp::now(),
+        )?;
+        Ok(Held::Present(saved))
+    }
+
     /// When the owner already holds the item (and its file is still there), records
-    /// it in this batch too and answers "duplicate".
+    /// it in this batch too and answers "duplicate". When its file is gone, says so
+    /// in the log and lets the save write it again (the row stays, marked missing in
+    /// the history, until the new file replaces it).
     async fn existing(
         &self,
         owner: &Owner,
         request: &SaveRequest,
     ) -> Result<Option<SaveOutcome>, Error> {
         let (owner, request) = (owner.clone(), request.clone());
-        self.blocking(move |lib| {
-            let Some(saved) = lib.index.find(owner.key(), &request.item_id)? else {
-                return Ok(None);
-            };
-            if !lib.owner_dir(&owner).join(&saved.path).is_file() {
-                // The user deleted or moved the file: forget it and save it again.
-                lib.index.forget(owner.key(), &request.item_id)?;
-                return Ok(None);
+        self.blocking(move |lib| match lib.held(&owner, &request)? {
+            Held::Present(saved) => Ok(Some(duplicate(saved))),
+            Held::Missing(saved) => {
+                tracing::warn!(
+                    item = %request.item_id,
+                    path = %saved.path,
+                    saved_at = %saved.saved_at,
+                    "the saved file is no longer in the library folder (deleted or moved); \
+                     saving it again"
+                );
+                Ok(None)
             }
-            lib.index.add_to_batch(
-                owner.key(),
-                &request.batch,
-                &request.item_id,
-                Timestamp::now(),
-            )?;
-            Ok(Some(SaveOutcome {
-                status: SaveStatus::Duplicate,
-                path: saved.path,
-                size: saved.size,
-                sha256: saved.sha256,
-            }))
+            Held::Absent => Ok(None),
         })
         .await
     }
 
-    /// The files of one batch, in the order they were added.
+    /// Blocking: sets `missing` on the files that are no longer in the folder.
+    fn mark_missing(&self, owner: &Owner, mut files: Vec<SavedFile>) -> Vec<SavedFile> {
+        let dir = self.owner_dir(owner);
+        for file in &mut files {
+            file.missing = !dir.join(&file.path).is_file();
+        }
+        files
+    }
+
+    /// The files of one batch, in the order they were added, each marked `missing`
+    /// if it is no longer in the folder.
     pub async fn batch_files(
         &self,
         owner: &Owner,
         batch: &BatchId,
     ) -> Result<Vec<SavedFile>, Error> {
         let (owner, batch) = (owner.clone(), batch.clone());
-        self.blocking(move |lib| lib.index.batch_files(owner.key(), &batch))
-            .await
+        self.blocking(move |lib| {
+            let files = lib.index().batch_files(owner.key(), &batch)?;
+            Ok(lib.mark_missing(&owner, files))
+        })
+        .await
     }
 
-    /// Everything the owner has saved, newest first.
-    pub async fn history(&self, owner: &Owner) -> Result<Vec<SavedFile>, Error> {
+    /// One page of what the owner has saved, newest first, starting after
+    /// `before`; each file marked `missing` if it is no longer in the folder.
+    pub async fn history(
+        &self,
+        owner: &Owner,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<HistoryPage, Error> {
         let owner = owner.clone();
-        self.blocking(move |lib| lib.index.history(owner.key()))
-            .await
+        self.blocking(move |lib| {
+            // One more than asked tells whether there is a next page.
+            let mut items =
+                lib.index()
+                    .history(owner.key(), before.as_ref(), limit.saturating_add(1))?;
+            let more = items.len() > limit as usize;
+            items.truncate(limit as usize);
+            let next = if more {
+                items.last().map(HistoryCursor::after)
+            } else {
+                None
+            };
+            Ok(HistoryPage {
+                items: lib.mark_missing(&owner, items),
+                next,
+            })
+        })
+        .await
     }
+}
+
+fn owner_dir(root: &Path, owner: &Owner) -> PathBuf {
+    match owner {
+        Owner::Single => root.to_owned(),
+        Owner::Member(name) => root.join(name),
+    }
+}
+
+fn duplicate(saved: SavedFile) -> SaveOutcome {
+    SaveOutcome {
+        status: SaveStatus::Duplicate,
+        path: saved.path,
+        size: saved.size,
+        sha256: saved.sha256,
+    }
+}
+
+/// What [`reconcile`] did with a claim.
+enum Reconciled {
+    /// Its file was in place: it became the item's row.
+    Recovered,
+    /// Its file was not (or was another file): it was dropped.
+    Abandoned,
+}
+
+/// Blocking: settles a claim left by a save that stopped after writing it.
+fn reconcile(root: &Path, index: &Index, claim: &Claim) -> Result<Reconciled, Error> {
+    let path = owner_dir(root, &Owner::from_key(&claim.owner)).join(&claim.path);
+    let found = store::hash_file(&path).map_err(Error::io("checking a file left mid-save"))?;
+    if found.as_ref() == Some(&(claim.size, claim.sha256.clone())) {
+        // Saved at the claim's time: that is when the file got its name, give or take.
+        index.complete(&claim.owner, &claim.item_id, claim.claimed_at)?;
+        tracing::info!(path = %path.display(), item = %claim.item_id,
+            "recorded a file that was saved just before the helper stopped");
+        Ok(Reconciled::Recovered)
+    } else {
+        if found.is_some() {
+            tracing::warn!(path = %path.display(), item = %claim.item_id,
+                "a different file now has the name a stopped save claimed: kept it, \
+                 the item will be saved again");
+        }
+        index.release(&claim.owner, &claim.item_id)?;
+        Ok(Reconciled::Abandoned)
+    }
+}
+
+/// Takes the library's lock file, or says which helper holds it.
+fn lock_library(root: &Path) -> Result<File, Error> {
+    let path = root.join(LOCK_NAME);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(Error::io("opening the library's lock file"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let holder = file
+                .read_to_string(&mut text)
+                .ok()
+                .and_then(|_| text.trim().parse().ok());
+            return Err(Error::Locked {
+                root: root.to_owned(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(err)) => {
+            return Err(Error::io("locking the library's lock file")(err));
+        }
+    }
+    // The process id, for the message a second helper prints; the lock itself is
+    // what keeps it out, and the kernel drops it when this process ends, however.
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
+    if let Err(err) = written {
+        tracing::warn!(error = %err, path = %path.display(), "cannot write the lock file's process id");
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -511,7 +974,506 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(single.status, SaveStatus::Saved);
-        assert_eq!(library.history(&ana).await.unwrap().len(), 1);
-        assert_eq!(library.history(&Owner::Single).await.unwrap().len(), 1);
+        assert_eq!(
+            library.history(&ana, None, 10).await.unwrap().items.len(),
+            1
+        );
+        assert_eq!(
+            library
+                .history(&Owner::Single, None, 10)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    /// The files under `dir`, relative, sorted; the index and lock file left out.
+    fn files_under(dir: &Path) -> Vec<String> {
+        let mut files: Vec<String> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|p| !p.starts_with(".keepsake.") && !p.starts_with(".keepsake.sqlite3"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Runs steps 1 to 4 of a save (see [`Library`]) and stops before the row,
+    /// as a `kill -9` right after the rename would.
+    async fn save_up_to_the_rename(library: &Library, request: &SaveRequest, bytes: &'static [u8]) {
+        let relative_dir = names::capture_folder(request.capture_time.local);
+        let floor = SpaceFloor {
+            dir: library.root().join(&relative_dir),
+            min_free_bytes: 0,
+        };
+        let temp = store::create_temp(&floor).unwrap();
+        let written = store::write_body(temp, body(bytes), &floor).await.unwrap();
+        store::seal(&written.temp, 0o644, request.capture_time.instant).unwrap();
+        let name = names::sanitize_filename(&request.filename);
+        library
+            .index()
+            .claim(&Claim {
+                owner: String::new(),
+                item_id: request.item_id.clone(),
+                path: format!("{relative_dir}/{name}"),
+                size: written.size,
+                sha256: written.sha256.clone(),
+                capture_time: request.capture_time,
+                batch: request.batch.clone(),
+                claimed_at: Timestamp::now(),
+            })
+            .unwrap();
+        assert!(store::link(written.temp, &floor.dir.join(&name)).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn saved_files_are_readable_by_everyone_unless_configured() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        library
+            .save(&Owner::Single, request("item1", "a.jpg"), body(b"x"))
+            .await
+            .unwrap();
+        let mode = fs::metadata(dir.path().join("2019/07/a.jpg"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o644);
+        drop(library);
+
+        let options = LibraryOptions {
+            file_mode: 0o640,
+            ..LibraryOptions::default()
+        };
+        let library = Library::open_with(dir.path(), options).unwrap();
+        library
+            .save(&Owner::Single, request("item2", "b.jpg"), body(b"y"))
+            .await
+            .unwrap();
+        let mode = fs::metadata(dir.path().join("2019/07/b.jpg"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o640);
+    }
+
+    #[test]
+    fn file_modes_are_parsed_as_octal_and_checked() {
+        assert_eq!(parse_file_mode("644"), Ok(0o644));
+        assert_eq!(parse_file_mode("0644"), Ok(0o644));
+        assert_eq!(parse_file_mode("0o600"), Ok(0o600));
+        for bad in [
+            "",
+            "rw-r--r--",
+            "0x1a4",
+            "888",
+            "4755",
+            "1777",
+            "0044",
+            "-644",
+        ] {
+            assert!(parse_file_mode(bad).is_err(), "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let options = LibraryOptions {
+            file_mode: 0o4755,
+            ..LibraryOptions::default()
+        };
+        let err = Library::open_with(dir.path(), options).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_second_open_of_the_same_folder_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Library::open(dir.path()).unwrap();
+        let err = Library::open(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("process {}", std::process::id())),
+            "{message}"
+        );
+        // Clones share the lock; it goes with the last of them.
+        let clone = first.clone();
+        drop(first);
+        assert!(Library::open(dir.path()).is_err());
+        drop(clone);
+        Library::open(dir.path()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn open_sweeps_temp_files_left_by_a_killed_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        library
+            .save(&Owner::Single, request("item1", "a.jpg"), body(b"kept"))
+            .await
+            .unwrap();
+        assert_eq!(library.open_report(), OpenReport::default());
+        drop(library);
+        // What a killed upload leaves: a temp file with some bytes, here and in a
+        // member's folder.
+        fs::write(dir.path().join("2019/07/.keepsake-Ab12Cd.part"), b"half").unwrap();
+        fs::create_dir_all(dir.path().join("ana/2020/01")).unwrap();
+        fs::write(
+            dir.path().join("ana/2020/01/.keepsake-Xy34Zw.part"),
+            b"half",
+        )
+        .unwrap();
+
+        let library = Library::open(dir.path()).unwrap();
+        assert_eq!(library.open_report().swept_temp_files, 2);
+        assert_eq!(files_under(dir.path()), ["2019/07/a.jpg"]);
+        assert!(
+            library
+                .find(&Owner::Single, &"item1".parse().unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_the_rename_and_the_row_is_recovered_without_a_second_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+        drop(library);
+
+        let library = Library::open(dir.path()).unwrap();
+        assert_eq!(
+            library.open_report(),
+            OpenReport {
+                recovered_saves: 1,
+                ..OpenReport::default()
+            }
+        );
+        let row = library
+            .find(&Owner::Single, &"item1".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.path.as_str(), row.missing),
+            ("2019/07/IMG_1.jpg", false)
+        );
+        // It belongs to its batch, as if the save had finished.
+        assert_eq!(
+            library
+                .batch_files(&Owner::Single, &"b1".parse().unwrap())
+                .await
+                .unwrap(),
+            [row]
+        );
+        // The retry is a duplicate of the file in place.
+        let retry = library
+            .save(
+                &Owner::Single,
+                request("item1", "IMG_1.jpg"),
+                body(b"photo"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(retry.status, SaveStatus::Duplicate);
+        assert_eq!(retry.path, "2019/07/IMG_1.jpg");
+        assert_eq!(files_under(dir.path()), ["2019/07/IMG_1.jpg"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_row_is_finished_by_the_next_save_of_the_item() {
+        // The same state as a crash after the rename, but in a running helper (the
+        // row could not be written): the next upload must not write `IMG_1 (2).jpg`.
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+        let retry = library
+            .save(
+                &Owner::Single,
+                request("item1", "IMG_1.jpg"),
+                body(b"photo"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (retry.status, retry.path.as_str()),
+            (SaveStatus::Duplicate, "2019/07/IMG_1.jpg")
+        );
+        assert_eq!(files_under(dir.path()), ["2019/07/IMG_1.jpg"]);
+        let history = library.history(&Owner::Single, None, 10).await.unwrap();
+        assert_eq!(history.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_crash_before_the_rename_leaves_nothing_and_the_retry_takes_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let request = request("item1", "IMG_1.jpg");
+        // Claimed, but killed before the rename: the temp file is still there.
+        let floor = SpaceFloor {
+            dir: dir.path().join("2019/07"),
+            min_free_bytes: 0,
+        };
+        let temp = store::create_temp(&floor).unwrap();
+        let written = store::write_body(temp, body(b"photo"), &floor)
+            .await
+            .unwrap();
+        library
+            .index()
+            .claim(&Claim {
+                owner: String::new(),
+                item_id: request.item_id.clone(),
+                path: "2019/07/IMG_1.jpg".into(),
+                size: written.size,
+                sha256: written.sha256.clone(),
+                capture_time: request.capture_time,
+                batch: request.batch.clone(),
+                claimed_at: Timestamp::now(),
+            })
+            .unwrap();
+        let (_file, temp_path) = written.temp.keep().unwrap();
+        assert!(temp_path.is_file());
+        drop(library);
+
+        let library = Library::open(dir.path()).unwrap();
+        assert_eq!(
+            library.open_report(),
+            OpenReport {
+                swept_temp_files: 1,
+                recovered_saves: 0,
+                abandoned_saves: 1,
+            }
+        );
+        assert!(files_under(dir.path()).is_empty());
+        let retry = library
+            .save(&Owner::Single, request, body(b"photo"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (retry.status, retry.path.as_str()),
+            (SaveStatus::Saved, "2019/07/IMG_1.jpg")
+        );
+        assert_eq!(files_under(dir.path()), ["2019/07/IMG_1.jpg"]);
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_name_now_holds_another_file_keeps_that_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+        drop(library);
+        // Before the restart, someone replaces the file with their own.
+        fs::write(dir.path().join("2019/07/IMG_1.jpg"), b"someone else's").unwrap();
+
+        let library = Library::open(dir.path()).unwrap();
+        assert_eq!(library.open_report().abandoned_saves, 1);
+        let outcome = library
+            .save(
+                &Owner::Single,
+                request("item1", "IMG_1.jpg"),
+                body(b"photo"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.path, "2019/07/IMG_1 (2).jpg");
+        assert_eq!(
+            fs::read(dir.path().join("2019/07/IMG_1.jpg")).unwrap(),
+            b"someone else's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_reported_and_saved_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        library
+            .save(&Owner::Single, request("item1", "a.jpg"), body(b"first"))
+            .await
+            .unwrap();
+        fs::remove_file(dir.path().join("2019/07/a.jpg")).unwrap();
+
+        // The row stays, marked missing, in the history, the batch and `find`.
+        let page = library.history(&Owner::Single, None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert!(page.items[0].missing);
+        let batch = library
+            .batch_files(&Owner::Single, &"b1".parse().unwrap())
+            .await
+            .unwrap();
+        assert!(batch[0].missing);
+        let item: ItemId = "item1".parse().unwrap();
+        assert!(
+            library
+                .find(&Owner::Single, &item)
+                .await
+                .unwrap()
+                .unwrap()
+                .missing
+        );
+
+        // A broken re-save keeps reporting it.
+        let broken = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"par")),
+            Err(io::Error::other("connection reset")),
+        ]);
+        assert!(
+            library
+                .save(&Owner::Single, request("item1", "a.jpg"), broken)
+                .await
+                .is_err()
+        );
+        assert!(
+            library
+                .find(&Owner::Single, &item)
+                .await
+                .unwrap()
+                .unwrap()
+                .missing
+        );
+
+        // Saving it again writes it anew under its name, and the row follows.
+        let mut again = request("item1", "a.jpg");
+        again.batch = "b2".parse().unwrap();
+        let outcome = library
+            .save(&Owner::Single, again, body(b"second"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (outcome.status, outcome.path.as_str()),
+            (SaveStatus::Saved, "2019/07/a.jpg")
+        );
+        let page = library.history(&Owner::Single, None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert!(!page.items[0].missing);
+        assert_eq!(page.items[0].batch.as_str(), "b2");
+        assert_eq!(files_under(dir.path()), ["2019/07/a.jpg"]);
+    }
+
+    #[tokio::test]
+    async fn a_floor_above_the_free_space_refuses_the_upload_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LibraryOptions {
+            min_free_bytes: u64::MAX,
+            ..LibraryOptions::default()
+        };
+        let library = Library::open_with(dir.path(), options).unwrap();
+        let err = library
+            .save(&Owner::Single, request("item1", "a.jpg"), body(b"x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::LowSpace { .. }), "{err}");
+        assert!(err.to_string().contains("free space"), "{err}");
+        assert!(files_under(dir.path()).is_empty());
+        assert!(
+            library
+                .find(&Owner::Single, &"item1".parse().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upload_that_grows_past_the_floor_is_stopped_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        // Free space is fine when the upload starts...
+        let start = SpaceFloor {
+            dir: dir.path().join("2019/07"),
+            min_free_bytes: 0,
+        };
+        let temp = store::create_temp(&start).unwrap();
+        let temp_path = temp.path().to_owned();
+        // ...and then runs out: the floor is checked again as the body grows.
+        let growing = SpaceFloor {
+            min_free_bytes: u64::MAX,
+            ..start
+        };
+        let chunk = Bytes::from(vec![7u8; 1024 * 1024]);
+        let chunks =
+            futures_util::stream::iter((0..32).map(move |_| Ok::<_, Infallible>(chunk.clone())));
+        let err = store::write_body(temp, chunks, &growing)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::LowSpace { .. }), "{err}");
+        assert!(!temp_path.exists());
+    }
+
+    #[tokio::test]
+    async fn two_uploads_of_one_item_at_once_leave_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let (a, b) = tokio::join!(
+            library.save(&Owner::Single, request("item1", "a.jpg"), body(b"same")),
+            library.save(&Owner::Single, request("item1", "a.jpg"), body(b"same")),
+        );
+        let mut statuses = [a.unwrap().status, b.unwrap().status];
+        statuses.sort_by_key(|s| *s == SaveStatus::Saved);
+        assert_eq!(statuses, [SaveStatus::Duplicate, SaveStatus::Saved]);
+        assert_eq!(files_under(dir.path()), ["2019/07/a.jpg"]);
+    }
+
+    #[tokio::test]
+    async fn history_comes_in_pages_with_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        for i in 0..5 {
+            library
+                .save(
+                    &Owner::Single,
+                    request(&format!("item{i}"), &format!("{i}.jpg")),
+                    body(b"x"),
+                )
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut before = None;
+        let mut pages = 0;
+        loop {
+            let page = library.history(&Owner::Single, before, 2).await.unwrap();
+            pages += 1;
+            seen.extend(page.items.iter().map(|f| f.item_id.to_string()));
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        seen.sort();
+        assert_eq!(seen, ["item0", "item1", "item2", "item3", "item4"]);
+        // A page that ends exactly at the last item says there is no next one.
+        let all = library.history(&Owner::Single, None, 5).await.unwrap();
+        assert_eq!((all.items.len(), all.next), (5, None));
+    }
+
+    #[tokio::test]
+    async fn implausible_capture_years_are_saved_under_unknown_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let mut zero = request("item1", "a.jpg");
+        zero.capture_time = "0000-01-01T00:00:00Z".parse().unwrap();
+        let outcome = library
+            .save(&Owner::Single, zero, body(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.path, "unknown-date/a.jpg");
+        assert!(dir.path().join("unknown-date/a.jpg").is_file());
     }
 }

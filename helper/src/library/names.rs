@@ -1,48 +1,147 @@
 //! File and folder names in the library: names that are safe on every common file
-//! system, the `<YYYY>/<MM>` folder of a capture, and "name (2).jpg" for a name
-//! that is taken.
+//! system (the library is often shared over SMB or copied to a Windows disk), the
+//! `<YYYY>/<MM>` folder of a capture, and "name (2).jpg" for a name that is taken.
 
 use jiff::civil::DateTime;
 
 /// Longest file name written, in bytes (leaves room under the usual 255-byte limit
 /// for " (9999)" and a temp file's prefix).
-const MAX_NAME_BYTES: usize = 180;
+pub const MAX_NAME_BYTES: usize = 180;
 
-/// A file name that is safe on every common file system: no directories, no
-/// control or reserved characters, no leading dots, at most 180 bytes.
+/// Longest extension kept whole when a long name is shortened; a longer "extension"
+/// is just part of the name.
+const MAX_EXTENSION_BYTES: usize = 16;
+
+/// The name used when nothing of the client's name survives cleaning.
+const FALLBACK_NAME: &str = "photo";
+
+/// The folder of captures whose year is outside [`PLAUSIBLE_YEARS`].
+pub const UNKNOWN_DATE_FOLDER: &str = "unknown-date";
+
+/// Capture years filed under `<YYYY>/<MM>`; anything else (a camera clock at 0000,
+/// a corrupt 9999) goes to [`UNKNOWN_DATE_FOLDER`] rather than making a folder for it.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i16> = 1800..=2200;
+
+/// A file name that is safe on every common file system: no directories, no control,
+/// format (bidi, zero-width) or reserved characters, no leading dots, no trailing dots
+/// or spaces, not a Windows device name, at most [`MAX_NAME_BYTES`] bytes with the
+/// extension kept.
 pub fn sanitize_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
+        // Invisible characters go: `photo\u{202E}gpj.exe` must not show as `photoexe.jpg`.
+        .filter(|&c| !is_format_character(c))
         .map(|c| {
-            if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') {
+            if c.is_control()
+                || matches!(
+                    c,
+                    '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\u{2028}' | '\u{2029}'
+                )
+            {
                 '_'
             } else {
                 c
             }
         })
         .collect();
-    let trimmed = cleaned
-        .trim()
-        .trim_start_matches('.')
-        .trim_end_matches(['.', ' ']);
-    let mut out = String::new();
-    for c in trimmed.chars() {
-        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
-            break;
-        }
-        out.push(c);
+    let trimmed = trim_name(cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace()));
+    if trimmed.is_empty() {
+        return FALLBACK_NAME.to_owned();
     }
-    if out.is_empty() || !out.chars().any(|c| c != '.') {
-        "photo".to_owned()
-    } else {
-        out
+    let (stem, extension) = match split_extension(trimmed) {
+        (stem, extension) if extension.len() <= MAX_EXTENSION_BYTES => (stem, extension),
+        _ => (trimmed, ""),
+    };
+    let stem = trim_name(stem);
+    let stem = if stem.is_empty() { FALLBACK_NAME } else { stem };
+    // `CON.jpg` opens the console on Windows, whatever follows the first dot.
+    let device = is_windows_device_name(stem);
+    let prefix = if device { "_" } else { "" };
+    let room = MAX_NAME_BYTES - extension.len() - prefix.len();
+    let stem = trim_name(truncate_to(stem, room));
+    let stem = if stem.is_empty() { FALLBACK_NAME } else { stem };
+    format!("{prefix}{stem}{extension}")
+}
+
+/// Without trailing dots and spaces (Windows drops them, so `a.jpg.` and `a.jpg`
+/// would be one file there).
+fn trim_name(name: &str) -> &str {
+    name.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character.
+fn truncate_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Unicode's format characters (general category Cf: bidi controls, zero-width
+/// characters, the soft hyphen, invisible operators, tags). They change how a name
+/// looks without showing themselves, and `char::is_control` (Cc) misses them.
+pub fn is_format_character(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{061C}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}')
+}
+
+/// Whether Windows reads `stem` (the name up to its first dot) as a device: CON, PRN,
+/// AUX, NUL, COM1–9, LPT1–9 (and their superscript-digit forms), CONIN$, CONOUT$, in
+/// any case, with any trailing spaces.
+pub fn is_windows_device_name(stem: &str) -> bool {
+    let first = stem.split('.').next().unwrap_or(stem).trim_end_matches(' ');
+    let upper = first.to_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => {
+            let Some(digit) = upper
+                .strip_prefix("COM")
+                .or_else(|| upper.strip_prefix("LPT"))
+            else {
+                return false;
+            };
+            let mut chars = digit.chars();
+            matches!(
+                (chars.next(), chars.next()),
+                (Some('1'..='9' | '\u{00B9}' | '\u{00B2}' | '\u{00B3}'), None)
+            )
+        }
     }
 }
 
-/// `"2019/07"`: the folder of a capture, by the photographer's own calendar.
+/// `"2019/07"`: the folder of a capture, by the photographer's own calendar; a year
+/// outside [`PLAUSIBLE_YEARS`] is filed as [`UNKNOWN_DATE_FOLDER`].
 pub fn capture_folder(local: DateTime) -> String {
-    format!("{:04}/{:02}", local.year(), local.month())
+    if PLAUSIBLE_YEARS.contains(&local.year()) {
+        format!("{:04}/{:02}", local.year(), local.month())
+    } else {
+        UNKNOWN_DATE_FOLDER.to_owned()
+    }
 }
 
 /// The name to try on the `attempt`th try: `a.jpg`, then `a (2).jpg`, `a (3).jpg`…
@@ -66,15 +165,124 @@ pub fn split_extension(name: &str) -> (&str, &str) {
 mod tests {
     use super::*;
 
+    /// Hostile names a client could send, and what the library writes for each.
+    const HOSTILE_NAMES: &[(&str, &str)] = &[
+        // Paths and traversal.
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("/absolute/path.jpg", "path.jpg"),
+        ("C:\\Windows\\System32\\evil.dll", "evil.dll"),
+        ("photo.jpg/", "photo"),
+        ("..", "photo"),
+        ("...", "photo"),
+        (".", "photo"),
+        ("", "photo"),
+        // Reserved and control characters.
+        ("a:b*c?.jpg", "a_b_c_.jpg"),
+        ("a<b>c|d\"e.jpg", "a_b_c_d_e.jpg"),
+        ("nul\0byte.jpg", "nul_byte.jpg"),
+        ("line\nbreak\r.jpg", "line_break_.jpg"),
+        ("tab\there.jpg", "tab_here.jpg"),
+        ("del\u{7f}.jpg", "del_.jpg"),
+        ("sep\u{2028}line.jpg", "sep_line.jpg"),
+        // Hidden files, trailing dots and spaces, only dots or spaces.
+        (".hidden.jpg", "hidden.jpg"),
+        (". . .", "photo"),
+        ("     ", "photo"),
+        ("  spaced.jpg  ", "spaced.jpg"),
+        ("trailing.jpg...", "trailing.jpg"),
+        ("trailing dot .", "trailing dot"),
+        (".keepsake-abc123.part", "keepsake-abc123.part"),
+        (".keepsake.sqlite3", "keepsake.sqlite3"),
+        // Windows device names, any case, any extension.
+        ("CON", "_CON"),
+        ("con.jpg", "_con.jpg"),
+        ("Nul.tar.gz", "_Nul.tar.gz"),
+        ("PRN.txt", "_PRN.txt"),
+        ("aux", "_aux"),
+        ("COM1.jpg", "_COM1.jpg"),
+        ("lpt9.png", "_lpt9.png"),
+        ("COM\u{00B9}.jpg", "_COM\u{00B9}.jpg"),
+        ("CON .jpg", "_CON.jpg"),
+        ("conin$.jpg", "_conin$.jpg"),
+        ("COM10.jpg", "COM10.jpg"),
+        ("LPT0.jpg", "LPT0.jpg"),
+        ("console.jpg", "console.jpg"),
+        ("icon.jpg", "icon.jpg"),
+        // Bidi and zero-width tricks.
+        ("photo\u{202E}gpj.exe", "photogpj.exe"),
+        ("\u{202E}fdp.jpg", "fdp.jpg"),
+        ("a\u{200B}b\u{200C}c\u{200D}d.jpg", "abcd.jpg"),
+        ("\u{FEFF}bom.jpg", "bom.jpg"),
+        ("soft\u{00AD}hyphen.jpg", "softhyphen.jpg"),
+        ("iso\u{2066}late\u{2069}.jpg", "isolate.jpg"),
+        ("arabic\u{061C}mark.jpg", "arabicmark.jpg"),
+        ("\u{200B}\u{200B}", "photo"),
+        ("\u{200B}.jpg", "jpg"),
+        ("\u{202E}CON.jpg", "_CON.jpg"),
+        // Ordinary names pass through.
+        ("IMG_0001.HEIC.jpg", "IMG_0001.HEIC.jpg"),
+        ("Zoë at the beach 🏖.jpg", "Zoë at the beach 🏖.jpg"),
+    ];
+
     #[test]
-    fn filenames_lose_paths_and_reserved_characters() {
-        assert_eq!(sanitize_filename("../../etc/passwd"), "passwd");
-        assert_eq!(sanitize_filename("..\\..\\boot.ini"), "boot.ini");
-        assert_eq!(sanitize_filename("a:b*c?.jpg"), "a_b_c_.jpg");
-        assert_eq!(sanitize_filename(".."), "photo");
-        assert_eq!(sanitize_filename(".hidden.jpg"), "hidden.jpg");
-        assert_eq!(sanitize_filename(""), "photo");
-        assert!(sanitize_filename(&"é".repeat(300)).len() <= MAX_NAME_BYTES);
+    fn hostile_filenames_are_cleaned() {
+        assert!(HOSTILE_NAMES.len() >= 25);
+        for &(input, expected) in HOSTILE_NAMES {
+            let cleaned = sanitize_filename(input);
+            assert_eq!(cleaned, expected, "for {input:?}");
+            // Properties every cleaned name has, whatever the table says.
+            assert!(
+                !cleaned.is_empty() && cleaned.len() <= MAX_NAME_BYTES,
+                "{input:?}"
+            );
+            assert!(!cleaned.contains(['/', '\\', '\0']), "{input:?}");
+            assert!(!cleaned.starts_with('.'), "{input:?}");
+            assert!(!cleaned.ends_with(['.', ' ']), "{input:?}");
+            assert!(
+                !cleaned
+                    .chars()
+                    .any(|c| c.is_control() || is_format_character(c))
+            );
+            assert!(!is_windows_device_name(&cleaned), "{input:?}");
+            assert_eq!(
+                sanitize_filename(&cleaned),
+                cleaned,
+                "idempotent for {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_names_are_shortened_keeping_the_extension() {
+        let long = format!("{}.jpg", "a".repeat(300));
+        let cleaned = sanitize_filename(&long);
+        assert_eq!(cleaned.len(), MAX_NAME_BYTES);
+        assert!(cleaned.ends_with("aaa.jpg"), "{cleaned}");
+
+        // Multi-byte characters are never split.
+        let cleaned = sanitize_filename(&format!("{}.jpeg", "é".repeat(300)));
+        assert!(
+            cleaned.len() <= MAX_NAME_BYTES && cleaned.ends_with("é.jpeg"),
+            "{cleaned}"
+        );
+
+        // A stem cut right before a space or dot does not end in one.
+        let cleaned = sanitize_filename(&format!("{} {}.png", "b".repeat(175), "c".repeat(50)));
+        assert_eq!(cleaned, format!("{}.png", "b".repeat(175)));
+
+        // A 300-byte "extension" is not an extension: the name is cut as a whole.
+        let cleaned = sanitize_filename(&format!("x.{}", "y".repeat(300)));
+        assert_eq!(cleaned.len(), MAX_NAME_BYTES);
+        assert!(cleaned.starts_with("x.yyy"), "{cleaned}");
+
+        // A long device name keeps its marker and its extension.
+        let cleaned = sanitize_filename(&format!("CON.{}.jpg", "d".repeat(300)));
+        assert!(
+            cleaned.starts_with("_CON.") && cleaned.ends_with(".jpg"),
+            "{cleaned}"
+        );
+        assert!(cleaned.len() <= MAX_NAME_BYTES);
     }
 
     #[test]
@@ -90,5 +298,16 @@ mod tests {
     fn the_folder_is_the_local_year_and_month() {
         let local = DateTime::constant(2019, 7, 14, 23, 31, 12, 0);
         assert_eq!(capture_folder(local), "2019/07");
+        let at = |year| DateTime::constant(year, 1, 2, 3, 4, 5, 0);
+        assert_eq!(capture_folder(at(1800)), "1800/01");
+        assert_eq!(capture_folder(at(2200)), "2200/01");
+    }
+
+    #[test]
+    fn implausible_capture_years_go_to_unknown_date() {
+        for year in [0, 1, 1799, 2201, 9999, -42] {
+            let local = DateTime::constant(year, 1, 1, 0, 0, 0, 0);
+            assert_eq!(capture_folder(local), UNKNOWN_DATE_FOLDER, "year {year}");
+        }
     }
 }

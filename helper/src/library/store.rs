@@ -1,10 +1,12 @@
 //! Files on disk: an upload streams into a temporary file beside its final place
-//! (hashed on the way), then is published under a name nothing else has, with
-//! the capture time as its mtime. Nothing is ever overwritten, and an upload that
-//! breaks off leaves no file behind (the temp file deletes itself).
+//! (hashed on the way, with the free-space floor checked as it grows), then is
+//! sealed (mode, capture-time mtime, fsync) and linked under a name nothing else
+//! has. Nothing is ever overwritten, an upload that breaks off leaves no file behind
+//! (the temp file deletes itself), and the temp files of a helper that was killed
+//! are swept at the next start ([`sweep_temp_files`]).
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -14,20 +16,137 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use super::Error;
-use super::names;
 
-/// Prefix of the temp files an upload is written to (`.keepsake-XXXX.part`).
+/// Prefix of the temp files an upload is written to (`.keepsake-XXXXXX.part`).
 pub const TEMP_PREFIX: &str = ".keepsake-";
 /// Suffix of those temp files.
 pub const TEMP_SUFFIX: &str = ".part";
+/// Random letters and digits between the prefix and the suffix. Pinned here (not
+/// left to tempfile's default) because [`is_temp_name`] matches exactly this shape.
+pub const TEMP_RANDOM_LEN: usize = 6;
 
-/// Blocking: makes `dir` and a temp file in it.
-pub fn create_temp(dir: &Path) -> io::Result<NamedTempFile> {
-    fs::create_dir_all(dir)?;
+/// How many bytes an upload may grow between two free-space checks.
+const SPACE_CHECK_EVERY: u64 = 8 * 1024 * 1024;
+
+/// Whether `name` is one of this module's temp files, and so safe to delete when no
+/// upload is running. A saved file never matches: cleaned names lose their leading
+/// dot ([`super::names::sanitize_filename`]).
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|random| {
+            random.len() == TEMP_RANDOM_LEN && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// What [`sweep_temp_files`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Temp files deleted.
+    pub removed: usize,
+    /// Temp files that could not be deleted (logged).
+    pub failed: usize,
+}
+
+/// Blocking: deletes every temp file ([`is_temp_name`]) anywhere under `root`,
+/// left by a helper that was killed mid-upload. Only call it while holding the
+/// library's lock, so no upload of another helper is running. Symbolic links are
+/// neither followed nor deleted; folders that cannot be read are logged and skipped.
+pub fn sweep_temp_files(root: &Path) -> Swept {
+    let mut swept = Swept::default();
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot look for leftover temp files here");
+                continue;
+            }
+        };
+        let is_temp =
+            entry.file_type().is_file() && entry.file_name().to_str().is_some_and(is_temp_name);
+        if !is_temp {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => swept.removed += 1,
+            Err(err) => {
+                swept.failed += 1;
+                tracing::warn!(path = %entry.path().display(), error = %err,
+                    "cannot delete a leftover temp file");
+            }
+        }
+    }
+    swept
+}
+
+/// Bytes available to this (unprivileged) process on the file system of `path`.
+#[cfg(unix)]
+pub fn available_space(path: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(path)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Bytes available on the file system of `path`: unknown on this platform, so the
+/// free-space floor is not enforced (a full disk still fails the write cleanly).
+#[cfg(not(unix))]
+pub fn available_space(_path: &Path) -> io::Result<u64> {
+    Ok(u64::MAX)
+}
+
+/// The free-space floor of one upload: the folder it is written in and the bytes
+/// that must stay free there (0: no floor).
+#[derive(Debug, Clone)]
+pub struct SpaceFloor {
+    /// The folder the upload is written in.
+    pub dir: PathBuf,
+    /// Bytes to leave free.
+    pub min_free_bytes: u64,
+}
+
+impl SpaceFloor {
+    /// Blocking: refuses when the file system of `dir` has less than the floor free.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        let available = available_space(&self.dir).map_err(Error::io("reading the free space"))?;
+        if available < self.min_free_bytes {
+            return Err(Error::LowSpace {
+                available,
+                floor: self.min_free_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Blocking: makes the floor's folder (durably), checks the floor, and creates a
+/// temp file there.
+pub fn create_temp(floor: &SpaceFloor) -> Result<NamedTempFile, Error> {
+    create_dir_durable(&floor.dir).map_err(Error::io("creating a folder in the library"))?;
+    floor.check()?;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
+        .rand_bytes(TEMP_RANDOM_LEN)
+        .tempfile_in(&floor.dir)
+        .map_err(Error::io("creating a temporary file in the library"))
+}
+
+/// Blocking: `create_dir_all`, then syncs the parent of every folder it made, so a
+/// new `<YYYY>/<MM>` cannot vanish in a power cut with the photo fsynced inside it.
+fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    let made: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())
+        .collect();
+    fs::create_dir_all(dir)?;
+    for folder in made {
+        if let Some(parent) = folder.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// An upload written to its temp file.
@@ -40,21 +159,34 @@ pub struct Written {
     pub sha256: String,
 }
 
-/// Streams `body` into `temp`, hashing as it goes. An empty or broken body is an
+/// Streams `body` into `temp`, hashing as it goes and checking `floor` every few
+/// megabytes. An empty or broken body, or one that would eat into the floor, is an
 /// error, and the temp file is dropped (deleted) with it.
-pub async fn write_body<S, E>(temp: NamedTempFile, mut body: S) -> Result<Written, Error>
+pub async fn write_body<S, E>(
+    temp: NamedTempFile,
+    mut body: S,
+    floor: &SpaceFloor,
+) -> Result<Written, Error>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error + Send + Sync + 'static,
 {
+    // The path half keeps deleting the file on drop while the file half is written.
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let mut sha = Sha256::new();
     let mut size: u64 = 0;
+    let mut unchecked: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| Error::UploadBroke(Box::new(err)))?;
         sha.update(&chunk);
         size += chunk.len() as u64;
+        unchecked += chunk.len() as u64;
+        if unchecked >= SPACE_CHECK_EVERY {
+            unchecked = 0;
+            let floor = floor.clone();
+            tokio::task::spawn_blocking(move || floor.check()).await??;
+        }
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
             .map_err(Error::io("writing the upload"))?;
@@ -73,35 +205,205 @@ where
     })
 }
 
-/// Blocking: makes the finished temp file durable and visible under a name nobody
-/// else has in `dir`, with `mtime`. Returns the final path and the name used.
-pub fn publish(
-    temp: NamedTempFile,
-    dir: &Path,
-    filename: &str,
-    mtime: Timestamp,
-) -> io::Result<(PathBuf, String)> {
+/// Blocking: gives the finished temp file its final mode and the capture time as
+/// its mtime, and makes its bytes durable, before it gets a visible name.
+pub fn seal(temp: &NamedTempFile, file_mode: u32, mtime: Timestamp) -> io::Result<()> {
     let mut file: &File = temp.as_file();
     file.flush()?;
-    file.sync_all()?;
+    set_mode(file, file_mode)?;
     if let Ok(mtime) = std::time::SystemTime::try_from(mtime) {
         file.set_modified(mtime)?;
     }
-    let mut temp = temp;
-    for attempt in 1..10_000u32 {
-        let name = names::numbered(filename, attempt);
-        let candidate = dir.join(&name);
-        // `persist_noclobber` gives the temp file the new name only if that name is
-        // free: an existing photo is never replaced.
-        match temp.persist_noclobber(&candidate) {
-            Ok(_) => {
-                // The new name is durable only once the folder itself is synced.
-                File::open(dir)?.sync_all()?;
-                return Ok((candidate, name));
-            }
-            Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => temp = err.file,
-            Err(err) => return Err(err.error),
+    file.sync_all()
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // Set explicitly (not through the umask): a library shared with Samba, Jellyfin
+    // or a backup user must be readable by them whatever umask the helper runs with.
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Why [`link`] did not publish.
+pub enum LinkError {
+    /// The name is taken; the temp file is handed back for the next name.
+    Taken(NamedTempFile),
+    /// Anything else.
+    Failed(io::Error),
+}
+
+/// Blocking: gives the sealed temp file the name `path` only if that name is free.
+/// An existing file is never replaced. The caller syncs the folder afterwards.
+pub fn link(temp: NamedTempFile, path: &Path) -> Result<(), LinkError> {
+    match temp.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
+            Err(LinkError::Taken(err.file))
+        }
+        Err(err) => Err(LinkError::Failed(err.error)),
+    }
+}
+
+/// Blocking: makes the names in `dir` durable (a rename is durable only once the
+/// folder itself is synced).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Blocking: the size and hex SHA-256 of the regular file at `path`; `None` when
+/// there is no regular file there (nothing, a folder, a symbolic link).
+pub fn hash_file(path: &Path) -> io::Result<Option<(u64, String)>> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    }
+    let mut file = File::open(path)?;
+    let mut sha = Sha256::new();
+    let mut buffer = vec![0; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        sha.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok(Some((size, hex::encode(sha.finalize()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_temp_shape_counts_as_a_temp_file() {
+        assert!(is_temp_name(".keepsake-a1B2c3.part"));
+        for name in [
+            "keepsake-a1B2c3.part",
+            ".keepsake-a1B2c3.part.jpg",
+            ".keepsake-a1B2c.part",
+            ".keepsake-a1B2c3d.part",
+            ".keepsake-a1B2-3.part",
+            ".keepsake-.part",
+            ".keepsake.sqlite3",
+            ".keepsake.lock",
+            "IMG_1.part",
+            "photo.jpg",
+        ] {
+            assert!(!is_temp_name(name), "{name}");
         }
     }
-    Err(io::Error::other("no free file name"))
+
+    #[test]
+    fn created_temp_files_have_the_swept_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = create_temp(&SpaceFloor {
+            dir: dir.path().join("2019/07"),
+            min_free_bytes: 0,
+        })
+        .unwrap();
+        let name = temp.path().file_name().unwrap().to_str().unwrap();
+        assert!(is_temp_name(name), "{name}");
+    }
+
+    #[test]
+    fn the_sweep_deletes_temp_files_everywhere_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for folder in ["2019/07", "ana/2020/01", "unknown-date"] {
+            fs::create_dir_all(root.join(folder)).unwrap();
+            fs::write(root.join(folder).join(".keepsake-Ab12Cd.part"), b"x").unwrap();
+            fs::write(root.join(folder).join("keep.jpg"), b"photo").unwrap();
+        }
+        fs::write(root.join(".keepsake-Zz99Yy.part"), b"x").unwrap();
+        // Look-alikes that are not ours, and a folder with the temp shape.
+        fs::write(root.join("2019/07/.keepsake-notes.part"), b"user").unwrap();
+        fs::write(root.join("2019/07/keepsake-Ab12Cd.part"), b"saved").unwrap();
+        fs::create_dir(root.join(".keepsake-Dir123.part")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(
+            root.join("2019/07/keep.jpg"),
+            root.join("2019/07/.keepsake-Link12.part"),
+        )
+        .unwrap();
+
+        let swept = sweep_temp_files(root);
+        assert_eq!(
+            swept,
+            Swept {
+                removed: 4,
+                failed: 0
+            }
+        );
+        let mut left: Vec<String> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                e.path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        left.sort();
+        let mut expected = vec![
+            ".keepsake-Dir123.part",
+            "2019",
+            "2019/07",
+            "2019/07/.keepsake-notes.part",
+            "2019/07/keep.jpg",
+            "2019/07/keepsake-Ab12Cd.part",
+            "ana",
+            "ana/2020",
+            "ana/2020/01",
+            "ana/2020/01/keep.jpg",
+            "unknown-date",
+            "unknown-date/keep.jpg",
+        ];
+        if cfg!(unix) {
+            expected.push("2019/07/.keepsake-Link12.part");
+        }
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+
+    #[test]
+    fn a_floor_above_the_free_space_refuses_and_zero_disables_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = available_space(dir.path()).unwrap();
+        assert!(free > 0);
+        let err = SpaceFloor {
+            dir: dir.path().to_owned(),
+            min_free_bytes: u64::MAX,
+        }
+        .check()
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LowSpace {
+                    floor: u64::MAX,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        SpaceFloor {
+            dir: dir.path().to_owned(),
+            min_free_bytes: 0,
+        }
+        .check()
+        .unwrap();
+    }
 }

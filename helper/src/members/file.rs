@@ -37,9 +37,6 @@ enum MemberCommand {
         /// The Copyright the app pre-fills for them.
         #[arg(long)]
         copyright: Option<String>,
-        /// Their library folder (default: `<library>/<name>`).
-        #[arg(long)]
-        library: Option<PathBuf>,
     },
     /// Change a member's passphrase.
     Passwd {
@@ -64,7 +61,6 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             name,
             artist,
             copyright,
-            library,
         } => {
             check_name(&name)?;
             if find(&doc, &name).is_some() {
@@ -79,12 +75,6 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             }
             if let Some(copyright) = copyright {
                 table["copyright"] = value(copyright);
-            }
-            if let Some(library) = library {
-                let library = library
-                    .to_str()
-                    .context("--library must be valid UTF-8 to go into the TOML file")?;
-                table["library"] = value(library);
             }
             members_mut(&mut doc)?.push(table);
             write(path, &doc)?;

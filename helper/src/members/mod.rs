@@ -9,8 +9,6 @@ pub mod file;
 pub mod sessions;
 pub mod throttle;
 
-use std::path::PathBuf;
-
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand_core::OsRng;
@@ -23,13 +21,11 @@ pub const MAX_NAME_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
-    /// How they sign in, and the name of their folder: letters, digits, `-`, `_`.
+    /// How they sign in, and the name of their folder (`<library>/<name>`, inside
+    /// the library so its lock and crash recovery cover it): letters, digits, `-`, `_`.
     pub name: String,
     /// Argon2id hash of the passphrase (PHC string), as `helper member add` writes it.
     pub passphrase_hash: String,
-    /// Their library folder (default `<library>/<name>`).
-    #[serde(default)]
-    pub library: Option<PathBuf>,
     /// The Artist the app pre-fills for them.
     #[serde(default)]
     pub artist: Option<String>,
@@ -182,7 +178,6 @@ mod tests {
         let member = |name: &str, hash: &str| Member {
             name: name.into(),
             passphrase_hash: hash.into(),
-            library: None,
             artist: None,
             copyright: None,
         };

@@ -1,7 +1,7 @@
 //! Saving and getting back: `PUT` an item into a batch, a batch's items, its zip,
-//! and the history.
+//! and the history, a page at a time.
 
-use api::{BatchId, BatchItems, ItemId, SaveOutcome, SavedFile, UploadQuery};
+use api::{BatchId, BatchItems, HistoryPage, HistoryQuery, ItemId, SaveOutcome, UploadQuery};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -90,17 +90,8 @@ pub async fn zip(
         return Err(AppError::NotFound("this batch has no saved files".into()));
     }
     let owner_dir = state.library().owner_dir(&owner);
-    let missing = {
-        let (owner_dir, files) = (owner_dir.clone(), files.clone());
-        tokio::task::spawn_blocking(move || {
-            files
-                .into_iter()
-                .find(|file| !owner_dir.join(&file.path).is_file())
-        })
-        .await
-        .map_err(|err| AppError::Internal(err.into()))?
-    };
-    if let Some(missing) = missing {
+    // `batch_files` has looked: better a clear 404 than a zip that breaks off.
+    if let Some(missing) = files.iter().find(|file| file.missing) {
         return Err(AppError::NotFound(format!(
             "{} is no longer in the library folder",
             missing.path
@@ -125,10 +116,15 @@ pub async fn zip(
         .into_response())
 }
 
-/// `GET /api/history`: everything saved, newest first.
+/// `GET /api/history?limit=…&before=…`: one page of what was saved, newest first;
+/// `next` asks for the page after it.
 pub async fn history(
     State(state): State<AppState>,
     SignedIn(owner): SignedIn,
-) -> AppResult<Json<Vec<SavedFile>>> {
-    Ok(Json(state.library().history(&owner).await?))
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> AppResult<Json<HistoryPage>> {
+    let limit = query.limit();
+    Ok(Json(
+        state.library().history(&owner, query.before, limit).await?,
+    ))
 }

@@ -229,8 +229,9 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::OK);
-        let history: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(history.as_array().unwrap().len(), 2);
+        let history: api::HistoryPage = serde_json::from_slice(&body).unwrap();
+        assert_eq!(history.items.len(), 2);
+        assert!(history.next.is_none());
 
         let response = app
             .clone()

@@ -1,7 +1,8 @@
 //! Keepsake's integration and browser end-to-end tests, one binary: the emulator's
 //! HTTP contract, its pages in a browser, `helper fix` on real files, the sample
-//! library through metafix, and the built app end to end. Shared support (starting
-//! the helper, the emulator client, the browser) is the `keepsake_tests` library.
+//! library through metafix, the library surviving `kill -9`, and the built app end
+//! to end. Shared support (starting the helper, the emulator client, the browser)
+//! is the `keepsake_tests` library.
 //!
 //! Run one group with a name filter, e.g. `cargo test -p keepsake-tests -- fix_command::`.
 
@@ -13,4 +14,5 @@ mod emulator_browser;
 mod emulator_contract;
 mod family;
 mod fix_command;
+mod library_crash;
 mod sample_library;
