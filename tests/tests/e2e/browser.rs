@@ -97,6 +97,17 @@ async fn pick(
         .unwrap();
     let open_picker = css(client, "[data-testid=open-picker]").await;
     shots.take(client, "session-open").await;
+    // The picker link as a QR code, for a phone (drawn in the page, not fetched).
+    css(client, "[data-testid=phone-picking] summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let qr = css(client, "[data-testid=picker-qr] svg").await;
+    assert!(qr.is_displayed().await.unwrap(), "the QR code shows");
+    shots
+        .take_at(client, "[data-testid=phone-picking]", "picker-qr")
+        .await;
     let app_window = client.window().await.unwrap();
     open_picker.click().await.unwrap();
     let picker_window = new_window(client, &app_window).await;
