@@ -86,6 +86,36 @@ pub fn take_return(now_ms: f64) -> Option<Return> {
     })
 }
 
+/// `url` on `origin`: its path and query kept, its scheme, host and port replaced.
+///
+/// In demo mode the emulator lives on the helper, and the page may reach the helper
+/// through another origin: `trunk serve` proxies `/api` and `/emulator` from :8081
+/// but sends the helper `Host: 127.0.0.1` without the port, so the absolute URLs
+/// the emulator builds from that header (sign-in, picker page) point at port 80.
+/// Rebased on the page's own origin they go through the same proxy and work.
+pub fn rebase(url: &str, origin: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let path = rest.find('/').map_or("/", |slash| &rest[slash..]);
+    format!("{}{path}", origin.trim_end_matches('/'))
+}
+
+/// [`rebase`] for every emulator URL of a demo helper's configuration.
+pub fn rebase_demo_config(config: &mut api::ClientConfig, origin: &str) {
+    if config.mode != api::Mode::Demo {
+        return;
+    }
+    for url in [
+        &mut config.oauth.auth_url,
+        &mut config.oauth.token_url,
+        &mut config.oauth.revoke_url,
+        &mut config.picker_api,
+    ] {
+        *url = rebase(url, origin);
+    }
+}
+
 /// Google refuses browser sign-in from plain-http origins other than localhost.
 /// Returns an explanation when this page is served from one.
 pub fn origin_problem(mode: api::Mode) -> Option<String> {
@@ -109,5 +139,52 @@ pub fn origin_problem(mode: api::Mode) -> Option<String> {
         ))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_urls_move_to_the_pages_origin_and_keep_path_and_query() {
+        assert_eq!(
+            rebase(
+                "http://127.0.0.1/emulator/picker-ui/abc?x=1",
+                "http://127.0.0.1:8081"
+            ),
+            "http://127.0.0.1:8081/emulator/picker-ui/abc?x=1"
+        );
+        assert_eq!(rebase("http://h:1", "https://a.b/"), "https://a.b/");
+        assert_eq!(rebase("not a url", "http://x"), "not a url");
+        let mut config = api::ClientConfig {
+            mode: api::Mode::Demo,
+            oauth: api::OAuthConfig {
+                client_id: "c".into(),
+                auth_url: "http://127.0.0.1/emulator/o/oauth2/v2/auth".into(),
+                token_url: "http://127.0.0.1/emulator/token".into(),
+                revoke_url: "http://127.0.0.1/emulator/revoke".into(),
+                scope: "s".into(),
+            },
+            picker_api: "http://127.0.0.1/emulator/picker/v1".into(),
+            family: false,
+            member: None,
+        };
+        let google = api::ClientConfig {
+            mode: api::Mode::Google,
+            ..config.clone()
+        };
+        rebase_demo_config(&mut config, "http://127.0.0.1:8081");
+        assert_eq!(
+            config.oauth.auth_url,
+            "http://127.0.0.1:8081/emulator/o/oauth2/v2/auth"
+        );
+        assert_eq!(
+            config.picker_api,
+            "http://127.0.0.1:8081/emulator/picker/v1"
+        );
+        let mut untouched = google.clone();
+        rebase_demo_config(&mut untouched, "http://127.0.0.1:8081");
+        assert_eq!(untouched, google, "Google's own endpoints never move");
     }
 }

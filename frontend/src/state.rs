@@ -174,7 +174,8 @@ impl Ctx {
     /// and pre-fills the member's Artist and Copyright where the settings have none.
     pub async fn reload_config(&self) {
         match crate::client::load_config().await {
-            Ok(config) => {
+            Ok(mut config) => {
+                crate::auth::rebase_demo_config(&mut config, &crate::browser::origin());
                 if let Some(member) = &config.member {
                     self.update_settings(|s| {
                         if s.artist.trim().is_empty() {

@@ -58,7 +58,7 @@ struct Inner {
 impl AppState {
     /// Builds the state for a helper listening on `local_addr`.
     pub fn new(config: Config, local_addr: SocketAddr) -> anyhow::Result<Self> {
-        let library = Library::open_with(&config.library, config.storage.clone())?;
+        let library = Library::open_with(&config.library, config.storage)?;
         let repaired = library.open_report();
         tracing::info!(?repaired, "library opened");
         let http = media_proxy::client(config.media_timeout)?;

@@ -404,3 +404,73 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A stand-in for `trunk serve`'s proxy: listens on loopback port 0 and forwards
+/// every request to `backend`, with the `Host` header trunk sends (`127.0.0.1`,
+/// no port), streaming bodies both ways. Dropped, it stops.
+pub struct TrunkLikeProxy {
+    /// `http://127.0.0.1:PORT`: where the browser goes.
+    pub base_url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TrunkLikeProxy {
+    /// Starts forwarding to `backend` (`http://127.0.0.1:PORT`).
+    pub async fn start(backend: &str) -> anyhow::Result<Self> {
+        use axum::body::Body;
+        use axum::extract::Request;
+        use axum::response::Response;
+
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let backend = backend.trim_end_matches('/').to_owned();
+        let forward = move |request: Request| {
+            let (client, backend) = (client.clone(), backend.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut upstream = client.request(parts.method.clone(), format!("{backend}{path}"));
+                for (name, value) in &parts.headers {
+                    if name != axum::http::header::HOST {
+                        upstream = upstream.header(name, value);
+                    }
+                }
+                // What trunk 0.21's proxy sends: the backend's host, without its port.
+                upstream = upstream.header(axum::http::header::HOST, "127.0.0.1");
+                let upstream = upstream
+                    .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+                    .send()
+                    .await;
+                match upstream {
+                    Ok(answer) => {
+                        let mut response = Response::builder().status(answer.status().as_u16());
+                        for (name, value) in answer.headers() {
+                            response = response.header(name.as_str(), value.as_bytes());
+                        }
+                        response
+                            .body(Body::from_stream(answer.bytes_stream()))
+                            .unwrap_or_else(|_| Response::new(Body::from("bad upstream response")))
+                    }
+                    Err(err) => Response::builder()
+                        .status(502)
+                        .body(Body::from(err.to_string()))
+                        .unwrap_or_else(|_| Response::new(Body::empty())),
+                }
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new().fallback(forward);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(TrunkLikeProxy { base_url, task })
+    }
+}
+
+impl Drop for TrunkLikeProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -29,8 +29,14 @@ pub fn PickCard() -> impl IntoView {
                 Phase::Picking(session) => {
                     // A real link, clicked by the user: a popup opened after an
                     // await would be blocked. `/autoclose` closes the tab when done.
-                    let href = format!("{}/autoclose", session.picker_uri.trim_end_matches('/'));
-                    let qr_hint = session.picker_uri.clone();
+                    let demo = ctx.config.with_untracked(|c| c.as_ref().is_some_and(|c| c.mode == api::Mode::Demo));
+                    let picker_uri = if demo {
+                        crate::auth::rebase(&session.picker_uri, &crate::browser::origin())
+                    } else {
+                        session.picker_uri.clone()
+                    };
+                    let href = format!("{}/autoclose", picker_uri.trim_end_matches('/'));
+                    let qr_hint = picker_uri;
                     view! {
                         <ol class="steps">
                             <li>

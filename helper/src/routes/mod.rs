@@ -83,8 +83,7 @@ pub fn router(state: AppState) -> Router {
         app = app.merge(emulator.router());
     }
     if let Some(dist) = &state.config().dist {
-        let index = dist.join("index.html");
-        app = app.fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)));
+        app = app.fallback_service(app_files(dist));
     }
     app.layer(TraceLayer::new_for_http())
 }
@@ -107,6 +106,52 @@ pub async fn serve(
     };
     crate::serve::serve(listener, router(state), options, shutdown).await?;
     Ok(())
+}
+
+/// The built app: precompressed copies when the browser takes them (`build-app`
+/// writes `.br` and `.gz` beside each file), `index.html` for any other path (a
+/// single-page app's deep links), and cache headers that fit trunk's file names.
+fn app_files(dist: &std::path::Path) -> Router {
+    let index = ServeFile::new(dist.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
+    Router::new()
+        .fallback_service(files)
+        .layer(middleware::map_response(cache_headers_for_app))
+}
+
+/// `Cache-Control` for the app's files: content-hashed ones (trunk names them
+/// `frontend-<hash>_bg.wasm`, `style-<hash>.css`) never change, so browsers may
+/// keep them for a year; everything else (`index.html`, which names the current
+/// hashes) is revalidated on every load.
+async fn cache_headers_for_app(
+    request_path: axum::extract::OriginalUri,
+    mut response: Response,
+) -> Response {
+    let value = if response.status().is_success() && is_content_hashed(request_path.path()) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static(value),
+    );
+    response
+}
+
+/// Whether a file name carries trunk's content hash: a run of at least 12 hex
+/// digits after the last `-` of its stem (`frontend-da60f35010ed2c5_bg.wasm`).
+fn is_content_hashed(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let stem = name.split('.').next().unwrap_or(name);
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() >= 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 async fn require_csrf_header(request: Request, next: Next) -> Response {
@@ -361,6 +406,95 @@ mod tests {
         assert!(String::from_utf8_lossy(&body).contains("error"));
         let (status, _) = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[test]
+    fn trunk_hashed_names_are_recognised() {
+        for hashed in [
+            "/frontend-da60f35010ed2c5_bg.wasm",
+            "/frontend-da60f35010ed2c5.js",
+            "/style-9e2f4c1b0a7d3e55.css",
+            "/favicon-0123456789abcdef.svg",
+        ] {
+            assert!(is_content_hashed(hashed), "{hashed}");
+        }
+        for plain in [
+            "/",
+            "/index.html",
+            "/some/deep/link",
+            "/my-photo.jpg",
+            "/a-beef.js",
+            "/x-zzzzzzzzzzzzzz.js",
+        ] {
+            assert!(!is_content_hashed(plain), "{plain}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_app_is_served_precompressed_with_cache_headers_that_fit_its_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().join("dist");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("index.html"), "<html>app</html>").unwrap();
+        std::fs::write(dist.join("frontend-da60f35010ed2c5_bg.wasm"), "plain wasm").unwrap();
+        std::fs::write(
+            dist.join("frontend-da60f35010ed2c5_bg.wasm.br"),
+            "brotli wasm",
+        )
+        .unwrap();
+        std::fs::write(
+            dist.join("frontend-da60f35010ed2c5_bg.wasm.gz"),
+            "gzip wasm",
+        )
+        .unwrap();
+        let app = router(google_state(&dir.path().join("lib"), Some(dist)));
+        let get = |path: &str, encoding: &str| {
+            Request::get(path)
+                .header(header::ACCEPT_ENCODING, encoding)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let response = app
+            .clone()
+            .oneshot(get(
+                "/frontend-da60f35010ed2c5_bg.wasm",
+                "gzip, deflate, br",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"brotli wasm");
+        let response = app
+            .clone()
+            .oneshot(get("/frontend-da60f35010ed2c5_bg.wasm", "gzip"))
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        let response = app
+            .clone()
+            .oneshot(get("/frontend-da60f35010ed2c5_bg.wasm", "identity"))
+            .await
+            .unwrap();
+        assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+        for path in ["/", "/index.html", "/deep/link"] {
+            let response = app.clone().oneshot(get(path, "br")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "no-cache",
+                "{path}"
+            );
+        }
+        let response = app.clone().oneshot(get("/api/config", "br")).await.unwrap();
+        assert!(
+            response.headers().get(header::CACHE_CONTROL).is_none(),
+            "the API's own caching is its own"
+        );
     }
 
     #[tokio::test]

@@ -459,3 +459,55 @@ async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
         .unwrap();
     assert_eq!(stale.status(), 401, "the old session is over");
 }
+
+/// `trunk serve` (the README's developer loop) proxies `/api` and `/emulator` to the
+/// helper with `Host: 127.0.0.1` and no port. Through such a proxy the demo must
+/// still sign in, open the picker and save: a regression test for the URLs the
+/// emulator builds from that header.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_works_through_a_trunk_like_proxy() {
+    let Some((browser, helper, mut shots)) = start("trunk-proxy").await else {
+        return;
+    };
+    helper::media_proxy::install_crypto_provider();
+    let proxy = keepsake_tests::TrunkLikeProxy::start(&helper.base_url)
+        .await
+        .unwrap();
+    // The helper really is told a port-less host, as trunk does.
+    let config: api::ClientConfig =
+        reqwest::get(format!("{}{}", proxy.base_url, api::routes::CONFIG))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        config.oauth.auth_url.starts_with("http://127.0.0.1/"),
+        "{}",
+        config.oauth.auth_url
+    );
+
+    let client = &browser.client;
+    client.goto(&proxy.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&proxy.base_url),
+        "signed in and back on the proxied origin"
+    );
+    let picked = pick(
+        client,
+        &mut shots,
+        &[("[data-testid=picker-item]:not(:has(.vid))", 2)],
+    )
+    .await
+    .remove(0);
+    wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
+    assert_eq!(tiles_in(client, "saved").await, picked);
+    assert_eq!(saved_photos(&helper), picked.len());
+    shots.take(client, "saved-through-proxy").await;
+}
