@@ -411,12 +411,24 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
 pub struct TrunkLikeProxy {
     /// `http://127.0.0.1:PORT`: where the browser goes.
     pub base_url: String,
-    task: tokio::task::JoinHandle<()>,
+    listener: Option<tokio::net::TcpListener>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TrunkLikeProxy {
+    /// Binds loopback port 0, so the helper can be told this origin (as it knows
+    /// trunk's :8081) before the proxy forwards to it.
+    pub async fn bind() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Ok(TrunkLikeProxy {
+            base_url: format!("http://{}", listener.local_addr()?),
+            listener: Some(listener),
+            task: None,
+        })
+    }
+
     /// Starts forwarding to `backend` (`http://127.0.0.1:PORT`).
-    pub async fn start(backend: &str) -> anyhow::Result<Self> {
+    pub fn forward_to(&mut self, backend: &str) -> anyhow::Result<()> {
         use axum::body::Body;
         use axum::extract::Request;
         use axum::response::Response;
@@ -459,18 +471,22 @@ impl TrunkLikeProxy {
                 }
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
+        let listener = self
+            .listener
+            .take()
+            .context("the proxy forwards to one backend only")?;
         let app = axum::Router::new().fallback(forward);
-        let task = tokio::spawn(async move {
+        self.task = Some(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
-        });
-        Ok(TrunkLikeProxy { base_url, task })
+        }));
+        Ok(())
     }
 }
 
 impl Drop for TrunkLikeProxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }

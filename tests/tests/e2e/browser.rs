@@ -466,13 +466,25 @@ async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
 /// emulator builds from that header.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_works_through_a_trunk_like_proxy() {
-    let Some((browser, helper, mut shots)) = start("trunk-proxy").await else {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
         return;
     };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut proxy = keepsake_tests::TrunkLikeProxy::bind().await.unwrap();
+    // The helper registers trunk's :8081 origin by itself; this proxy's port is
+    // random, so it is registered the same way a developer's own port would be.
+    let redirect = format!("{}/", proxy.base_url);
+    let helper =
+        HelperProcess::start_demo(Some(&dist), &["--demo-redirect-uri", &redirect]).unwrap();
+    let mut shots = Screenshots::new("trunk-proxy");
     helper::media_proxy::install_crypto_provider();
-    let proxy = keepsake_tests::TrunkLikeProxy::start(&helper.base_url)
-        .await
-        .unwrap();
+    proxy.forward_to(&helper.base_url).unwrap();
     // The helper really is told a port-less host, as trunk does.
     let config: api::ClientConfig =
         reqwest::get(format!("{}{}", proxy.base_url, api::routes::CONFIG))
