@@ -278,11 +278,14 @@ pub fn run(args: PickArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn pick(args: PickArgs, options: FixOptions, library: Library) -> anyhow::Result<ExitCode> {
+    // One listener for the whole run, made first: a Ctrl-C between two waits is
+    // kept for the next one instead of being lost.
+    let mut interrupt = Interrupt::new()?;
     let http = http_client()?;
     let (endpoints, server) = endpoints(&http, args.server.as_deref()).await?;
     let auth = tokio::select! {
         auth = establish(&http, &endpoints, &args, server.as_ref()) => auth?,
-        _ = tokio::signal::ctrl_c() => {
+        () = interrupt.recv() => {
             println!("Interrupted.");
             return Ok(ExitCode::from(INTERRUPTED));
         }
@@ -304,7 +307,7 @@ async fn pick(args: PickArgs, options: FixOptions, library: Library) -> anyhow::
     // (Google asks clients to, to stay within resource limits).
     let outcome = tokio::select! {
         outcome = run.pick_and_save(&session) => Some(outcome),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt.recv() => None,
     };
     let code = match outcome {
         None => {
@@ -330,6 +333,37 @@ async fn pick(args: PickArgs, options: FixOptions, library: Library) -> anyhow::
         );
     }
     code
+}
+
+/// Ctrl-C (SIGINT) as a stream that remembers a signal until it is awaited.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Interrupt {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.signal.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// Everything one run shares.
