@@ -258,6 +258,7 @@ impl<'a> Downloader<'a> {
                 .and_then(parse_content_range);
             match range {
                 Some(range) if range.start == partial.bytes.len() as u64 => {
+                    tracing::debug!(from = range.start, "resuming a cut download");
                     partial.total = range.total.or(partial.total);
                 }
                 // A range we did not ask for: keep nothing of it, start over.

@@ -450,7 +450,10 @@ impl Run<'_> {
                     let outcome = self.save_one(downloader, batch, item).await;
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n}/{total} items"));
-                    bar.println(describe(item, &outcome));
+                    // On stdout, above the bar (which draws on stderr): a log
+                    // of what went where survives a redirect.
+                    let line = describe(item, &outcome);
+                    bar.suspend(|| println!("{line}"));
                     (item, outcome)
                 }
             })
@@ -468,10 +471,20 @@ impl Run<'_> {
                 }
                 Outcome::Unchanged { .. } => summary.unchanged += 1,
                 Outcome::Skipped { .. } => summary.skipped += 1,
-                Outcome::Failed(why) => {
-                    summary.failed += 1;
-                    eprintln!("FAILED {} ({}): {why}", item.media_file.filename, item.id);
-                }
+                Outcome::Failed(_) => summary.failed += 1,
+            }
+        }
+        let failures: Vec<_> = outcomes
+            .iter()
+            .filter_map(|(item, outcome)| match outcome {
+                Outcome::Failed(why) => Some((item, why)),
+                _ => None,
+            })
+            .collect();
+        if !failures.is_empty() {
+            println!("Not saved:");
+            for (item, why) in failures {
+                println!("  {} ({}): {why}", item.media_file.filename, item.id);
             }
         }
         println!(
