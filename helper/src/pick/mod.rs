@@ -463,7 +463,7 @@ impl Run<'_> {
         bar.finish_and_clear();
 
         let mut summary = Summary::default();
-        for (item, outcome) in &outcomes {
+        for (_, outcome) in &outcomes {
             match outcome {
                 Outcome::Fixed { repaired, .. } => {
                     summary.fixed += 1;
