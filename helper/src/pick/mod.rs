@@ -34,6 +34,9 @@ use crate::library::{CaptureTime, Library, Owner, SaveRequest};
 use oauth::{Auth, ClientCredentials, Endpoints, TokenError, TokenFile};
 use session::PickerClient;
 
+/// The most time spent deleting the session at the end.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
 
@@ -322,9 +325,20 @@ async fn pick(args: PickArgs, options: FixOptions, library: Library) -> anyhow::
         }),
         Some(Err(err)) => Err(err),
     };
-    match client.delete_session(&session.id).await {
-        Ok(()) => println!("Session deleted."),
-        Err(err) => eprintln!("warning: could not delete the picking session: {err}"),
+    // Bounded, and a (second) Ctrl-C gives up on it: whoever presses Ctrl-C wants
+    // out, and an undeleted session expires on its own at Google.
+    tokio::select! {
+        deleted = tokio::time::timeout(DELETE_TIMEOUT, client.delete_session(&session.id)) => {
+            match deleted {
+                Ok(Ok(())) => println!("Session deleted."),
+                Ok(Err(err)) => eprintln!("warning: could not delete the picking session: {err}"),
+                Err(_) => eprintln!(
+                    "warning: the picking session was not deleted within {}s; it expires on its own",
+                    DELETE_TIMEOUT.as_secs()
+                ),
+            }
+        }
+        () = interrupt.recv() => eprintln!("warning: the picking session was not deleted; it expires on its own"),
     }
     if auth.refreshes() > 0 {
         println!(
