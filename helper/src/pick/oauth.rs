@@ -666,6 +666,7 @@ impl Auth {
             .map(|at| Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or_default());
         let (access, renew_at) = match (&file.token, remaining) {
             (Some(token), Some(left)) if !left.is_zero() => {
+                let left = left.min(MAX_LIFETIME);
                 (Some(token.clone()), Instant::now() + left - margin(left))
             }
             _ => (None, Instant::now()),
@@ -737,7 +738,7 @@ impl Auth {
         )
         .await?;
         // Google's documented default when expires_in is missing: about an hour.
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600)).min(MAX_LIFETIME);
         live.access = Some(answer.access_token.clone());
         live.renew_at = Instant::now() + lifetime - margin(lifetime);
         live.generation += 1;
@@ -759,6 +760,10 @@ impl Auth {
         })
     }
 }
+
+/// The longest an access token is trusted, whatever the server or the file says
+/// (Google's live an hour; a wild `expires_in` must not overflow a clock).
+const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// How long before its expiry a token is renewed: a quarter of its life, at most a
 /// minute (a call started just before expiry must not arrive just after it).
