@@ -655,3 +655,36 @@ async fn expired_base_urls_are_listed_again_and_every_item_is_saved() {
     assert_eq!(summary(&stdout).3, 0, "{stdout}");
     assert_eq!(saved_files(&out).len(), picked.len());
 }
+
+/// A saved sign-in Google no longer takes (revoked, or 7 days old in "Testing")
+/// leads to a new consent, not to a failed run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_saved_sign_in_asks_for_consent_again() {
+    let helper = HelperProcess::start_demo(None, &QUICK).unwrap();
+    let google = Google::of(&helper).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, token) = (dir.path().join("photos"), dir.path().join("token.json"));
+    let stale = serde_json::json!({
+        "refresh_token": "1//0revoked-long-ago",
+        "token_uri": google.config.oauth.token_url,
+        "client_id": google.config.oauth.client_id,
+        "client_secret": emulator::config::DEMO_CLIENT_SECRET,
+        "scopes": [picker::SCOPE],
+    });
+    std::fs::write(&token, stale.to_string()).unwrap();
+
+    let mut run = PickRun::start(&helper, &out, &token, &[]);
+    let consent = run
+        .line("a new consent URL", |l| {
+            l.starts_with(&google.config.oauth.auth_url)
+        })
+        .await;
+    google.consent(&consent).await;
+    let (_, picked) = run.sign_in_and_pick(&google, everything).await;
+    let (status, stdout, stderr) = run.finish().await;
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert_eq!(saved_files(&out).len(), picked.len());
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&token).unwrap()).unwrap();
+    assert_ne!(kept["refresh_token"], "1//0revoked-long-ago");
+}
