@@ -12,8 +12,6 @@ use keepsake_tests::emulator_client::{
     MARIA, assert_google_error, attr_values, consent_id, get_pair, parse_pairs, query,
 };
 use keepsake_tests::{HelperProcess, exiftool_json, helper_binary, skip_or_fail, which};
-use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
 
 /// How long one step of a run may take before the test fails.
 const STEP: Duration = Duration::from_secs(90);
@@ -193,18 +191,29 @@ impl Google {
     }
 }
 
-/// A running `helper pick`, its stdout read line by line.
+/// A running `helper pick` (killed on drop), its stdout read line by line.
+///
+/// Plain `std::process` with a reader thread: tokio's `process` feature here
+/// would change tokio's features between `cargo test` and the helper build
+/// [`helper_binary`] runs, and each would then rebuild the other's crates.
 struct PickRun {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
     stdout: Vec<String>,
-    stderr: tokio::task::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Drop for PickRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl PickRun {
     /// `helper pick --server … --no-browser --out OUT --token-file TOKEN EXTRA…`.
     fn start(helper: &HelperProcess, out: &Path, token: &Path, extra: &[&str]) -> PickRun {
-        let mut child = tokio::process::Command::new(helper_binary().unwrap())
+        let mut child = std::process::Command::new(helper_binary().unwrap())
             .args([
                 "pick",
                 "--server",
@@ -220,14 +229,22 @@ impl PickRun {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let stderr = tokio::spawn(async move {
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
             let mut text = String::new();
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
             text
         });
         PickRun {
@@ -242,15 +259,15 @@ impl PickRun {
     /// the program ends first.
     async fn line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         loop {
-            let next = tokio::time::timeout(STEP, self.lines.next_line())
+            let next = tokio::time::timeout(STEP, self.lines.recv())
                 .await
-                .unwrap_or_else(|_| panic!("no {what} within {STEP:?}; stdout: {:#?}", self.stdout))
-                .unwrap();
+                .unwrap_or_else(|_| {
+                    panic!("no {what} within {STEP:?}; stdout: {:#?}", self.stdout)
+                });
             let Some(line) = next else {
-                let status = self.child.wait().await.unwrap();
-                let stderr = (&mut self.stderr).await.unwrap_or_default();
+                let status = self.child.wait().unwrap();
                 panic!(
-                    "helper pick ended ({status}) before printing {what}; stdout: {:#?}\nstderr: {stderr}",
+                    "helper pick ended ({status}) before printing {what}; stdout: {:#?}",
                     self.stdout
                 );
             };
@@ -298,16 +315,18 @@ impl PickRun {
 
     /// Waits for the end; returns the exit status, all of stdout and stderr.
     async fn finish(mut self) -> (ExitStatus, String, String) {
+        // stdout closes when the program ends.
         let rest = async {
-            while let Some(line) = self.lines.next_line().await.unwrap() {
+            while let Some(line) = self.lines.recv().await {
                 self.stdout.push(line);
             }
-            self.child.wait().await.unwrap()
         };
-        let status = tokio::time::timeout(STEP * 2, rest)
+        tokio::time::timeout(STEP * 2, rest)
             .await
-            .expect("helper pick finishes");
-        let stderr = self.stderr.await.unwrap_or_default();
+            .unwrap_or_else(|_| panic!("helper pick did not finish; stdout: {:#?}", self.stdout));
+        let status = self.child.wait().unwrap();
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
+        let stderr = stderr.join().unwrap_or_default();
         (status, self.stdout.join("\n"), stderr)
     }
 }
@@ -532,7 +551,7 @@ async fn ctrl_c_while_waiting_for_picks_deletes_the_session() {
         "the session is open while the user picks"
     );
 
-    let pid = run.child.id().unwrap().to_string();
+    let pid = run.child.id().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid])
         .status()
