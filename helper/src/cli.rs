@@ -1,4 +1,5 @@
-//! The `helper` command line: `helper serve`, `helper fix`.
+//! The `helper` command line: `helper serve`, `helper fix`, `helper pick`,
+//! `helper logout`, `helper member`, `helper tls`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,6 +28,11 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Fix the metadata of local photos and videos (files or folders).
     Fix(Box<FixArgs>),
+    /// Pick photos in Google Photos and save them, fixed, into a folder (the
+    /// terminal workflow: sign in once, open the printed link, pick, wait).
+    Pick(Box<crate::pick::PickArgs>),
+    /// Revoke `helper pick`'s saved sign-in and delete its token file.
+    Logout(crate::pick::LogoutArgs),
     /// Manage family members (names, passphrases, defaults) in the config file.
     Member(crate::members::file::MemberArgs),
     /// TLS helpers: make a self-signed certificate for a home server's LAN name.
@@ -47,6 +53,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => run_serve(*args),
         Command::Fix(args) => fix_files::run(*args),
+        Command::Pick(args) => crate::pick::run(*args),
+        Command::Logout(args) => crate::pick::logout(args),
         Command::Member(args) => crate::members::file::run(args),
         Command::Tls(args) => crate::tls::run(args),
     };

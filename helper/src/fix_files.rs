@@ -25,29 +25,9 @@ pub struct FixArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// Set Artist.
-    #[arg(long)]
-    pub artist: Option<String>,
-
-    /// Set Copyright.
-    #[arg(long)]
-    pub copyright: Option<String>,
-
-    /// Remove this tag too (by name, e.g. `Make`, or number, e.g. `0x010f`); repeatable.
-    #[arg(long = "remove-tag", value_name = "TAG")]
-    pub remove_tags: Vec<String>,
-
-    /// Keep the Software tag (it is removed by default).
-    #[arg(long)]
-    pub keep_software: bool,
-
-    /// Capture dates: `fill` where missing, `overwrite`, or `keep`.
-    #[arg(long, default_value = "fill", value_parser = date_policy_parser())]
-    pub dates: DatePolicy,
-
-    /// IANA time zone for photos whose files give no offset (e.g. Europe/Berlin).
-    #[arg(long)]
-    pub time_zone: Option<String>,
+    /// What to fix (shared with `helper pick`).
+    #[command(flatten)]
+    pub fix: FixOptionsArgs,
 
     /// Use each file's modification time as its capture time when the file has
     /// none (local files have no Google `createTime`).
@@ -73,6 +53,61 @@ pub struct FixArgs {
     /// No progress bar, only the summary (and errors).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// The fix options `helper fix` and `helper pick` share: one struct, so both
+/// commands spell and document them the same way.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FixOptionsArgs {
+    /// Set Artist.
+    #[arg(long)]
+    pub artist: Option<String>,
+
+    /// Set Copyright.
+    #[arg(long)]
+    pub copyright: Option<String>,
+
+    /// Remove this tag too (by name, e.g. `Make`, or number, e.g. `0x010f`); repeatable.
+    #[arg(long = "remove-tag", value_name = "TAG")]
+    pub remove_tags: Vec<String>,
+
+    /// Keep the Software tag (it is removed by default).
+    #[arg(long)]
+    pub keep_software: bool,
+
+    /// Capture dates: `fill` where missing, `overwrite`, or `keep`.
+    #[arg(long, default_value = "fill", value_parser = date_policy_parser())]
+    pub dates: DatePolicy,
+
+    /// IANA time zone for photos whose files give no offset (e.g. Europe/Berlin).
+    #[arg(long)]
+    pub time_zone: Option<String>,
+}
+
+impl FixOptionsArgs {
+    /// The metafix options these flags ask for.
+    pub fn to_fix_options(&self) -> anyhow::Result<FixOptions> {
+        let mut options = FixOptions::default()
+            .with_remove_software(!self.keep_software)
+            .with_dates(self.dates);
+        if let Some(artist) = &self.artist {
+            options = options.with_artist(artist);
+        }
+        if let Some(copyright) = &self.copyright {
+            options = options.with_copyright(copyright);
+        }
+        if let Some(zone) = &self.time_zone {
+            options = options
+                .with_time_zone(zone)
+                .with_context(|| format!("--time-zone {zone}"))?;
+        }
+        for tag in &self.remove_tags {
+            options = options
+                .with_removed_tag(tag)
+                .with_context(|| format!("--remove-tag {tag}"))?;
+        }
+        Ok(options)
+    }
 }
 
 /// `--dates`: metafix's own names, offered as clap's possible values.
@@ -116,7 +151,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
         (None, true, false) => Destination::InPlace,
         _ => bail!("say where the fixed files go: --out DIR, --in-place, or --dry-run"),
     };
-    let options = options(&args)?;
+    let options = args.fix.to_fix_options()?;
     let jobs = collect(&args.paths)?;
     if jobs.is_empty() {
         bail!("no files found in the given paths");
@@ -233,29 +268,6 @@ struct Summary {
     unchanged: usize,
     skipped: usize,
     failed: usize,
-}
-
-fn options(args: &FixArgs) -> anyhow::Result<FixOptions> {
-    let mut options = FixOptions::default()
-        .with_remove_software(!args.keep_software)
-        .with_dates(args.dates);
-    if let Some(artist) = &args.artist {
-        options = options.with_artist(artist);
-    }
-    if let Some(copyright) = &args.copyright {
-        options = options.with_copyright(copyright);
-    }
-    if let Some(zone) = &args.time_zone {
-        options = options
-            .with_time_zone(zone)
-            .with_context(|| format!("--time-zone {zone}"))?;
-    }
-    for tag in &args.remove_tags {
-        options = options
-            .with_removed_tag(tag)
-            .with_context(|| format!("--remove-tag {tag}"))?;
-    }
-    Ok(options)
 }
 
 /// Expands the arguments into files, walking folders; hidden files and our own

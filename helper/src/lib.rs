@@ -14,6 +14,7 @@
 //! - [`media_proxy`]: the media allow-list and HTTP client
 //! - [`library`]: files on disk, their names, the SQLite index, batch zips
 //! - [`fix_files`]: `helper fix`
+//! - [`pick`]: `helper pick` and `helper logout`, the terminal workflow
 
 pub mod cli;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod fix_files;
 pub mod library;
 pub mod media_proxy;
 pub mod members;
+pub mod pick;
 pub mod routes;
 pub mod serve;
 pub mod state;

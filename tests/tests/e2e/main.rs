@@ -1,5 +1,5 @@
 //! Keepsake's integration and browser end-to-end tests, one binary: the emulator's
-//! HTTP contract, its pages in a browser, `helper fix` on real files, the sample
+//! HTTP contract, its pages in a browser, `helper fix` on real files, `helper pick` against the demo, the sample
 //! library through metafix, the library surviving `kill -9`, and the built app end
 //! to end. Shared support (starting the helper, the emulator client, the browser)
 //! is the `keepsake_tests` library.
@@ -15,4 +15,5 @@ mod emulator_contract;
 mod family;
 mod fix_command;
 mod library_crash;
+mod pick;
 mod sample_library;
