@@ -71,6 +71,20 @@ pub struct GuardConfig {
     pub emulator_pages: bool,
 }
 
+/// The origins the app `fetch`es in Google mode, for [`GuardConfig::connect_src`]:
+/// the Picker API and the OAuth revoke endpoint (sign-in itself is a navigation,
+/// which `connect-src` does not govern). Derived from the `picker` crate's
+/// endpoints, so the CSP follows them.
+pub fn google_connect_src() -> Vec<String> {
+    let mut origins: Vec<String> = [picker::GOOGLE_PICKER_API, picker::GOOGLE_REVOKE_URL]
+        .iter()
+        .filter_map(|endpoint| url::Url::parse(endpoint).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .collect();
+    origins.dedup();
+    origins
+}
+
 /// A [`GuardConfig`] value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidGuardConfig {
@@ -1011,6 +1025,24 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             response.headers()[header::CONTENT_SECURITY_POLICY],
             guard.app_csp()
         );
+    }
+
+    #[test]
+    fn google_connect_src_names_the_picker_api_and_oauth_origins() {
+        assert_eq!(
+            google_connect_src(),
+            [
+                "https://photospicker.googleapis.com",
+                "https://oauth2.googleapis.com"
+            ]
+        );
+        let guard = guard(GuardConfig {
+            connect_src: google_connect_src(),
+            ..GuardConfig::default()
+        });
+        assert!(guard.app_csp().contains(
+            "connect-src 'self' https://photospicker.googleapis.com https://oauth2.googleapis.com;"
+        ));
     }
 
     #[test]

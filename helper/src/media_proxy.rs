@@ -210,9 +210,10 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
     if segments[0] & 0xe000 != 0x2000 {
         return true;
     }
-    (segments[0] == 0x2001 && segments[1] < 0x200) // IETF special purpose: Teredo, benchmarking, ORCHID
-        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] & 0xfff0 == 0x3ff0) // documentation 3fff::/20
+    // In 2001::/16: the IETF special-purpose block 2001::/23 (Teredo, benchmarking,
+    // ORCHID) and documentation 2001:db8::/32. Then documentation 3fff::/20.
+    let special_2001 = segments[1] < 0x200 || segments[1] == 0x0db8;
+    (segments[0] == 0x2001 && special_2001) || segments[0] & 0xfff0 == 0x3ff0
 }
 
 fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {

@@ -14,5 +14,6 @@ mod emulator_browser;
 mod emulator_contract;
 mod family;
 mod fix_command;
+mod hostile_input;
 mod library_crash;
 mod sample_library;
