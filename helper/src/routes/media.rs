@@ -5,8 +5,10 @@
 //! `Content-Type` is an `image/*` or `video/*` type or `application/octet-stream`,
 //! `nosniff` stops the browser from guessing otherwise, a `sandbox` CSP with
 //! `default-src 'none'` keeps it from running as the app even when opened as a
-//! page, and `Cross-Origin-Resource-Policy: same-origin` keeps other sites from
-//! embedding it.
+//! page, `Content-Disposition: attachment` makes a browser that navigates to it
+//! save it rather than show it, and `Cross-Origin-Resource-Policy: same-origin`
+//! keeps other sites from embedding it. (The app reads the bytes with `fetch`,
+//! which none of this affects.)
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -92,6 +94,10 @@ pub async fn media(
         .header(
             HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("same-origin"),
+        )
+        .header(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
         )
         .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let body = Body::from_stream(upstream.bytes_stream().map_err(move |err| {

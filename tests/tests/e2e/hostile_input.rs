@@ -277,6 +277,13 @@ impl Drop for GoogleHelper {
     }
 }
 
+/// A plain client for talking to the helper under test (installs the TLS crypto
+/// provider reqwest needs, as the helper does at start-up).
+fn http_client() -> reqwest::Client {
+    media_proxy::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 fn media_path(url: &str) -> String {
     format!("/api/media?{}", emulator_client::query(&[("url", url)]))
 }
@@ -287,7 +294,7 @@ async fn the_google_mode_helper_never_connects_to_a_url_naming_the_canary() {
     canary.self_test();
     let helper = GoogleHelper::start();
     let port = canary.addr.port();
-    let http = reqwest::Client::new();
+    let http = http_client();
     // Every spelling names the canary by IP, so even a broken policy could only
     // knock on the canary.
     for url in [
@@ -432,6 +439,7 @@ async fn demo_mode_redirects_never_leave_this_helpers_socket() {
 
 #[tokio::test]
 async fn proxied_media_is_inert_whatever_the_upstream_says() {
+    media_proxy::install_crypto_provider();
     let helper = HelperProcess::start_demo(None, &[]).unwrap();
     // The helper's own emulator, driven over HTTP (the in-process emulator here
     // only supplies the demo client id, which both share).
@@ -448,7 +456,7 @@ async fn proxied_media_is_inert_whatever_the_upstream_says() {
     let items = emu.list_all(&token, &session, None).await;
     let base_url = items[0]["mediaFile"]["baseUrl"].as_str().unwrap();
 
-    let http = reqwest::Client::new();
+    let http = http_client();
     let url = format!(
         "{}{}",
         helper.base_url,
@@ -470,6 +478,7 @@ async fn proxied_media_is_inert_whatever_the_upstream_says() {
         "sandbox; default-src 'none'"
     );
     assert_eq!(headers["cross-origin-resource-policy"], "same-origin");
+    assert_eq!(headers["content-disposition"], "attachment");
 
     // Without the token the emulator answers with an HTML error page; the
     // browser gets it as opaque bytes.
