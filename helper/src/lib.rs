@@ -11,7 +11,8 @@
 //! - [`config`]: flags, env and TOML turned into one validated `Config`
 //! - [`state`]: what handlers share, and whom they talk to (`Upstream`)
 //! - [`routes`]: the router and every handler (paths from the `api` crate)
-//! - [`media_proxy`]: the media allow-list and HTTP client
+//! - [`guard`]: the Host/Origin checks and security headers in front of it all
+//! - [`media_proxy`]: the media allow-list, SSRF-safe resolver and HTTP client
 //! - [`library`]: files on disk, their names, the SQLite index, batch zips
 //! - [`fix_files`]: `helper fix`
 //! - [`pick`]: `helper pick` and `helper logout`, the terminal workflow
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod fix_files;
+pub mod guard;
 pub mod library;
 pub mod media_proxy;
 pub mod members;

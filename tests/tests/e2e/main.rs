@@ -14,6 +14,7 @@ mod emulator_browser;
 mod emulator_contract;
 mod family;
 mod fix_command;
+mod hostile_input;
 mod library_crash;
 mod pick;
 mod sample_library;
