@@ -126,6 +126,24 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_MIN_FREE_SPACE", value_parser = parse_size)]
     pub min_free_space: Option<u64>,
 
+    /// Names (or IP addresses) the server is reached by, besides loopback; requests
+    /// for any other `Host` are refused (DNS rebinding). Comma-separated.
+    #[arg(
+        long = "server-name",
+        env = "KEEPSAKE_SERVER_NAMES",
+        value_delimiter = ','
+    )]
+    pub server_names: Vec<String>,
+
+    /// Origins besides the helper's own that may make state-changing calls, e.g. a
+    /// reverse proxy's public origin. Comma-separated.
+    #[arg(
+        long = "trusted-origin",
+        env = "KEEPSAKE_TRUSTED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub trusted_origins: Vec<String>,
+
     /// Serve one person's library on a non-loopback address without sign-in. Anyone
     /// who can reach the port can read and write the library: prefer family members.
     #[arg(long, env = "KEEPSAKE_INSECURE_SINGLE_USER")]
@@ -161,6 +179,10 @@ struct FileConfig {
     file_mode: Option<u32>,
     #[serde(default, deserialize_with = "size_opt")]
     min_free_space: Option<u64>,
+    #[serde(default)]
+    server_names: Vec<String>,
+    #[serde(default)]
+    trusted_origins: Vec<String>,
     #[serde(default)]
     members: Vec<Member>,
 }
@@ -293,6 +315,8 @@ pub struct Config {
     pub limits: Limits,
     /// How saved files are written (mode, free-space floor).
     pub storage: crate::library::LibraryOptions,
+    /// Which hosts and origins are served, and the security headers.
+    pub guard: crate::guard::Guard,
     /// A non-loopback single-user helper, allowed on purpose.
     pub insecure_single_user: bool,
 }
@@ -300,7 +324,10 @@ pub struct Config {
 impl Config {
     /// A configuration with every default, for tests and embedding.
     pub fn new(library: PathBuf, upstream: UpstreamConfig) -> Config {
+        let guard = guard_for(&upstream, Vec::new(), Vec::new(), false, Vec::new())
+            .expect("the built-in origins are valid");
         Config {
+            guard,
             listen: defaults::LISTEN
                 .parse()
                 .expect("the default address parses"),
@@ -399,6 +426,40 @@ impl ServeArgs {
             bail!("--max-uploads and --max-downloads must be at least 1");
         }
         let members = Members::new(file.members)?;
+        let mut server_names = if self.server_names.is_empty() {
+            file.server_names
+        } else {
+            self.server_names
+        };
+        if listen.ip().is_unspecified() && server_names.is_empty() {
+            bail!(
+                "listening on every address ({listen}) needs the names the family reaches the \
+                 server by, or every request is refused as a DNS-rebinding attempt: pass \
+                 --server-name photos.example.net (or the server's LAN address, e.g. \
+                 --server-name 192.168.1.10)"
+            );
+        }
+        if !listen.ip().is_loopback() && !listen.ip().is_unspecified() {
+            // Reached by its own address, at least.
+            server_names.push(listen.ip().to_string());
+        }
+        let trusted_origins = if self.trusted_origins.is_empty() {
+            file.trusted_origins
+        } else {
+            self.trusted_origins
+        };
+        let script_hashes = match &dist {
+            Some(dist) => crate::guard::index_script_hashes(dist)
+                .with_context(|| format!("reading {}", dist.join("index.html").display()))?,
+            None => Vec::new(),
+        };
+        let guard = guard_for(
+            &upstream,
+            server_names,
+            trusted_origins,
+            tls.is_some(),
+            script_hashes,
+        )?;
         if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
             bail!(
                 "refusing to listen on {listen} without family members: anyone who can reach it \
@@ -434,6 +495,7 @@ impl ServeArgs {
                     .unwrap_or(crate::library::DEFAULT_MIN_FREE_BYTES),
             },
             insecure_single_user: self.insecure_single_user,
+            guard,
         })
     }
 }
@@ -461,6 +523,45 @@ impl ServeArgs {
     fn demo_config(&self) -> anyhow::Result<Option<UpstreamConfig>> {
         Ok(None)
     }
+}
+
+/// Whether the upstream is the emulator (its pages get their own CSP, and trunk
+/// serve's origin may call the API).
+fn is_demo(upstream: &UpstreamConfig) -> bool {
+    match upstream {
+        UpstreamConfig::Google { .. } => false,
+        #[cfg(feature = "demo")]
+        UpstreamConfig::Demo(_) => true,
+    }
+}
+
+fn guard_for(
+    upstream: &UpstreamConfig,
+    server_names: Vec<String>,
+    mut trusted_origins: Vec<String>,
+    tls: bool,
+    script_hashes: Vec<String>,
+) -> anyhow::Result<crate::guard::Guard> {
+    let demo = is_demo(upstream);
+    if demo {
+        // `trunk serve` (Trunk.toml) proxies /api from here with the browser's Origin.
+        trusted_origins.extend([
+            "http://127.0.0.1:8081".to_owned(),
+            "http://localhost:8081".to_owned(),
+        ]);
+    }
+    Ok(crate::guard::Guard::new(crate::guard::GuardConfig {
+        server_names,
+        tls,
+        connect_src: if demo {
+            Vec::new()
+        } else {
+            crate::guard::google_connect_src()
+        },
+        trusted_origins,
+        script_hashes,
+        emulator_pages: demo,
+    })?)
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -511,11 +612,27 @@ mod tests {
     fn a_non_loopback_address_needs_members() {
         let err = config(&["--listen", "0.0.0.0:8080"], "").unwrap_err();
         assert!(err.to_string().contains("helper member add"), "{err}");
-        let c = config(&["--listen", "0.0.0.0:8080", "--insecure-single-user"], "").unwrap();
+        let c = config(
+            &[
+                "--listen",
+                "0.0.0.0:8080",
+                "--insecure-single-user",
+                "--server-name",
+                "nas.local",
+            ],
+            "",
+        )
+        .unwrap();
         assert!(c.insecure_single_user);
         let hash = crate::members::hash_passphrase("a long passphrase").unwrap();
         let family = format!("[[members]]\nname = \"ana\"\npassphrase_hash = \"{hash}\"\n");
-        let c = config(&["--listen", "0.0.0.0:8080"], &family).unwrap();
+        let err = config(&["--listen", "0.0.0.0:8080"], &family).unwrap_err();
+        assert!(err.to_string().contains("--server-name"), "{err}");
+        let c = config(
+            &["--listen", "0.0.0.0:8080", "--server-name", "nas.local"],
+            &family,
+        )
+        .unwrap();
         assert!(c.members.is_family());
         assert!(config(&[], "[[members]]\nname = \"../x\"\npassphrase_hash = \"x\"").is_err());
     }

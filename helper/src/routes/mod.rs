@@ -85,7 +85,8 @@ pub fn router(state: AppState) -> Router {
     if let Some(dist) = &state.config().dist {
         app = app.fallback_service(app_files(dist));
     }
-    app.layer(TraceLayer::new_for_http())
+    app.layer(state.config().guard.layer())
+        .layer(TraceLayer::new_for_http())
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves: https when the
@@ -204,7 +205,13 @@ mod tests {
         AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap()
     }
 
-    async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    /// Sends `request` as a browser on this machine would: with a `Host` header
+    /// (the guard refuses requests without one).
+    async fn send(app: &Router, mut request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        request
+            .headers_mut()
+            .entry(header::HOST)
+            .or_insert(axum::http::HeaderValue::from_static("localhost"));
         let response = app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -282,6 +289,7 @@ mod tests {
             .clone()
             .oneshot(
                 Request::get("/api/batches/batch-1/zip")
+                    .header(header::HOST, "localhost")
                     .body(Body::empty())
                     .unwrap(),
             )
@@ -450,6 +458,7 @@ mod tests {
         let app = router(google_state(&dir.path().join("lib"), Some(dist)));
         let get = |path: &str, encoding: &str| {
             Request::get(path)
+                .header(header::HOST, "localhost")
                 .header(header::ACCEPT_ENCODING, encoding)
                 .body(Body::empty())
                 .unwrap()

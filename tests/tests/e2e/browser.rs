@@ -480,8 +480,18 @@ async fn the_demo_works_through_a_trunk_like_proxy() {
     // The helper registers trunk's :8081 origin by itself; this proxy's port is
     // random, so it is registered the same way a developer's own port would be.
     let redirect = format!("{}/", proxy.base_url);
-    let helper =
-        HelperProcess::start_demo(Some(&dist), &["--demo-redirect-uri", &redirect]).unwrap();
+    // Like trunk's own :8081, the proxy's origin may call the API (the browser's
+    // Origin reaches the helper unchanged, its Host does not).
+    let helper = HelperProcess::start_demo(
+        Some(&dist),
+        &[
+            "--demo-redirect-uri",
+            &redirect,
+            "--trusted-origin",
+            &proxy.base_url,
+        ],
+    )
+    .unwrap();
     let mut shots = Screenshots::new("trunk-proxy");
     helper::media_proxy::install_crypto_provider();
     proxy.forward_to(&helper.base_url).unwrap();
