@@ -426,6 +426,14 @@ impl ServeArgs {
             bail!("--max-uploads and --max-downloads must be at least 1");
         }
         let members = Members::new(file.members)?;
+        if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
+            bail!(
+                "refusing to listen on {listen} without family members: anyone who can reach it \
+                 could read and write the library. Add members with `helper member add NAME` (they \
+                 sign in with a passphrase), or listen on 127.0.0.1 and reach it through an SSH \
+                 tunnel, or pass --insecure-single-user if you really mean it"
+            );
+        }
         let mut server_names = if self.server_names.is_empty() {
             file.server_names
         } else {
@@ -460,14 +468,6 @@ impl ServeArgs {
             tls.is_some(),
             script_hashes,
         )?;
-        if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
-            bail!(
-                "refusing to listen on {listen} without family members: anyone who can reach it \
-                 could read and write the library. Add members with `helper member add NAME` (they \
-                 sign in with a passphrase), or listen on 127.0.0.1 and reach it through an SSH \
-                 tunnel, or pass --insecure-single-user if you really mean it"
-            );
-        }
         Ok(Config {
             listen,
             dist,
