@@ -270,8 +270,10 @@ fn bearer(headers: &HeaderMap) -> Bearer {
         })
 }
 
-/// `http://<Host>` of the request; `localhost` when the header is missing or odd
-/// (it only ever names this server, never a redirect target of its own).
+/// `<scheme>://<Host>` of the request; `localhost` when the header is missing or odd
+/// (it only ever names this server, never a redirect target of its own). The scheme
+/// is `https` when the server that runs the emulator says so in
+/// `X-Forwarded-Proto` (the helper's accept loop sets it from the connection).
 fn origin_of(headers: &HeaderMap) -> String {
     let host = headers
         .get(axum::http::header::HOST)
@@ -283,7 +285,11 @@ fn origin_of(headers: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    format!("http://{host}")
+    let scheme = match headers.get("x-forwarded-proto").map(|v| v.as_bytes()) {
+        Some(b"https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 #[cfg(test)]
@@ -298,6 +304,9 @@ mod tests {
         assert_eq!(origin_of(&h), "http://127.0.0.1:4321");
         h.insert("host", "evil.com/path".parse().unwrap());
         assert_eq!(origin_of(&h), "http://localhost");
+        h.insert("host", "nas.local:8443".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert_eq!(origin_of(&h), "https://nas.local:8443");
     }
 
     #[test]

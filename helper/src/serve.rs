@@ -38,6 +38,24 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
 }
 
+/// Gives every request what the handlers read, whatever its HTTP version: a `Host`
+/// header (HTTP/2 sends `:authority` instead, which hyper puts in the URI) and
+/// `X-Forwarded-Proto` with this connection's real scheme (overwriting whatever a
+/// client sent: this loop is the only one that knows).
+fn normalize<B>(request: &mut hyper::Request<B>, scheme: &'static str) {
+    use axum::http::{HeaderValue, header};
+    if !request.headers().contains_key(header::HOST)
+        && let Some(authority) = request.uri().authority()
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        request.headers_mut().insert(header::HOST, value);
+    }
+    request.headers_mut().insert(
+        header::HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(scheme),
+    );
+}
+
 /// Reads a PEM certificate chain and key into a rustls server configuration.
 pub fn tls_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     crate::media_proxy::install_crypto_provider();
@@ -92,10 +110,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(remote));
+            normalize(&mut request, scheme);
             app.clone().oneshot(request)
         });
         let builder = builder.clone();
@@ -145,4 +165,34 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_authority_becomes_the_host_and_the_scheme_is_ours() {
+        let mut request = hyper::Request::get("https://nas.local:8443/api/config")
+            .header("x-forwarded-proto", "http")
+            .body(())
+            .unwrap();
+        normalize(&mut request, "https");
+        assert_eq!(request.headers()["host"], "nas.local:8443");
+        assert_eq!(
+            request.headers()["x-forwarded-proto"],
+            "https",
+            "a client's claim is replaced"
+        );
+        let mut request = hyper::Request::get("/api/config")
+            .header("host", "127.0.0.1:8080")
+            .body(())
+            .unwrap();
+        normalize(&mut request, "http");
+        assert_eq!(
+            request.headers()["host"],
+            "127.0.0.1:8080",
+            "an HTTP/1 Host stays"
+        );
+    }
 }

@@ -45,8 +45,9 @@ pub fn run(args: TlsArgs) -> anyhow::Result<ExitCode> {
             println!("{}", cert_path.display());
             println!("{}", key_path.display());
             eprintln!(
-                "serve with: helper serve --tls-cert {} --tls-key {} (and add https://{}:PORT/ to the \\
-                 OAuth client's origins and redirect URIs)",
+                "serve with: helper serve --server-name {} --tls-cert {} --tls-key {} (and add \
+                 https://{}:PORT/ to the OAuth client's origins and redirect URIs)",
+                hosts[0],
                 cert_path.display(),
                 key_path.display(),
                 hosts[0]

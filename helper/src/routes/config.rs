@@ -30,7 +30,8 @@ pub async fn config(
         ),
         #[cfg(feature = "demo")]
         Upstream::Demo(emulator) => {
-            let endpoints = emulator.endpoints(&request_origin(&headers)?);
+            let endpoints =
+                emulator.endpoints(&request_origin(&headers, state.config().tls.is_some())?);
             (
                 OAuthConfig {
                     client_id: endpoints.client_id,
@@ -53,9 +54,9 @@ pub async fn config(
     }))
 }
 
-/// `http://<Host>` of the request: the origin the browser used to reach us.
+/// `<scheme>://<Host>` of the request: the origin the browser used to reach us.
 #[cfg(feature = "demo")]
-fn request_origin(headers: &HeaderMap) -> AppResult<String> {
+fn request_origin(headers: &HeaderMap, tls: bool) -> AppResult<String> {
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
@@ -66,5 +67,6 @@ fn request_origin(headers: &HeaderMap) -> AppResult<String> {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .ok_or_else(|| AppError::BadRequest("missing or invalid Host header".into()))?;
-    Ok(format!("http://{host}"))
+    let scheme = if tls { "https" } else { "http" };
+    Ok(format!("{scheme}://{host}"))
 }

@@ -400,6 +400,24 @@ async fn https_with_a_self_signed_certificate() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // Over HTTP/2 (ALPN) a request names its host in `:authority`, not `Host`: the
+    // demo's endpoints must still come back, on https.
+    let config = trusted
+        .get(format!("{}{}", helper.base_url, routes::CONFIG))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.version(), reqwest::Version::HTTP_2);
+    assert_eq!(config.status(), StatusCode::OK);
+    let config: ClientConfig = config.json().await.unwrap();
+    assert!(
+        config
+            .oauth
+            .auth_url
+            .starts_with(&format!("{}/emulator/", helper.base_url)),
+        "{}",
+        config.oauth.auth_url
+    );
     let mut client = Client::new(&helper.base_url);
     client.http = trusted;
     let response = client.login("maria", "maria's long passphrase").await;
