@@ -12,6 +12,8 @@ pub mod components;
 pub mod flow;
 pub mod model;
 pub mod process;
+pub mod retry;
+pub mod download;
 pub mod state;
 
 use leptos::prelude::*;
