@@ -183,8 +183,24 @@ async fn run(
         urls: UrlBook::new(session, work.iter().map(|(_, item)| item)),
     };
     let thumbnails = load_thumbnails(api, thumbnail_rows);
+    // Once the token has run out, nothing else can be downloaded: the items not
+    // started yet stay waiting for the new sign-in instead of each failing on it.
+    let paused = std::cell::Cell::new(false);
+    let paused = &paused;
     let processing = futures::stream::iter(work)
-        .map(|(row, item)| async move { process::process(job, &item, row.progress).await.err() })
+        .map(|(row, item)| async move {
+            if paused.get() {
+                return Some(ItemFailure {
+                    message: "waiting for a new Google sign-in".into(),
+                    needs_sign_in: true,
+                });
+            }
+            let failure = process::process(job, &item, row.progress).await.err();
+            if failure.as_ref().is_some_and(|f| f.needs_sign_in) {
+                paused.set(true);
+            }
+            failure
+        })
         .buffer_unordered(CONCURRENT_ITEMS)
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();

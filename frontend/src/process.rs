@@ -66,11 +66,20 @@ pub async fn process(
     progress: RwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
     let outcome = run(job, item, progress).await;
-    if let Err(failure) = &outcome {
-        progress.update(|p| {
+    match &outcome {
+        // Not the item's fault: it waits for the new sign-in, and the resume
+        // after it picks the item up again.
+        Err(failure) if failure.needs_sign_in => progress.update(|p| {
+            *p = Progress {
+                error: Some("waiting for a new Google sign-in".into()),
+                ..Progress::default()
+            }
+        }),
+        Err(failure) => progress.update(|p| {
             p.stage = Stage::Failed;
             p.error = Some(failure.message.clone());
-        });
+        }),
+        Ok(()) => {}
     }
     outcome
 }

@@ -281,3 +281,84 @@ async fn expired_base_urls_are_refreshed_and_every_item_saved() {
     );
     browser.client.clone().close().await.unwrap();
 }
+
+/// A token that runs out while items are downloading: the run pauses (the items
+/// not saved yet wait rather than fail), asks for a new sign-in, and after it
+/// resumes the same batch; in the end every item is saved exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_token_pauses_the_run_and_a_new_sign_in_finishes_it() {
+    const PICKS: usize = 24;
+    let Some(dist) = dist() else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let mut flags = LIBRARY.to_vec();
+    // The app counts a token as spent 30 s early, so 45 s leaves time to pick;
+    // 24 items at 4 KB/s (three at a time) take far longer than what is left.
+    flags.extend([
+        "--demo-token-lifetime",
+        "45s",
+        "--demo-fault-slow-bodies",
+        "1",
+        "--demo-fault-slow-speed",
+        "4K",
+    ]);
+    let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let mut shots = Screenshots::new("faults-token-expiry");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    let picked = pick(client, &mut shots, &[("[data-testid=picker-item]", PICKS)])
+        .await
+        .remove(0);
+
+    // Each time the run stops for a new sign-in, nothing has failed and some
+    // items are still to do; signing in again resumes the same batch.
+    let deadline = Instant::now() + RUN_LIMIT;
+    let mut sign_ins = 0;
+    let mut saved_at_first_pause = None;
+    loop {
+        let saved = tiles_in(client, "saved").await;
+        if saved == picked {
+            break;
+        }
+        let notice = match client.find(Locator::Css("[data-testid=notice]")).await {
+            Ok(notice) => notice.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let failed = tiles_in(client, "failed").await;
+        assert!(failed.is_empty(), "no item may fail: {failed:?}");
+        if notice.contains("expired during the run") {
+            saved_at_first_pause.get_or_insert(saved.len());
+            shots.take(client, "asks-to-sign-in").await;
+            sign_in(client, &mut shots).await;
+            sign_ins += 1;
+            continue;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not finish within {RUN_LIMIT:?}: {} saved; notice {notice:?}",
+            saved.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shots.take(client, "resumed-and-done").await;
+    assert!(
+        sign_ins >= 1,
+        "every item was saved before the token ran out: nothing was tested"
+    );
+    let files: Vec<String> = walk_files(helper.library.path())
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            (!name.starts_with(".keepsake")).then_some(name)
+        })
+        .collect();
+    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
+    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    eprintln!(
+        "token expiry: {PICKS} items saved over {sign_ins} new sign-in(s); {} saved before the first",
+        saved_at_first_pause.unwrap_or(PICKS)
+    );
+    client.clone().close().await.unwrap();
+}
