@@ -88,10 +88,10 @@ impl UrlBook {
     async fn url(&self, api: &PickerApi, item_id: &str) -> Result<(u64, String), ApiError> {
         let generation = {
             let book = self.book.lock().await;
-            if js_sys::Date::now() - book.listed_at_ms < FRESH_FOR.as_millis() as f64 {
-                if let Some(url) = book.urls.get(item_id) {
-                    return Ok((book.generation, url.clone()));
-                }
+            if js_sys::Date::now() - book.listed_at_ms < FRESH_FOR.as_millis() as f64
+                && let Some(url) = book.urls.get(item_id)
+            {
+                return Ok((book.generation, url.clone()));
             }
             book.generation
         };
