@@ -362,3 +362,32 @@ async fn an_expired_token_pauses_the_run_and_a_new_sign_in_finishes_it() {
     );
     client.clone().close().await.unwrap();
 }
+
+/// Regression (issue 10: "one 429 on `sessions.get` loses the whole picking
+/// session"): with most Picker API calls answered 429 + `Retry-After` — create,
+/// every poll, the listing — the app backs off, keeps the session, and saves
+/// every item.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_picker_api_never_loses_the_picking_session() {
+    const PICKS: usize = 4;
+    let Some(dist) = dist() else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut flags = LIBRARY.to_vec();
+    flags.extend(["--demo-fault-api-rate-limit", "0.7"]);
+    let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let mut shots = Screenshots::new("faults-picker-rate-limit");
+    let done = run(&browser.client, &helper, &mut shots, PICKS).await;
+    assert_eq!(done.files.len(), PICKS);
+    let notice = browser
+        .client
+        .find(Locator::Css("[data-testid=notice]"))
+        .await
+        .ok();
+    if let Some(notice) = notice {
+        let text = notice.text().await.unwrap_or_default();
+        assert!(!text.contains("Lost the picking session"), "{text}");
+    }
+    browser.client.clone().close().await.unwrap();
+}
