@@ -17,6 +17,7 @@
 //! | `--demo-no-processing-video` | `KEEPSAKE_DEMO_NO_PROCESSING_VIDEO` | off | every video READY |
 //! | `--demo-fault-server-errors` | `KEEPSAKE_DEMO_FAULT_SERVER_ERRORS` | 0 | share of API/media requests answered 500/503 |
 //! | `--demo-fault-rate-limit` | `KEEPSAKE_DEMO_FAULT_RATE_LIMIT` | 0 | share answered 429 + `Retry-After` |
+//! | `--demo-fault-api-rate-limit` | `KEEPSAKE_DEMO_FAULT_API_RATE_LIMIT` | 0 | share of Picker API requests (not media) answered 429 + `Retry-After` |
 //! | `--demo-fault-retry-after` | `KEEPSAKE_DEMO_FAULT_RETRY_AFTER` | 2 | its seconds |
 //! | `--demo-fault-cut-bodies` | `KEEPSAKE_DEMO_FAULT_CUT_BODIES` | 0 | share of media bodies cut halfway |
 //! | `--demo-fault-slow-bodies` | `KEEPSAKE_DEMO_FAULT_SLOW_BODIES` | 0 | share of media bodies sent slowly |
@@ -80,6 +81,10 @@ pub struct FaultConfig {
     pub server_error_rate: f64,
     /// Share of Picker API and media requests answered 429 with `Retry-After`.
     pub rate_limit_rate: f64,
+    /// Share of Picker API requests alone (never media) answered 429 with
+    /// `Retry-After`, drawn after the faults above: Google's API quota is counted
+    /// apart from its media bytes.
+    pub api_rate_limit_rate: f64,
     /// `Retry-After` seconds sent with an injected 429.
     pub retry_after_secs: u64,
     /// Share of media downloads whose connection is cut after part of the body.
@@ -99,6 +104,7 @@ impl FaultConfig {
     pub fn any(&self) -> bool {
         self.server_error_rate > 0.0
             || self.rate_limit_rate > 0.0
+            || self.api_rate_limit_rate > 0.0
             || self.cut_body_rate > 0.0
             || self.slow_body_rate > 0.0
             || self.early_expiry_rate > 0.0
@@ -145,6 +151,7 @@ impl EmulatorConfig {
         for (name, rate) in [
             ("server error rate", f.server_error_rate),
             ("rate-limit rate", f.rate_limit_rate),
+            ("API rate-limit rate", f.api_rate_limit_rate),
             ("cut body rate", f.cut_body_rate),
             ("slow body rate", f.slow_body_rate),
             ("early expiry rate", f.early_expiry_rate),
@@ -240,6 +247,13 @@ pub struct EmulatorArgs {
     /// Share (0–1) of API and media requests answered 429 with `Retry-After`.
     #[arg(long = "demo-fault-rate-limit", env = "KEEPSAKE_DEMO_FAULT_RATE_LIMIT")]
     pub rate_limit_rate: Option<f64>,
+    /// Share (0–1) of Picker API requests alone (not media) answered 429 with
+    /// `Retry-After`.
+    #[arg(
+        long = "demo-fault-api-rate-limit",
+        env = "KEEPSAKE_DEMO_FAULT_API_RATE_LIMIT"
+    )]
+    pub api_rate_limit_rate: Option<f64>,
     /// `Retry-After` seconds of an injected 429.
     #[arg(
         long = "demo-fault-retry-after",
@@ -283,6 +297,7 @@ impl EmulatorArgs {
         }
         set!(f.server_error_rate, self.server_error_rate);
         set!(f.rate_limit_rate, self.rate_limit_rate);
+        set!(f.api_rate_limit_rate, self.api_rate_limit_rate);
         set!(f.retry_after_secs, self.retry_after_secs);
         set!(f.cut_body_rate, self.cut_body_rate);
         set!(f.slow_body_rate, self.slow_body_rate);
@@ -371,6 +386,7 @@ mod tests {
             "--demo-large-file-size=64M",
             "--demo-fault-server-errors=0.25",
             "--demo-fault-rate-limit=0.1",
+            "--demo-fault-api-rate-limit=0.3",
             "--demo-redirect-uri=http://localhost:9000/,http://127.0.0.1:9000/cb",
         ])
         .unwrap()
@@ -381,6 +397,7 @@ mod tests {
         assert_eq!(c.token_lifetime, Duration::from_millis(1500));
         assert_eq!(c.large_file_size, 64 << 20);
         assert_eq!(c.faults.server_error_rate, 0.25);
+        assert_eq!(c.faults.api_rate_limit_rate, 0.3);
         assert_eq!(c.redirect_uris.len(), 2);
         assert!(c.faults.any());
     }

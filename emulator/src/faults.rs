@@ -108,6 +108,27 @@ impl Emulator {
         }
     }
 
+    /// Draws the next Picker API fault: the shared faults first, then the
+    /// API-only rate limit (drawn only when configured, so the sequence of runs
+    /// without it is unchanged).
+    pub(super) fn draw_api_fault(&self) -> Fault {
+        let fault = self.draw_fault();
+        let rate = self.inner.config.faults.api_rate_limit_rate;
+        if fault != Fault::None || rate <= 0.0 {
+            return fault;
+        }
+        let mut rng = self
+            .inner
+            .fault_rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if rng.next_f64() < rate {
+            Fault::RateLimited
+        } else {
+            Fault::None
+        }
+    }
+
     /// Draws how the next media body is sent.
     pub(super) fn draw_body_fault(&self) -> BodyFault {
         let f = &self.inner.config.faults;
@@ -153,7 +174,7 @@ fn retry_after(emu: &Emulator, mut res: Response) -> Response {
 
 /// Fault injection for the Picker API: Google's JSON errors.
 pub(super) async fn api_faults(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
-    match emu.draw_fault() {
+    match emu.draw_api_fault() {
         Fault::None => next.run(req).await,
         Fault::Internal => super::api::error(ErrorStatus::Internal, "Internal error encountered."),
         Fault::Unavailable => super::api::error(
@@ -242,5 +263,21 @@ mod tests {
         assert!((300..500).contains(&errors), "{errors}");
         assert!((130..270).contains(&limited), "{limited}");
         assert!(a.contains(&Fault::Internal) && a.contains(&Fault::Unavailable));
+    }
+
+    #[test]
+    fn the_api_only_rate_limit_leaves_media_alone() {
+        let emu = emulator(FaultConfig {
+            api_rate_limit_rate: 0.5,
+            ..FaultConfig::default()
+        });
+        assert!((0..1000).all(|_| emu.draw_fault() == Fault::None), "media");
+        let api: Vec<_> = (0..2000).map(|_| emu.draw_api_fault()).collect();
+        let limited = api.iter().filter(|f| **f == Fault::RateLimited).count();
+        assert!((850..1150).contains(&limited), "{limited}");
+        assert!(
+            api.iter()
+                .all(|f| matches!(f, Fault::None | Fault::RateLimited))
+        );
     }
 }

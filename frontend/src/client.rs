@@ -10,64 +10,152 @@ use picker::{
     PickingSession,
 };
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::retry::{self, RetryEnv, RetryPolicy, Retryable};
+
 pub use api::{BatchId, ClientConfig, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadQuery};
 
-/// What went wrong with a call, in words a person can act on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    /// HTTP status (0 when the request never got an answer).
-    pub status: u16,
-    /// Short explanation.
-    pub message: String,
+/// What went wrong with a call, in words a person can act on, and in data the
+/// retry policy can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No answer: the request never got through, or the body broke off.
+    #[error("network error: {0}")]
+    Network(String),
+    /// Google's JSON error shape (`{"error":{"code","status","message"}}`).
+    #[error("{status}: {message} (HTTP {code})")]
+    Google {
+        /// HTTP status.
+        code: u16,
+        /// Google's canonical status name, e.g. `RESOURCE_EXHAUSTED`.
+        status: String,
+        /// Google's explanation.
+        message: String,
+        /// How long the answer asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// Any other unsuccessful answer (the helper's `{"error": …}`, a media
+    /// server's HTML).
+    #[error("{message} (HTTP {status})")]
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// The helper's message, or the status line.
+        message: String,
+        /// How long the answer asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// A successful status whose body is not what the contract says.
+    #[error("unexpected answer: {message} (HTTP {status})")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// What did not fit.
+        message: String,
+    },
 }
 
 impl ApiError {
-    fn network(err: impl std::fmt::Display) -> Self {
-        ApiError {
-            status: 0,
-            message: format!("network error: {err}"),
+    /// A failure before any answer arrived (or while its body was coming).
+    pub fn network(err: impl std::fmt::Display) -> Self {
+        ApiError::Network(err.to_string())
+    }
+
+    /// HTTP status (0 when the request never got an answer).
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Network(_) => 0,
+            ApiError::Google { code, .. } => *code,
+            ApiError::Http { status, .. } | ApiError::Unexpected { status, .. } => *status,
         }
     }
 
     /// The access token is missing, expired or revoked: sign in again.
     pub fn needs_sign_in(&self) -> bool {
-        self.status == 401
-    }
-
-    /// Worth retrying as is (server trouble, rate limits, dropped connections).
-    pub fn is_transient(&self) -> bool {
-        matches!(self.status, 0 | 429 | 500 | 502 | 503 | 504)
+        self.status() == 401
     }
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.status == 0 {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{} (HTTP {})", self.message, self.status)
+impl Retryable for ApiError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Network(_) => true,
+            ApiError::Google { code, .. } => retry::is_transient_status(*code),
+            ApiError::Http { status, .. } => retry::is_transient_status(*status),
+            ApiError::Unexpected { .. } => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Google { retry_after, .. } | ApiError::Http { retry_after, .. } => {
+                *retry_after
+            }
+            ApiError::Network(_) | ApiError::Unexpected { .. } => None,
         }
     }
 }
 
+/// The browser's clock, timers and `Math.random` for [`retry::retrying`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrowserEnv;
+
+impl RetryEnv for BrowserEnv {
+    fn now(&self) -> Duration {
+        Duration::from_secs_f64(js_sys::Date::now().max(0.0) / 1000.0)
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn sleep(&self, duration: Duration) -> impl std::future::Future<Output = ()> {
+        gloo_timers::future::sleep(duration)
+    }
+}
+
+/// Runs `call` under `policy` with the browser's clock.
+pub async fn with_retry<T, F, Fut>(policy: RetryPolicy, call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    retry::retrying(&BrowserEnv, policy, call).await
+}
+
 /// Reads an error answer: Google's JSON error shape, the helper's `{"error": …}`,
-/// or the status line.
-async fn error_from(response: Response) -> ApiError {
+/// or the status line; with its `Retry-After`.
+pub(crate) async fn error_from(response: Response) -> ApiError {
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| retry::parse_retry_after(&value, js_sys::Date::now()));
+    // A body that breaks off still leaves the status to act on.
     let text = response.text().await.unwrap_or_default();
-    let message = if let Ok(google) = serde_json::from_str::<GoogleError>(&text) {
-        format!("{}: {}", google.error.status, google.error.message)
-    } else if let Ok(helper) = serde_json::from_str::<api::ErrorBody>(&text) {
+    if let Ok(google) = serde_json::from_str::<GoogleError>(&text) {
+        return ApiError::Google {
+            code: status,
+            status: google.error.status,
+            message: google.error.message,
+            retry_after,
+        };
+    }
+    let message = if let Ok(helper) = serde_json::from_str::<api::ErrorBody>(&text) {
         helper.error
     } else if !response.status_text().is_empty() {
         response.status_text()
     } else {
         "request failed".to_owned()
     };
-    ApiError { status, message }
+    ApiError::Http {
+        status,
+        message,
+        retry_after,
+    }
 }
 
 /// Sends `request`: the JSON body of a successful answer, or the error an
@@ -77,10 +165,15 @@ async fn fetch_json<T: DeserializeOwned>(request: Request) -> Result<T, ApiError
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    response.json::<T>().await.map_err(|err| ApiError {
-        status: response.status(),
-        message: format!("unexpected answer: {err}"),
-    })
+    match response.json::<T>().await {
+        Ok(value) => Ok(value),
+        // The body broke off: a network failure, worth another try.
+        Err(gloo_net::Error::JsError(err)) => Err(ApiError::network(err)),
+        Err(err) => Err(ApiError::Unexpected {
+            status: response.status(),
+            message: err.to_string(),
+        }),
+    }
 }
 
 async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
@@ -135,7 +228,9 @@ pub async fn load_config() -> Result<ClientConfig, ApiError> {
 
 /// What the helper already saved for `batch`.
 pub async fn batch_items(batch: &BatchId) -> Result<Vec<SavedFile>, ApiError> {
-    let answer: api::BatchItems = send_json(Request::get(&api::routes::batch(batch))).await?;
+    let url = api::routes::batch(batch);
+    let answer: api::BatchItems =
+        with_retry(RetryPolicy::HELPER, || send_json(Request::get(&url))).await?;
     Ok(answer.items)
 }
 
@@ -155,22 +250,26 @@ impl PickerApi {
         }
     }
 
-    /// `sessions.create`, with a fresh `requestId` so a retried create cannot open
-    /// two sessions.
+    /// `sessions.create`, retried with the same `requestId`: Google answers a
+    /// repeated id with the session the first request made, so a create whose
+    /// answer was lost cannot open a second session.
     pub async fn create_session(&self, request_id: &str) -> Result<PickingSession, ApiError> {
         let url = format!(
             "{}?requestId={request_id}",
             picker::sessions_url(&self.base)
         );
-        let body = CreateSessionRequest::default();
-        let request = Request::post(&url)
-            .header("Authorization", &self.bearer)
-            .json(&body)
-            .map_err(ApiError::network)?;
-        fetch_json(request).await
+        with_retry(RetryPolicy::PICKER, || async {
+            let request = Request::post(&url)
+                .header("Authorization", &self.bearer)
+                .json(&CreateSessionRequest::default())
+                .map_err(ApiError::network)?;
+            fetch_json(request).await
+        })
+        .await
     }
 
-    /// `sessions.get`.
+    /// `sessions.get`, one attempt: the poller decides how to ride through
+    /// failures (until the session's own timeout).
     pub async fn get_session(&self, id: &str) -> Result<PickingSession, ApiError> {
         send_json(
             Request::get(&picker::session_url(&self.base, id))
@@ -179,21 +278,27 @@ impl PickerApi {
         .await
     }
 
-    /// `sessions.delete`.
+    /// `sessions.delete`, retried: an undeleted session counts against the
+    /// account's limit of open sessions.
     pub async fn delete_session(&self, id: &str) -> Result<(), ApiError> {
-        let response = Request::delete(&picker::session_url(&self.base, id))
-            .header("Authorization", &self.bearer)
-            .send()
-            .await
-            .map_err(ApiError::network)?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(error_from(response).await)
-        }
+        let url = picker::session_url(&self.base, id);
+        with_retry(RetryPolicy::PICKER, || async {
+            let response = Request::delete(&url)
+                .header("Authorization", &self.bearer)
+                .send()
+                .await
+                .map_err(ApiError::network)?;
+            if response.ok() {
+                Ok(())
+            } else {
+                Err(error_from(response).await)
+            }
+        })
+        .await
     }
 
-    /// Every page of `mediaItems.list`.
+    /// Every page of `mediaItems.list`, each page retried on its own (a failure on
+    /// page 7 does not start over from page 1).
     pub async fn list_all(&self, session_id: &str) -> Result<Vec<PickedMediaItem>, ApiError> {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
@@ -204,8 +309,10 @@ impl PickerApi {
                 Some(picker::MAX_PAGE_SIZE),
                 token.as_deref(),
             );
-            let page: ListMediaItemsResponse =
-                send_json(Request::get(&url).header("Authorization", &self.bearer)).await?;
+            let page: ListMediaItemsResponse = with_retry(RetryPolicy::PICKER, || {
+                send_json(Request::get(&url).header("Authorization", &self.bearer))
+            })
+            .await?;
             items.extend(page.media_items);
             match page.next_page_token {
                 Some(next) if !next.is_empty() => token = Some(next),
@@ -217,11 +324,22 @@ impl PickerApi {
 
     /// The helper-proxied URL of an item's bytes.
     pub fn media_url(item: &PickedMediaItem, suffix: MediaSuffix) -> String {
-        api::routes::media(&picker::media_url(&item.media_file.base_url, suffix))
+        Self::media_url_of(&item.media_file.base_url, suffix)
     }
 
-    /// Downloads media bytes through the helper, as a JS `ArrayBuffer` (so the
-    /// pixel data need not be copied through WASM memory).
+    /// The helper-proxied URL of `base_url` with `suffix`.
+    pub fn media_url_of(base_url: &str, suffix: MediaSuffix) -> String {
+        api::routes::media(&picker::media_url(base_url, suffix))
+    }
+
+    /// The `Authorization` header value of this client's token.
+    pub fn bearer(&self) -> &str {
+        &self.bearer
+    }
+
+    /// Downloads media bytes through the helper in one attempt, as a JS
+    /// `ArrayBuffer` (so the pixel data need not be copied through WASM memory).
+    /// For thumbnails; picked items go through [`crate::download`], which resumes.
     pub async fn fetch_media(&self, proxied_url: &str) -> Result<ArrayBuffer, ApiError> {
         let response = Request::get(proxied_url)
             .header("Authorization", &self.bearer)
@@ -244,19 +362,25 @@ impl PickerApi {
     }
 }
 
-/// Uploads one fixed file to the helper, which saves it into the library.
+/// Uploads one fixed file to the helper, which saves it into the library;
+/// retried, which is safe: the helper keys saves by batch and item id, so an
+/// upload whose answer was lost comes back "duplicate" instead of a second file.
 pub async fn upload(
     batch: &BatchId,
     item: &ItemId,
     query: &UploadQuery,
     body: &web_sys::Blob,
 ) -> Result<SaveOutcome, ApiError> {
-    let request = Request::put(&api::routes::upload(batch, item, query))
-        .header(api::CSRF_HEADER, api::CSRF_VALUE)
-        .header("Content-Type", "application/octet-stream")
-        .body(body.clone())
-        .map_err(ApiError::network)?;
-    fetch_json(request).await
+    let url = api::routes::upload(batch, item, query);
+    with_retry(RetryPolicy::HELPER, || async {
+        let request = Request::put(&url)
+            .header(api::CSRF_HEADER, api::CSRF_VALUE)
+            .header("Content-Type", "application/octet-stream")
+            .body(body.clone())
+            .map_err(ApiError::network)?;
+        fetch_json(request).await
+    })
+    .await
 }
 
 /// Copies a JS buffer into WASM memory.

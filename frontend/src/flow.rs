@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 use picker::{MediaSuffix, PickedMediaItem, PickingSession, PollDecision, PollSchedule};
@@ -15,10 +15,13 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
 use crate::browser;
-use crate::client::{self, ApiError, PickerApi};
+use crate::client::{self, ApiError, BatchId, BrowserEnv, PickerApi};
+use crate::download::UrlBook;
 use crate::model::{Progress, Stage};
 use crate::process::{self, ItemFailure, Job};
+use crate::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 use crate::state::{Ctx, PendingRun, Phase, Row};
+use metafix::FixOptions;
 
 /// Items processed at the same time (downloads are the bottleneck; more would
 /// only compete for the same bandwidth and memory).
@@ -68,7 +71,7 @@ pub async fn pick_and_process(ctx: Ctx) {
         .iter()
         .map(|row| (row.clone(), (*row.item).clone()))
         .collect();
-    run(&ctx, &api, &job, &session_id, &rows, work).await;
+    run(&ctx, &api, job, &session_id, &rows, work).await;
 }
 
 /// Continues a run this tab left unfinished (the sign-in expired, or the page was
@@ -91,7 +94,7 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
         }
     };
     ctx.remember_run(&pending.session);
-    let saved: HashMap<String, api::SavedFile> = match client::batch_items(&job.batch).await {
+    let saved: HashMap<String, api::SavedFile> = match client::batch_items(&job.0).await {
         // A file the user has since deleted from the folder is fetched again.
         Ok(saved) => saved
             .into_iter()
@@ -113,7 +116,7 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
             None => work.push((row.clone(), (*row.item).clone())),
         }
     }
-    run(&ctx, &api, &job, &pending.session, &rows, work).await;
+    run(&ctx, &api, job, &pending.session, &rows, work).await;
 }
 
 /// Processes the batch's failed items again, with fresh download URLs.
@@ -139,12 +142,13 @@ pub async fn retry_failed(ctx: Ctx) {
         .filter(|row| row.progress.with_untracked(|p| p.stage == Stage::Failed))
         .filter_map(|row| Some((row.clone(), fresh.get(&row.item.id)?.clone())))
         .collect();
-    run(&ctx, &api, &job, &session, &[], work).await;
+    run(&ctx, &api, job, &session, &[], work).await;
 }
 
 /// Checks the sign-in and the settings; `None` (with a message shown) when a run
-/// cannot start.
-fn prepare(ctx: &Ctx) -> Option<(PickerApi, Job)> {
+/// cannot start. The batch and options become a [`Job`] once the items (and so
+/// their URLs) are listed.
+fn prepare(ctx: &Ctx) -> Option<(PickerApi, (BatchId, FixOptions))> {
     let Some(api) = ctx.picker_api() else {
         ctx.fail("your Google sign-in has expired; please sign in again");
         return None;
@@ -157,12 +161,7 @@ fn prepare(ctx: &Ctx) -> Option<(PickerApi, Job)> {
         }
     };
     ctx.notice.set(None);
-    let job = Job {
-        api: api.clone(),
-        batch: ctx.batch.get_value(),
-        options,
-    };
-    Some((api, job))
+    Some((api, (ctx.batch.get_value(), options)))
 }
 
 /// Loads the thumbnails of `thumbnail_rows` and processes `work`; then deletes the
@@ -171,15 +170,37 @@ fn prepare(ctx: &Ctx) -> Option<(PickerApi, Job)> {
 async fn run(
     ctx: &Ctx,
     api: &PickerApi,
-    job: &Job,
+    (batch, options): (BatchId, FixOptions),
     session: &str,
     thumbnail_rows: &[Row],
     work: Vec<(Row, PickedMediaItem)>,
 ) {
     ctx.phase.set(Phase::Processing);
+    let job = &Job {
+        api: api.clone(),
+        batch,
+        options,
+        urls: UrlBook::new(session, work.iter().map(|(_, item)| item)),
+    };
     let thumbnails = load_thumbnails(api, thumbnail_rows);
+    // Once the token has run out, nothing else can be downloaded: the items not
+    // started yet stay waiting for the new sign-in instead of each failing on it.
+    let paused = std::cell::Cell::new(false);
+    let paused = &paused;
     let processing = futures::stream::iter(work)
-        .map(|(row, item)| async move { process::process(job, &item, row.progress).await.err() })
+        .map(|(row, item)| async move {
+            if paused.get() {
+                return Some(ItemFailure {
+                    message: "waiting for a new Google sign-in".into(),
+                    needs_sign_in: true,
+                });
+            }
+            let failure = process::process(job, &item, row.progress).await.err();
+            if failure.as_ref().is_some_and(|f| f.needs_sign_in) {
+                paused.set(true);
+            }
+            failure
+        })
         .buffer_unordered(CONCURRENT_ITEMS)
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();
@@ -228,6 +249,7 @@ async fn wait_for_picks(
         );
     }
     let mut cancelled = ctx.cancellation();
+    let mut received_at = BrowserEnv.now();
     let result = async {
         loop {
             if session.media_items_set {
@@ -249,7 +271,15 @@ async fn wait_for_picks(
                 _ = woken.next() => {},
                 _ = cancelled => return Ok(None),
             }
-            session = api.get_session(&session.id).await?;
+            session = match poll(api, &session, received_at, &mut cancelled).await? {
+                Polled::Answer(next) => next,
+                Polled::Cancelled => return Ok(None),
+                Polled::TimedOut => {
+                    ctx.fail("the picking session timed out; press “Pick photos” to start again");
+                    return Ok(None);
+                }
+            };
+            received_at = BrowserEnv.now();
             ctx.phase.set(Phase::Picking(session.clone()));
         }
     }
@@ -261,6 +291,55 @@ async fn wait_for_picks(
         );
     }
     result
+}
+
+/// How one poll ended.
+enum Polled {
+    /// `sessions.get` answered.
+    Answer(PickingSession),
+    /// The session's picking time ran out while Google kept failing.
+    TimedOut,
+    /// The user cancelled while we waited to try again.
+    Cancelled,
+}
+
+/// One `sessions.get`, ridden through 429s and 5xx: backs off (honouring
+/// `Retry-After`, never polling faster than `pollInterval`) and tries again until
+/// the session's own picking timeout, which `last`'s answer (received at
+/// `received_at`) counts down. Only a permanent error (404: the session is gone;
+/// 401: sign in again) ends the wait with an error.
+async fn poll(
+    api: &PickerApi,
+    last: &PickingSession,
+    received_at: Duration,
+    mut cancelled: &mut oneshot::Receiver<()>,
+) -> Result<Polled, ApiError> {
+    let env = BrowserEnv;
+    let schedule = PollSchedule::new(last.polling_config.as_ref());
+    // No timeoutIn at all: the Picker policy's own deadline bounds the retries.
+    let timeout = last
+        .polling_config
+        .as_ref()
+        .and_then(|c| c.timeout_in)
+        .map_or(RetryPolicy::PICKER.deadline, |t| t.get());
+    let mut backoff = Backoff::new(RetryPolicy::PICKER.with_deadline(timeout), received_at);
+    loop {
+        let err = match api.get_session(&last.id).await {
+            Ok(session) => return Ok(Polled::Answer(session)),
+            Err(err) => err,
+        };
+        let wait = match backoff.after(&err, env.now(), env.random()) {
+            Verdict::Wait(wait) => wait.max(schedule.interval()),
+            Verdict::DeadlinePassed => return Ok(Polled::TimedOut),
+            Verdict::Permanent => return Err(err),
+        };
+        leptos::logging::warn!("polling the picking session: {err}; again in {wait:?}");
+        let mut sleep = gloo_timers::future::sleep(wait).fuse();
+        futures::select! {
+            () = sleep => {},
+            _ = cancelled => return Ok(Polled::Cancelled),
+        }
+    }
 }
 
 /// Fetches every row's thumbnail through the proxy (an `<img>` cannot send the

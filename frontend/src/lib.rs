@@ -9,9 +9,11 @@ pub mod auth;
 pub mod browser;
 pub mod client;
 pub mod components;
+pub mod download;
 pub mod flow;
 pub mod model;
 pub mod process;
+pub mod retry;
 pub mod state;
 
 use leptos::prelude::*;

@@ -1,7 +1,6 @@
 //! One picked item's journey: download through the helper, fix in WASM, upload
-//! to the helper. Transient failures are retried with backoff.
-
-use std::time::Duration;
+//! to the helper. Faults are ridden through below: [`crate::download`] resumes and
+//! refreshes URLs, [`client::upload`] retries under the one policy.
 
 use leptos::prelude::*;
 use metafix::{FixOptions, ItemContext};
@@ -9,10 +8,8 @@ use picker::{MediaSuffix, MediaType, PickedMediaItem};
 
 use crate::browser;
 use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, UploadQuery};
+use crate::download::{self, UrlBook};
 use crate::model::{Progress, Settings, Stage};
-
-/// How many times a transient failure is retried before the item fails.
-const ATTEMPTS: u32 = 3;
 
 /// Turns the settings card into metafix options.
 pub fn fix_options(settings: &Settings) -> Result<FixOptions, String> {
@@ -40,6 +37,8 @@ pub struct Job {
     pub batch: BatchId,
     /// What to fix.
     pub options: FixOptions,
+    /// The items' current download URLs (refreshed when they expire).
+    pub urls: UrlBook,
 }
 
 /// An item failed for good; `needs_sign_in` when the token ran out.
@@ -51,6 +50,15 @@ pub struct ItemFailure {
     pub needs_sign_in: bool,
 }
 
+impl From<ApiError> for ItemFailure {
+    fn from(err: ApiError) -> Self {
+        ItemFailure {
+            needs_sign_in: err.needs_sign_in(),
+            message: err.to_string(),
+        }
+    }
+}
+
 /// Downloads, fixes and saves one item, reporting each stage into `progress`.
 pub async fn process(
     job: &Job,
@@ -58,11 +66,20 @@ pub async fn process(
     progress: RwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
     let outcome = run(job, item, progress).await;
-    if let Err(failure) = &outcome {
-        progress.update(|p| {
+    match &outcome {
+        // Not the item's fault: it waits for the new sign-in, and the resume
+        // after it picks the item up again.
+        Err(failure) if failure.needs_sign_in => progress.update(|p| {
+            *p = Progress {
+                error: Some("waiting for a new Google sign-in".into()),
+                ..Progress::default()
+            }
+        }),
+        Err(failure) => progress.update(|p| {
             p.stage = Stage::Failed;
             p.error = Some(failure.message.clone());
-        });
+        }),
+        Ok(()) => {}
     }
     outcome
 }
@@ -90,8 +107,7 @@ async fn run(
     } else {
         MediaSuffix::Download
     };
-    let url = PickerApi::media_url(item, suffix);
-    let original = retry(|| job.api.fetch_media(&url)).await?;
+    let original = download::download(&job.api, &job.urls, &item.id, suffix).await?;
 
     progress.update(|p| p.stage = Stage::Fixing);
     let input = client::to_vec(&original);
@@ -139,7 +155,7 @@ async fn run(
         filename: file_name.clone(),
         capture_time,
     };
-    let saved = retry(|| client::upload(&job.batch, &item_id, &query, &body)).await?;
+    let saved = client::upload(&job.batch, &item_id, &query, &body).await?;
     progress.update(|p| {
         p.stage = match saved.status {
             SaveStatus::Duplicate => Stage::Duplicate,
@@ -149,31 +165,4 @@ async fn run(
         p.bytes = saved.size;
     });
     Ok(())
-}
-
-/// Runs `call` until it succeeds, fails for good, or `ATTEMPTS` run out;
-/// waits 1 s, 2 s, 4 s… between attempts.
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, ItemFailure>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
-{
-    let mut delay = Duration::from_secs(1);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(value) => return Ok(value),
-            Err(err) if err.is_transient() && attempt < ATTEMPTS => {
-                gloo_timers::future::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            Err(err) => {
-                return Err(ItemFailure {
-                    needs_sign_in: err.needs_sign_in(),
-                    message: err.to_string(),
-                });
-            }
-        }
-    }
 }

@@ -23,7 +23,7 @@ pub fn MemberSignIn() -> impl IntoView {
                     ctx.clear_notice();
                     ctx.reload_config().await;
                 }
-                Err(err) if err.status == 401 => {
+                Err(err) if err.status() == 401 => {
                     ctx.fail("that name and passphrase do not match a member of this helper")
                 }
                 Err(err) => ctx.fail(&format!("could not sign in: {err}")),

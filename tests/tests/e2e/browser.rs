@@ -44,7 +44,7 @@ fn saved_photos(helper: &HelperProcess) -> usize {
         .count()
 }
 
-async fn css(client: &Client, selector: &str) -> Element {
+pub(crate) async fn css(client: &Client, selector: &str) -> Element {
     client
         .wait()
         .at_most(BROWSER_STEP)
@@ -67,7 +67,7 @@ async fn wait_count(client: &Client, selector: &str, count: usize) -> Vec<Elemen
 
 /// From the app's sign-in card through the emulator's consent page (first
 /// account, Allow) back to the signed-in app.
-async fn sign_in(client: &Client, shots: &mut Screenshots) {
+pub(crate) async fn sign_in(client: &Client, shots: &mut Screenshots) {
     let button = css(client, "[data-testid=sign-in]:not([disabled])").await;
     shots.take(client, "sign-in").await;
     button.click().await.unwrap();
@@ -85,7 +85,7 @@ async fn sign_in(client: &Client, shots: &mut Screenshots) {
 /// Opens the picker from the app, ticks the first `count` tiles each selector
 /// matches, presses Done, waits for the tab to close, and returns the ticked ids
 /// (one set per selector).
-async fn pick(
+pub(crate) async fn pick(
     client: &Client,
     shots: &mut Screenshots,
     wanted: &[(&str, usize)],
@@ -142,7 +142,7 @@ async fn pick(
 }
 
 /// The ids of the app's tiles in `stage`.
-async fn tiles_in(client: &Client, stage: &str) -> BTreeSet<String> {
+pub(crate) async fn tiles_in(client: &Client, stage: &str) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     let selector = format!("[data-testid=item][data-stage={stage}]");
     for tile in client.find_all(Locator::Css(&selector)).await.unwrap() {

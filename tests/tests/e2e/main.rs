@@ -13,6 +13,7 @@ mod browser;
 mod emulator_browser;
 mod emulator_contract;
 mod family;
+mod faults;
 mod fix_command;
 mod hostile_input;
 mod library_crash;
