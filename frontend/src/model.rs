@@ -161,6 +161,60 @@ impl Totals {
     }
 }
 
+/// Where a run stood at one moment: the baseline [`Pace::since`] measures from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    /// `Date.now()` then.
+    pub at_ms: f64,
+    /// Items finished then.
+    pub done: usize,
+    /// Bytes finished then.
+    pub bytes: u64,
+}
+
+/// How fast a run goes, and how long it has left at that pace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    /// Bytes per second.
+    pub bytes_per_sec: f64,
+    /// Items per minute.
+    pub items_per_min: f64,
+    /// Seconds until the remaining items are done.
+    pub secs_left: u64,
+}
+
+impl Pace {
+    /// The pace from `mark` to `now_ms`; `None` until there is something to go by
+    /// (a second has passed and an item has finished since the mark).
+    pub fn since(mark: Mark, now_ms: f64, totals: &Totals) -> Option<Pace> {
+        let elapsed = (now_ms - mark.at_ms) / 1000.0;
+        let items = totals.done.checked_sub(mark.done).filter(|n| *n > 0)?;
+        if elapsed < 1.0 {
+            return None;
+        }
+        let items_per_sec = items as f64 / elapsed;
+        let left = totals.items.saturating_sub(totals.done) as f64;
+        Some(Pace {
+            bytes_per_sec: totals.bytes.saturating_sub(mark.bytes) as f64 / elapsed,
+            items_per_min: items_per_sec * 60.0,
+            secs_left: (left / items_per_sec).ceil() as u64,
+        })
+    }
+}
+
+/// `about 3 min`, `about 1 h 20 min`, `under a minute`: a time left as people say it.
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..=59 => "under a minute".to_owned(),
+        60..=3599 => format!("about {} min", secs.div_ceil(60)),
+        _ => format!(
+            "about {} h {} min",
+            secs / 3600,
+            (secs % 3600).div_ceil(60).min(59)
+        ),
+    }
+}
+
 /// An instant on the browser's clock (`2026-11-30 10:05`).
 pub fn local_time(instant: jiff::Timestamp) -> String {
     jiff::tz::TimeZone::system()
@@ -226,6 +280,41 @@ mod tests {
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_500), "1.5 KB");
         assert_eq!(human_bytes(12_345_678), "12.3 MB");
+    }
+
+    #[test]
+    fn pace_needs_a_second_and_a_finished_item_then_projects_the_rest() {
+        let mark = Mark {
+            at_ms: 1_000.0,
+            done: 2,
+            bytes: 1_000_000,
+        };
+        let totals = Totals {
+            items: 12,
+            done: 6,
+            bytes: 9_000_000,
+            ..Totals::default()
+        };
+        assert_eq!(Pace::since(mark, 1_500.0, &totals), None, "under a second");
+        let same = Totals { done: 2, ..totals };
+        assert_eq!(
+            Pace::since(mark, 9_000.0, &same),
+            None,
+            "nothing finished yet"
+        );
+        // 4 items and 8 MB in 8 s: 1 MB/s, 30 items/min, 6 left → 12 s.
+        let pace = Pace::since(mark, 9_000.0, &totals).unwrap();
+        assert_eq!(pace.bytes_per_sec, 1_000_000.0);
+        assert_eq!(pace.items_per_min, 30.0);
+        assert_eq!(pace.secs_left, 12);
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_duration(12), "under a minute");
+        assert_eq!(human_duration(61), "about 2 min");
+        assert_eq!(human_duration(3600), "about 1 h 0 min");
+        assert_eq!(human_duration(4800), "about 1 h 20 min");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
-use crate::model::human_bytes;
+use crate::browser;
+use crate::model::{Mark, Pace, human_bytes, human_duration};
 use crate::state::Ctx;
 
 /// The overall progress bar.
@@ -8,6 +9,30 @@ use crate::state::Ctx;
 pub fn ProgressCard() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let totals = Memo::new(move |_| ctx.totals());
+    // The pace is measured from when this run started to move (the first change
+    // seen), and re-based whenever nothing is left to do (a "Pick more" starts over).
+    let mark = StoredValue::new(None::<Mark>);
+    let pace = Memo::new(move |_| {
+        let t = totals.get();
+        let now = browser::now_ms();
+        if t.finished() || t.items == 0 {
+            mark.set_value(None);
+            return None;
+        }
+        let since = match mark.get_value() {
+            Some(since) => since,
+            None => {
+                let since = Mark {
+                    at_ms: now,
+                    done: t.done,
+                    bytes: t.bytes,
+                };
+                mark.set_value(Some(since));
+                since
+            }
+        };
+        Pace::since(since, now, &t)
+    });
     view! {
         <section class="card progress" data-testid="progress">
             <div class="progress-head">
@@ -16,6 +41,14 @@ pub fn ProgressCard() -> impl IntoView {
                         let t = totals.get();
                         format!("{} of {} done · {}", t.done, t.items, human_bytes(t.bytes))
                     }}
+                </span>
+                <span class="pace" data-testid="progress-pace">
+                    {move || pace.get().map(|p| format!(
+                        "{}/s · {:.0} items/min · {} left",
+                        human_bytes(p.bytes_per_sec as u64),
+                        p.items_per_min,
+                        human_duration(p.secs_left)
+                    ))}
                 </span>
                 <span class="counts">
                     {move || {
