@@ -362,55 +362,96 @@ pub(crate) fn ensure_exif(exif: &mut Exif, format: Format, info: &ImageInfo, rep
             value: Value::Child(Ifd::Exif),
         },
     );
+    add_missing_required_exif(exif, format, info, report);
+}
+
+/// Adds an entry where the tag is missing, and reports it.
+fn add_missing(exif: &mut Exif, ifd: Ifd, entry: Entry, report: &mut Report) {
+    if exif.dir(ifd).is_some_and(|d| d.get(entry.tag).is_some()) {
+        return;
+    }
+    let tag = entry.tag;
+    let shown = exif
+        .value_bytes(&entry)
+        .map(|b| tiff::display(exif.order, entry.typ, b));
+    exif.put(ifd, entry);
+    report.change(&tag_label(ifd, tag), ifd.name(), Some(tag), None, shown);
+}
+
+/// The Exif IFD tags ExifTool's validator requires (of a JPEG: all of them; of other
+/// formats: ExifVersion), where missing.
+fn add_missing_required_exif(
+    exif: &mut Exif,
+    format: Format,
+    info: &ImageInfo,
+    report: &mut Report,
+) {
     let order = exif.order;
-    let mut add = |exif: &mut Exif, tag: u16, entry: Entry| {
-        let shown = exif
-            .value_bytes(&entry)
-            .map(|b| tiff::display(order, entry.typ, b));
-        exif.put(Ifd::Exif, entry);
-        report.change(
-            &tag_label(Ifd::Exif, tag),
-            "ExifIFD",
-            Some(tag),
-            None,
-            shown,
-        );
-    };
-    add(
-        exif,
-        EXIF_VERSION,
-        Entry::new(EXIF_VERSION, UNDEFINED, b"0232".to_vec()),
-    );
+    let version = Entry::new(EXIF_VERSION, UNDEFINED, b"0232".to_vec());
+    add_missing(exif, Ifd::Exif, version, report);
     if format != Format::Jpeg {
         return;
     }
-    add(
-        exif,
-        0x9101,
-        Entry::new(0x9101, UNDEFINED, vec![1, 2, 3, 0]),
-    );
-    add(
-        exif,
-        0xa000,
-        Entry::new(0xa000, UNDEFINED, b"0100".to_vec()),
-    );
     let color = if info.has_icc { 0xffff } else { 1 };
-    add(
-        exif,
-        0xa001,
+    let mut required = vec![
+        Entry::new(0x9101, UNDEFINED, vec![1, 2, 3, 0]),
+        Entry::new(0xa000, UNDEFINED, b"0100".to_vec()),
         Entry::new(0xa001, SHORT, order.put_u16(color).to_vec()),
-    );
+    ];
     for (tag, dim) in [(0xa002, info.width), (0xa003, info.height)] {
         let Some(dim) = dim else { continue };
-        let entry = match u16::try_from(dim) {
+        required.push(match u16::try_from(dim) {
             Ok(v) => Entry::new(tag, SHORT, order.put_u16(v).to_vec()),
             Err(_) => Entry::new(tag, LONG, order.put_u32(dim).to_vec()),
-        };
-        add(exif, tag, entry);
+        });
+    }
+    for entry in required {
+        add_missing(exif, Ifd::Exif, entry, report);
     }
 }
 
-/// The IFD0 tags ExifTool's validator requires of a JPEG, for a block made from nothing.
+/// IFD0 tags ExifTool's validator does not allow in a JPEG (they describe
+/// uncompressed TIFF strips): from `Validate.pm`'s `%validValue{JPEG}{IFD0}`.
+const NOT_IN_JPEG_IFD0: [u16; 13] = [
+    0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0116, 0x0117, 0x011c, 0x0201, 0x0202,
+    0x0212,
+];
+
+/// A JPEG's IFD0 that was salvaged from a table that claimed more entries than the
+/// block holds: ExifTool read none of it before ("Bad IFD0 directory"), and reads all
+/// of it after, so it must be what the validator wants of a JPEG: the salvaged
+/// entries that do not belong in a JPEG are dropped (and reported), the required tags
+/// are added where missing.
+fn complete_salvaged_jpeg(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
+    let not_allowed: Vec<u16> = exif
+        .dir(Ifd::Ifd0)
+        .map(|d| {
+            d.entries
+                .iter()
+                .map(|e| e.tag)
+                .filter(|t| NOT_IN_JPEG_IFD0.contains(t))
+                .collect()
+        })
+        .unwrap_or_default();
+    for tag in not_allowed {
+        if exif.remove(Ifd::Ifd0, tag).is_some() {
+            report.repairs.push(Repair::new(
+                Ifd::Ifd0,
+                Some(tag),
+                format!(
+                    "dropped {} salvaged from a damaged IFD0: not allowed in a JPEG",
+                    tag_label(Ifd::Ifd0, tag)
+                ),
+            ));
+        }
+    }
+    add_mandatory_ifd0(exif, info, report);
+    if exif.dir(Ifd::Exif).is_some() {
+        add_missing_required_exif(exif, Format::Jpeg, info, report);
+    }
+}
+
+/// The IFD0 tags ExifTool's validator requires of a JPEG, where missing.
 fn add_mandatory_ifd0(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
     let order = exif.order;
     let (unit, x, y) = match info.density {
@@ -422,18 +463,20 @@ fn add_mandatory_ifd0(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
         b.extend_from_slice(&order.put_u32(1));
         b
     };
-    for entry in [
-        Entry::new(0x011a, RATIONAL, rational(x)),
-        Entry::new(0x011b, RATIONAL, rational(y)),
-        Entry::new(0x0128, SHORT, order.put_u16(unit).to_vec()),
-        Entry::new(0x0213, SHORT, order.put_u16(1).to_vec()),
-    ] {
-        let tag = entry.tag;
-        let shown = exif
-            .value_bytes(&entry)
-            .map(|b| tiff::display(order, entry.typ, b));
-        exif.put(Ifd::Ifd0, entry);
-        report.change(&tag_label(Ifd::Ifd0, tag), "IFD0", Some(tag), None, shown);
+    // X/YResolution and their unit go together: a lone unit would change their meaning.
+    let has_resolution = exif
+        .dir(Ifd::Ifd0)
+        .is_some_and(|d| d.get(0x011a).is_some() || d.get(0x011b).is_some());
+    let mut entries = vec![Entry::new(0x0213, SHORT, order.put_u16(1).to_vec())];
+    if !has_resolution {
+        entries.extend([
+            Entry::new(0x011a, RATIONAL, rational(x)),
+            Entry::new(0x011b, RATIONAL, rational(y)),
+            Entry::new(0x0128, SHORT, order.put_u16(unit).to_vec()),
+        ]);
+    }
+    for entry in entries {
+        add_missing(exif, Ifd::Ifd0, entry, report);
     }
 }
 
@@ -537,6 +580,10 @@ pub(crate) fn apply(
     raise_exif_version(exif, report);
     if exif.created && !report.changes.is_empty() && format == Format::Jpeg {
         add_mandatory_ifd0(exif, info, report);
+    }
+    let salvaged = exif.dir(Ifd::Ifd0).is_some_and(|d| d.salvaged);
+    if salvaged && format == Format::Jpeg && !exif.created {
+        complete_salvaged_jpeg(exif, info, report);
     }
     plan.capture
 }

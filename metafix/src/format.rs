@@ -113,7 +113,8 @@ impl Format {
     pub fn from_extension(ext: &str) -> Option<Format> {
         let ext = ext.trim_start_matches('.').to_ascii_lowercase();
         Some(match ext.as_str() {
-            "jpg" | "jpeg" | "jpe" | "jfif" => Format::Jpeg,
+            // A multi-picture JPEG (MPF) is a JPEG; `.mpo` is its right extension.
+            "jpg" | "jpeg" | "jpe" | "jfif" | "mpo" => Format::Jpeg,
             "png" => Format::Png,
             "webp" => Format::Webp,
             "heic" | "heif" | "hif" => Format::Heic,

@@ -362,13 +362,8 @@ fn fix_image(
     if truncated {
         report.warn(format!("the {} file is truncated", format.name()));
     }
-    if let Container::Jpeg(l) = &container
-        && l.extra_exif > 0
-    {
-        report.warn(format!(
-            "{} more EXIF segment(s) after the first were left as they are",
-            l.extra_exif
-        ));
+    if let Container::Jpeg(l) = &container {
+        note_jpeg_layout(l, &mut report);
     }
     let mut block = payload.as_ref().and_then(|r| input.get(r.clone()));
     let mut prefix_removed = false;
@@ -382,6 +377,16 @@ fn fix_image(
     let parsed = match block {
         Some(b) => Exif::parse(b.to_vec()),
         None => Ok(Exif::create()),
+    };
+    // A block whose TIFF header is damaged holds nothing a reader can reach: write a
+    // fresh one in its place (as ExifTool does), keeping every other segment.
+    let mut replaced_damaged = None;
+    let parsed = match (parsed, block) {
+        (Err(e), Some(b)) if !tiff::header_ok(b) => {
+            replaced_damaged = Some(e);
+            Ok(Exif::create())
+        }
+        (parsed, _) => parsed,
     };
     let mut exif = match parsed {
         Ok(exif) => exif,
@@ -401,6 +406,11 @@ fn fix_image(
             what: "removed the improper \"Exif\\0\\0\" prefix from the EXIF chunk".to_owned(),
         });
     }
+    if let Some(e) = &replaced_damaged {
+        work.warn(format!(
+            "the EXIF block's TIFF header is damaged ({e}): a new EXIF block replaces it"
+        ));
+    }
     cross_check_camera(&exif, item, &mut work);
     edit::repair(&mut exif, format, &info, &mut work);
     let capture =
@@ -408,6 +418,14 @@ fn fix_image(
     note_losses(format, exif.dir(Ifd::Gps).is_some(), item, &mut work);
     let tiff_changed =
         exif.is_dirty() && !(exif.created && work.changes.iter().all(|c| c.tag.is_none()));
+    if replaced_damaged.is_some() && tiff_changed {
+        work.repairs.push(Repair {
+            location: "EXIF".to_owned(),
+            tag: None,
+            what: "replaced the EXIF block, whose TIFF header was damaged, with a new one"
+                .to_owned(),
+        });
+    }
     if !tiff_changed && !prefix_removed {
         return Fixed::unchanged(input, format, work, capture);
     }
@@ -432,6 +450,33 @@ fn fix_image(
             report.date_source = None;
             Fixed::unchanged(input, format, report, capture)
         }
+    }
+}
+
+/// Tells what the tolerant JPEG walk stepped over: all of it is kept byte for byte.
+fn note_jpeg_layout(l: &jpeg::Layout, report: &mut Report) {
+    if l.extra_exif > 0 {
+        report.warn(format!(
+            "{} more EXIF segment(s) after the first were left as they are",
+            l.extra_exif
+        ));
+    }
+    for s in &l.stray {
+        report.warn(format!(
+            "{} stray byte(s) at byte {} after the JPEG {} segment, kept as they are",
+            s.len,
+            s.at,
+            jpeg::marker_name(s.after)
+        ));
+    }
+    for o in &l.overruns {
+        report.warn(format!(
+            "the JPEG {} segment at byte {} states {} bytes but the next marker is at byte {}",
+            jpeg::marker_name(o.marker),
+            o.at,
+            o.stated,
+            o.cut_at
+        ));
     }
 }
 
@@ -718,6 +763,12 @@ pub fn read(input: &[u8]) -> Result<Metadata, Error> {
         return Ok(meta);
     };
     let block_len = block.len();
+    if !tiff::header_ok(&block) {
+        // Nothing in the block is reachable; `fix` replaces it.
+        meta.problems
+            .push("EXIF: the TIFF header is damaged (bad byte order or magic number)".to_owned());
+        return Ok(meta);
+    }
     let exif = Exif::parse(block)?;
     meta.byte_order = Some(exif.order);
     meta.exif_len = Some(block_len);

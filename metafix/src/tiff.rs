@@ -62,6 +62,12 @@ pub(crate) fn type_name(typ: u16) -> &'static str {
     }
 }
 
+/// Whether a block starts with a readable TIFF header (byte-order mark, magic 42, and
+/// an IFD0 offset).
+pub(crate) fn header_ok(block: &[u8]) -> bool {
+    matches!(block.get(0..4), Some(b"II\x2a\0" | b"MM\0\x2a")) && block.len() >= 8
+}
+
 /// Byte order of a TIFF block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ByteOrder {
@@ -168,6 +174,9 @@ pub(crate) struct Dir {
     pub dirty: bool,
     /// The next-IFD link as found (only IFD1's is ever written back: it may lead on).
     pub next_raw: u32,
+    /// The table claimed more entries than fit in the block: what was read is what
+    /// could be saved (ExifTool calls such a table bad and reads none of it).
+    pub salvaged: bool,
 }
 
 impl Dir {
@@ -177,6 +186,7 @@ impl Dir {
             origin: None,
             dirty: true,
             next_raw: 0,
+            salvaged: false,
         }
     }
 
@@ -448,10 +458,12 @@ impl Exif {
             origin: None,
             dirty: false,
             next_raw: 0,
+            salvaged: false,
         };
         let mut repairs = Vec::new();
         if count < declared {
             dir.dirty = true;
+            dir.salvaged = true;
             repairs.push(Repair::new(
                 ifd,
                 None,

@@ -293,6 +293,132 @@ fn read_tiff_entries(tiff: &[u8]) -> Option<(bool, Vec<RawEntry>)> {
     Some((le, entries(exif_at)?))
 }
 
+/// One JPEG marker segment: `FF marker`, the length, the body.
+pub fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xFF, marker];
+    out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// An EXIF APP1 segment holding `tiff`.
+pub fn exif_app1(tiff: &[u8]) -> Vec<u8> {
+    let mut body = b"Exif\0\0".to_vec();
+    body.extend_from_slice(tiff);
+    segment(0xE1, &body)
+}
+
+/// The JFIF APP0 segment [`jpeg`] starts with.
+pub fn jfif_app0() -> Vec<u8> {
+    segment(
+        0xE0,
+        &[b'J', b'F', b'I', b'F', 0, 1, 1, 1, 0, 96, 0, 96, 0, 0],
+    )
+}
+
+/// A fake SOF0 (8-bit, 480 x 640, 3 components).
+pub fn sof0() -> Vec<u8> {
+    segment(
+        0xC0,
+        &[
+            8, 0x01, 0xE0, 0x02, 0x80, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+        ],
+    )
+}
+
+/// SOS, "pixels" (with a stuffed `FF 00` and an RST marker, as real scans have) and EOI.
+pub fn scan_and_eoi() -> Vec<u8> {
+    let mut out = vec![0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3F, 0];
+    out.extend((0..2000u32).map(|i| (i * 7 % 251) as u8));
+    out.extend_from_slice(&[0xFF, 0x00, 0x12, 0xFF, 0xD0, 0x34]);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// A JPEG from SOI and the given raw parts (segments, stray bytes…), then a SOF0, the
+/// scan and EOI.
+pub fn jpeg_parts(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out.extend(sof0());
+    out.extend(scan_and_eoi());
+    out
+}
+
+/// Whether `output` is `input` with exactly one EXIF APP1 segment replaced or
+/// inserted, and every other byte (stray bytes, fill bytes, segments with wrong
+/// lengths, the scan) identical. Walks no markers, so it judges the walker's work
+/// independently: it looks for a prefix and a suffix the two files share, with an
+/// EXIF APP1 segment of consistent length between them in the output.
+pub fn only_exif_segment_differs(input: &[u8], output: &[u8]) -> bool {
+    let prefix = input.iter().zip(output).take_while(|(a, b)| a == b).count();
+    (0..=prefix.min(output.len())).rev().any(|a| {
+        let Some(seg) = output.get(a..a + 10) else {
+            return false;
+        };
+        if seg[..2] != [0xFF, 0xE1] || &seg[4..10] != b"Exif\0\0" {
+            return false;
+        }
+        let end = a + 2 + u16::from_be_bytes([seg[2], seg[3]]) as usize;
+        let Some(rest) = output.get(end..) else {
+            return false;
+        };
+        if !input.ends_with(rest) || input.len() < a + rest.len() {
+            return false;
+        }
+        // What the new segment took the place of: nothing, or an old EXIF APP1.
+        let old = &input[a..input.len() - rest.len()];
+        old.is_empty() || (old.starts_with(&[0xFF, 0xE1]) && old.get(4..10) == Some(b"Exif\0\0"))
+    })
+}
+
+/// The images an MPF (multi-picture) APP2 segment points at, after the first: their
+/// bytes, found through the MP entries' offsets (relative to the MPF header, as the
+/// CIPA DC-007 standard says). `None` without a readable MPF segment. Two files whose
+/// MPF offsets differ but lead to the same images hold the same pictures.
+pub fn mpf_images(file: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let seg = file
+        .windows(8)
+        .position(|w| w[..2] == [0xFF, 0xE2] && &w[4..8] == b"MPF\0")?;
+    let base = seg + 8;
+    let le = file.get(base..base + 2)? == b"II";
+    let u16_at = |p: usize| {
+        let b: [u8; 2] = file.get(p..p + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |p: usize| {
+        let b: [u8; 4] = file.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd = base + u32_at(base + 4)? as usize;
+    let n = u16_at(ifd)? as usize;
+    let (count, at) = (0..n).find_map(|i| {
+        let e = ifd + 2 + 12 * i;
+        (u16_at(e)? == 0xB002).then(|| Some((u32_at(e + 4)? as usize, u32_at(e + 8)? as usize)))?
+    })?;
+    let mut images = Vec::new();
+    for k in 0..count / 16 {
+        let entry = base + at + 16 * k;
+        let (size, offset) = (u32_at(entry + 4)? as usize, u32_at(entry + 8)? as usize);
+        if offset == 0 {
+            continue; // the first image is the file itself
+        }
+        let start = base + offset;
+        images.push(file.get(start..start.checked_add(size)?)?.to_vec());
+    }
+    Some(images)
+}
+
 /// A JPEG: SOI, optional JFIF APP0, optional EXIF APP1, a fake SOF0, SOS and "pixels".
 pub fn jpeg(tiff: Option<&[u8]>) -> Vec<u8> {
     let mut out = vec![0xFF, 0xD8];
@@ -614,13 +740,55 @@ pub fn renamed_warnings(after: &Seen, report: &metafix::Report) -> BTreeSet<Stri
             Some((name.to_owned(), r.location.clone(), to.to_owned()))
         })
         .collect();
+    let overrun = report_overran(report);
     after
         .warnings
         .iter()
         .map(|w| {
-            moved.iter().fold(w.clone(), |w, (name, from, to)| {
+            let w = moved.iter().fold(w.clone(), |w, (name, from, to)| {
                 w.replace(&format!("{to}:{name}"), &format!("{from}:{name}"))
-            })
+            });
+            if overrun { skipped_count_hidden(&w) } else { w }
         })
         .collect()
+}
+
+/// ExifTool's warnings before a fix, normalised the way [`renamed_warnings`]
+/// normalises those after.
+pub fn comparable_before(before: &Seen, report: &metafix::Report) -> BTreeSet<String> {
+    let overrun = report_overran(report);
+    before
+        .warnings
+        .iter()
+        .map(|w| {
+            if overrun {
+                skipped_count_hidden(w)
+            } else {
+                w.clone()
+            }
+        })
+        .collect()
+}
+
+/// Whether the fix cut a JPEG segment whose length runs past the next marker.
+/// ExifTool trusts such a length and skips what it swallowed ("Skipped unknown N
+/// bytes after JPEG COM segment"); when the EXIF after it grows, N grows with it. The
+/// same warning about the same segment, so the count is not compared.
+fn report_overran(report: &metafix::Report) -> bool {
+    report
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("but the next marker is at byte"))
+}
+
+fn skipped_count_hidden(w: &str) -> String {
+    match w.split_once("Skipped unknown ") {
+        Some((head, tail)) => match tail.split_once(' ') {
+            Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit()) => {
+                format!("{head}Skipped unknown N {rest}")
+            }
+            _ => w.to_owned(),
+        },
+        None => w.to_owned(),
+    }
 }
