@@ -13,54 +13,67 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::report::Repair;
-use crate::tags;
+use crate::tags::{self, id};
 use crate::{Error, Ifd};
 
-pub(crate) const BYTE: u16 = 1;
-pub(crate) const ASCII: u16 = 2;
-pub(crate) const SHORT: u16 = 3;
-pub(crate) const LONG: u16 = 4;
-pub(crate) const RATIONAL: u16 = 5;
-pub(crate) const SBYTE: u16 = 6;
-pub(crate) const UNDEFINED: u16 = 7;
-pub(crate) const SSHORT: u16 = 8;
-pub(crate) const SLONG: u16 = 9;
-pub(crate) const SRATIONAL: u16 = 10;
-pub(crate) const FLOAT: u16 = 11;
-pub(crate) const DOUBLE: u16 = 12;
-/// The TIFF 6 "IFD" type (a LONG offset); some writers use it for sub-IFD pointers.
-pub(crate) const IFD_TYPE: u16 = 13;
+/// A TIFF field type code (BYTE = 1 … DOUBLE = 12, and TIFF 6's IFD = 13), as it is
+/// stored in an IFD entry. Any code can be read from a file; only 1..=13 have a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldType(pub u16);
 
-/// Bytes per value of a type code; `None` for codes outside 1..=13.
-pub(crate) fn type_size(typ: u16) -> Option<usize> {
-    Some(match typ {
-        BYTE | ASCII | SBYTE | UNDEFINED => 1,
-        SHORT | SSHORT => 2,
-        LONG | SLONG | FLOAT | IFD_TYPE => 4,
-        RATIONAL | SRATIONAL | DOUBLE => 8,
-        _ => return None,
-    })
-}
+impl FieldType {
+    /// Bytes per value; `None` for codes outside 1..=13.
+    pub fn size(self) -> Option<usize> {
+        Some(match self {
+            BYTE | ASCII | SBYTE | UNDEFINED => 1,
+            SHORT | SSHORT => 2,
+            LONG | SLONG | FLOAT | IFD_TYPE => 4,
+            RATIONAL | SRATIONAL | DOUBLE => 8,
+            _ => return None,
+        })
+    }
 
-/// The name ExifTool gives a type code.
-pub(crate) fn type_name(typ: u16) -> &'static str {
-    match typ {
-        BYTE => "int8u",
-        ASCII => "string",
-        SHORT => "int16u",
-        LONG => "int32u",
-        RATIONAL => "rational64u",
-        SBYTE => "int8s",
-        UNDEFINED => "undef",
-        SSHORT => "int16s",
-        SLONG => "int32s",
-        SRATIONAL => "rational64s",
-        FLOAT => "float",
-        DOUBLE => "double",
-        IFD_TYPE => "ifd",
-        _ => "?",
+    /// The name ExifTool gives the type (`int16u`, `string`, `undef`…; `?` if unknown).
+    pub fn name(self) -> &'static str {
+        match self {
+            BYTE => "int8u",
+            ASCII => "string",
+            SHORT => "int16u",
+            LONG => "int32u",
+            RATIONAL => "rational64u",
+            SBYTE => "int8s",
+            UNDEFINED => "undef",
+            SSHORT => "int16s",
+            SLONG => "int32s",
+            SRATIONAL => "rational64s",
+            FLOAT => "float",
+            DOUBLE => "double",
+            IFD_TYPE => "ifd",
+            _ => "?",
+        }
     }
 }
+
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+pub(crate) const BYTE: FieldType = FieldType(1);
+pub(crate) const ASCII: FieldType = FieldType(2);
+pub(crate) const SHORT: FieldType = FieldType(3);
+pub(crate) const LONG: FieldType = FieldType(4);
+pub(crate) const RATIONAL: FieldType = FieldType(5);
+pub(crate) const SBYTE: FieldType = FieldType(6);
+pub(crate) const UNDEFINED: FieldType = FieldType(7);
+pub(crate) const SSHORT: FieldType = FieldType(8);
+pub(crate) const SLONG: FieldType = FieldType(9);
+pub(crate) const SRATIONAL: FieldType = FieldType(10);
+pub(crate) const FLOAT: FieldType = FieldType(11);
+pub(crate) const DOUBLE: FieldType = FieldType(12);
+/// The TIFF 6 "IFD" type (a LONG offset); some writers use it for sub-IFD pointers.
+pub(crate) const IFD_TYPE: FieldType = FieldType(13);
 
 /// Whether a block starts with a readable TIFF header (byte-order mark, magic 42, and
 /// an IFD0 offset).
@@ -126,15 +139,15 @@ pub(crate) enum Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub tag: u16,
-    pub typ: u16,
+    pub typ: FieldType,
     pub count: u32,
     pub value: Value,
 }
 
 impl Entry {
     /// A new entry of a type with `bytes` (already in the block's byte order).
-    pub(crate) fn new(tag: u16, typ: u16, bytes: Vec<u8>) -> Entry {
-        let size = type_size(typ).unwrap_or(1);
+    pub(crate) fn new(tag: u16, typ: FieldType, bytes: Vec<u8>) -> Entry {
+        let size = typ.size().unwrap_or(1);
         let count = u32::try_from(bytes.len() / size).unwrap_or(u32::MAX);
         Entry {
             tag,
@@ -153,7 +166,9 @@ impl Entry {
 
     /// Size of the value in bytes (`None` on overflow or a bad type code).
     pub(crate) fn byte_len(&self) -> Option<usize> {
-        type_size(self.typ)?.checked_mul(usize::try_from(self.count).ok()?)
+        self.typ
+            .size()?
+            .checked_mul(usize::try_from(self.count).ok()?)
     }
 }
 
@@ -367,9 +382,9 @@ impl Exif {
         }
         // Sub-IFDs: Exif and GPS from IFD0, Interop from Exif.
         for (parent, tag, child) in [
-            (Ifd::Ifd0, 0x8769, Ifd::Exif),
-            (Ifd::Ifd0, 0x8825, Ifd::Gps),
-            (Ifd::Exif, 0xa005, Ifd::Interop),
+            (Ifd::Ifd0, id::EXIF_OFFSET, Ifd::Exif),
+            (Ifd::Ifd0, id::GPS_INFO, Ifd::Gps),
+            (Ifd::Exif, id::INTEROP_OFFSET, Ifd::Interop),
         ] {
             exif.parse_child(parent, tag, child, &mut visited);
         }
@@ -409,10 +424,7 @@ impl Exif {
                         self.repairs.push(Repair::new(
                             parent,
                             Some(tag),
-                            format!(
-                                "{name} stored as {}: rewritten as int32u",
-                                type_name(entry.typ)
-                            ),
+                            format!("{name} stored as {}: rewritten as int32u", entry.typ.name()),
                         ));
                     }
                 }
@@ -479,7 +491,7 @@ impl Exif {
             let at = start + 2 + 12 * i;
             let (Some(tag), Some(typ), Some(n)) = (
                 order.u16(data, at),
-                order.u16(data, at + 2),
+                order.u16(data, at + 2).map(FieldType),
                 order.u32(data, at + 4),
             ) else {
                 break;
@@ -491,7 +503,7 @@ impl Exif {
             // Only built when an entry is dropped (the common path allocates nothing).
             let name =
                 || tags::name(ifd, tag).map_or_else(|| format!("tag 0x{tag:04x}"), str::to_owned);
-            let Some(size) = type_size(typ) else {
+            let Some(size) = typ.size() else {
                 // ExifTool's rule: a bad type code in the first entry means the table is
                 // not an IFD at all (random bytes), not an IFD with one bad entry.
                 if i == 0 {
@@ -501,7 +513,7 @@ impl Exif {
                 repairs.push(Repair::new(
                     ifd,
                     Some(tag),
-                    format!("dropped {}: bad type code {typ}", name()),
+                    format!("dropped {}: bad type code {}", name(), typ.0),
                 ));
                 continue;
             };
@@ -690,7 +702,7 @@ impl Exif {
                     }
                 };
                 table.extend_from_slice(&order.put_u16(e.tag));
-                table.extend_from_slice(&order.put_u16(typ));
+                table.extend_from_slice(&order.put_u16(typ.0));
                 table.extend_from_slice(&order.put_u32(count));
                 table.extend_from_slice(&field);
             }
@@ -757,8 +769,25 @@ impl Exif {
                     kept.push(s..s.saturating_add(len));
                 }
             }
+            // Vendor sub-IFDs (Nikon's scan IFD, SubIFDs…) are not modelled: their
+            // tables stay where they are and their pointers are copied as they are, so
+            // they must never be zeroed as part of an abandoned IFD0's span.
+            for tag in tags::VENDOR_SUB_IFDS {
+                let targets = d.get(tag).and_then(|e| self.numbers(e)).unwrap_or_default();
+                for t in targets {
+                    if let Ok(n) = usize::try_from(t)
+                        && n >= 8
+                    {
+                        let count = self.order.u16(&self.data, n).map_or(0, usize::from);
+                        kept.push(n..n.saturating_add(2 + 12 * count + 4));
+                    }
+                }
+            }
             // Offset/length pairs point at data (thumbnail, strips) outside any value.
-            for (off_tag, len_tag) in [(0x0201, 0x0202), (0x0111, 0x0117)] {
+            for (off_tag, len_tag) in [
+                (id::THUMBNAIL_OFFSET, id::THUMBNAIL_LENGTH),
+                (id::STRIP_OFFSETS, id::STRIP_BYTE_COUNTS),
+            ] {
                 let offs = d
                     .get(off_tag)
                     .and_then(|e| self.numbers(e))
@@ -835,7 +864,7 @@ pub(crate) fn bytes_to_text(bytes: &[u8]) -> String {
 
 /// A value rendered for people: text for ASCII, numbers, `n/d` for rationals, text for
 /// printable UNDEFINED (like ExifVersion `0232`), else a byte count.
-pub(crate) fn display(order: ByteOrder, typ: u16, bytes: &[u8]) -> String {
+pub(crate) fn display(order: ByteOrder, typ: FieldType, bytes: &[u8]) -> String {
     fn join<T: ToString>(v: impl Iterator<Item = T>) -> String {
         let items: Vec<String> = v.take(16).map(|x| x.to_string()).collect();
         items.join(" ")

@@ -7,7 +7,9 @@
 
 mod support;
 
-use metafix::{DatePolicy, FixOptions, Format, ItemContext, fix, read};
+use metafix::{
+    DatePolicy, FixOptions, Format, ItemContext, NotDoneKind, Outcome, WarningKind, fix, read,
+};
 use support::*;
 
 /// What a case must give after the fix.
@@ -594,7 +596,7 @@ fn heic_named_jpeg_is_saved_as_jpg() {
             .report
             .warnings
             .iter()
-            .any(|w| w.contains("image/heic"))
+            .any(|w| w.kind == WarningKind::MimeTypeMismatch && w.message.contains("image/heic"))
     );
 }
 
@@ -624,7 +626,10 @@ fn truncated_and_garbage_input_pass_through_unchanged() {
     }
     let fixed = fix(b"hello", &options, &item);
     assert_eq!(fixed.format, Format::Unknown);
-    assert!(!fixed.report.not_done.is_empty());
+    assert!(matches!(
+        fixed.outcome(),
+        Outcome::CouldNotEdit(ref n) if n.kind == NotDoneKind::UnknownFormat
+    ));
     assert_eq!(
         read(b"hello").unwrap_err().kind(),
         metafix::ErrorKind::UnknownFormat
@@ -731,11 +736,15 @@ fn app1_limit_is_checked_and_reported() {
             .report
             .not_done
             .iter()
-            .any(|n| n.why.contains("65533")),
+            .any(|n| n.kind == NotDoneKind::TooLarge && n.why.contains("65533")),
         "{}",
         fixed.report
     );
     assert!(fixed.report.changes.is_empty());
+    assert!(
+        matches!(fixed.outcome(), Outcome::CouldNotEdit(ref n) if n.kind == NotDoneKind::TooLarge),
+        "an over-full APP1 is a file that could not be edited, not one already as asked"
+    );
 }
 
 /// Fuzz crash 336c1f5c: a WebP whose last chunk has an odd size and no pad byte got
@@ -797,7 +806,7 @@ fn heic_exif_is_read_and_the_file_passed_through() {
             .report
             .not_done
             .iter()
-            .any(|n| n.why.contains("read-only"))
+            .any(|n| n.kind == NotDoneKind::ReadOnlyFormat)
     );
     // Berlin in March is +01:00: the file's local time is the instant createTime says.
     assert_eq!(fixed.capture_time(), item.create_time);
@@ -975,11 +984,14 @@ fn camera_mismatch_with_the_picker_is_a_warning() {
     };
     let fixed = fix(&input, &FixOptions::default(), &item);
     let warnings = &fixed.report.warnings;
-    assert!(!warnings.iter().any(|w| w.contains("make")), "{warnings:?}");
+    assert!(
+        !warnings.iter().any(|w| w.message.contains("make")),
+        "{warnings:?}"
+    );
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("model") && w.contains("Pixel 7")),
+            .any(|w| w.kind == WarningKind::CameraMismatch && w.message.contains("Pixel 7")),
         "{warnings:?}"
     );
 }
@@ -1062,7 +1074,9 @@ fn jpeg_overrun_that_reads_two_ways_is_refused_with_the_reason() {
             .report
             .not_done
             .iter()
-            .any(|n| n.why.contains("two ways") && n.why.contains("byte 20")),
+            .any(|n| n.kind == NotDoneKind::UnreadableStructure
+                && n.why.contains("two ways")
+                && n.why.contains("byte 20")),
         "{}",
         fixed.report
     );
@@ -1077,9 +1091,13 @@ fn jpeg_stray_bytes_leading_nowhere_are_refused_with_the_reason() {
     let fixed = fix(&input, &family(), &ItemContext::default());
     assert!(!fixed.changed());
     assert!(
-        fixed.report.not_done.iter().any(|n| n
-            .why
-            .contains("byte 2 is followed by bytes that lead to no marker")),
+        fixed
+            .report
+            .not_done
+            .iter()
+            .any(|n| n.kind == NotDoneKind::UnreadableStructure
+                && n.why
+                    .contains("byte 2 is followed by bytes that lead to no marker")),
         "{}",
         fixed.report
     );
@@ -1094,7 +1112,7 @@ fn jpeg_stray_bytes_are_reported() {
             .report
             .warnings
             .iter()
-            .any(|w| w.to_string().contains("5 stray byte(s)") && w.to_string().contains("COM")),
+            .any(|w| w.kind == WarningKind::StrayBytes && w.message.contains("5 stray byte(s)")),
         "{}",
         fixed.report
     );
@@ -1116,4 +1134,63 @@ fn mpo_keeps_its_extension() {
         fixed.report
     );
     assert_eq!(Format::from_extension("mpo"), Some(Format::Jpeg));
+}
+
+#[test]
+fn outcome_tells_changed_already_as_asked_and_could_not_apart() {
+    let options = family();
+    let item = ItemContext::default();
+    let input = jpeg(Some(&camera_tiff(true)));
+    let first = fix(&input, &options, &item);
+    assert_eq!(first.outcome(), Outcome::Changed);
+    let out = first.assemble(&input);
+    let second = fix(&out, &options, &item);
+    assert_eq!(
+        second.outcome(),
+        Outcome::AlreadyAsAsked,
+        "{}",
+        second.report
+    );
+    // Bytes after the APP0 that lead to no marker: the file cannot be edited.
+    let mut broken = vec![0xFF, 0xD8];
+    broken.extend(jfif_app0());
+    broken.extend_from_slice(b"????");
+    let third = fix(&broken, &options, &item);
+    assert!(!third.changed());
+    assert!(
+        matches!(third.outcome(), Outcome::CouldNotEdit(ref n) if n.kind == NotDoneKind::UnreadableStructure),
+        "{}",
+        third.report
+    );
+    assert!(third.report.to_string().contains("could not be edited"));
+}
+
+#[test]
+fn local_file_without_create_time_reports_no_offset_mismatch() {
+    // A camera file without an offset, fixed with no createTime and no time zone:
+    // nothing to compare the file's time with, so nothing is "not done".
+    let input = jpeg(Some(&camera_tiff(true)));
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    assert!(
+        !fixed
+            .report
+            .not_done
+            .iter()
+            .any(|n| n.kind == NotDoneKind::NoOffsetSource),
+        "{}",
+        fixed.report
+    );
+    assert_eq!(fixed.outcome(), Outcome::Changed);
+    // With a createTime that does not match, it is said.
+    let item = ItemContext::default().with_create_time("2001-01-01T00:00:00Z".parse().unwrap());
+    let fixed = fix(&input, &family(), &item);
+    assert!(
+        fixed
+            .report
+            .not_done
+            .iter()
+            .any(|n| n.kind == NotDoneKind::NoOffsetSource),
+        "{}",
+        fixed.report
+    );
 }
