@@ -229,9 +229,12 @@ pub(crate) fn fix_image(
     if !tiff_changed && !prefix_removed {
         return Fixed::unchanged(input, format, work, capture);
     }
-    let written = exif
-        .write()
-        .and_then(|tiff| container::place(input, &container, &tiff));
+    // A JPEG's EXIF must fit one APP1 segment ("Exif\0\0" + TIFF).
+    let limit = (format == Format::Jpeg).then(|| jpeg::APP1_PAYLOAD_MAX - EXIF_PREFIX.len());
+    let written = exif.write_within(limit).and_then(|(tiff, reclaimed)| {
+        note_reclaimed(&reclaimed, &mut work);
+        container::place(input, &container, &tiff)
+    });
     match written {
         Ok((header, tail)) => {
             let (header, tail) = afcp::shift_afcp(input, header, tail, &mut work);
@@ -255,6 +258,45 @@ pub(crate) fn fix_image(
             report.date_source = None;
             Fixed::unchanged(input, format, report, capture)
         }
+    }
+}
+
+/// Tells what was done to fit the EXIF into its APP1 segment.
+fn note_reclaimed(reclaimed: &[tiff::Reclaimed], report: &mut Report) {
+    for step in reclaimed {
+        match step {
+            tiff::Reclaimed::FreedSpace | tiff::Reclaimed::Padding => {}
+            tiff::Reclaimed::Thumbnail(len) => {
+                report.change(
+                    "thumbnail image",
+                    Some(Ifd::Ifd1),
+                    None,
+                    Some(format!("{len} bytes")),
+                    None,
+                );
+                report.warn(
+                    WarningKind::ThumbnailDropped,
+                    format!(
+                        "the {len}-byte IFD1 thumbnail was dropped: the EXIF did not fit the \
+                         64 KB APP1 segment otherwise"
+                    ),
+                );
+            }
+        }
+    }
+    if reclaimed.contains(&tiff::Reclaimed::FreedSpace) {
+        report.repairs.push(Repair::block(format!(
+            "the EXIF did not fit the 64 KB APP1 segment with the changes appended: {}",
+            reclaimed
+                .iter()
+                .map(|r| match r {
+                    tiff::Reclaimed::FreedSpace => "freed space reused".to_owned(),
+                    tiff::Reclaimed::Padding => "trailing padding dropped".to_owned(),
+                    tiff::Reclaimed::Thumbnail(len) => format!("{len}-byte thumbnail dropped"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
 }
 

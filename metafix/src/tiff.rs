@@ -594,11 +594,94 @@ impl Exif {
     }
 
     /// Writes the block: the original bytes (orphans zeroed, header repointed) plus the
-    /// appended IFDs. Returns the input unchanged when nothing is dirty.
-    pub(crate) fn write(&self) -> Result<Vec<u8>, Error> {
+    /// appended IFDs, within `limit` bytes when one is given (a JPEG APP1 holds 65,527
+    /// bytes of TIFF). Returns the input unchanged when nothing is dirty. When appending does not fit, space is reclaimed in
+    /// this order, each step only if the one before is not enough: the holes left by
+    /// removed values and abandoned tables are reused (the new IFD0 where the old one
+    /// was); trailing padding that nothing points to is dropped; the IFD1 thumbnail is
+    /// dropped (and said so). MakerNote bytes never move and are never dropped.
+    pub(crate) fn write_within(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<(Vec<u8>, Vec<Reclaimed>), Error> {
         if !self.is_dirty() {
-            return Ok(self.data.clone());
+            return Ok((self.data.clone(), Vec::new()));
         }
+        let appended = self.write_with(Room::Append)?;
+        let Some(limit) = limit else {
+            return Ok((appended, Vec::new()));
+        };
+        if appended.len() <= limit {
+            return Ok((appended, Vec::new()));
+        }
+        let mut steps = vec![Reclaimed::FreedSpace];
+        let reused = self.write_with(Room::Holes {
+            trim_padding: false,
+        })?;
+        if reused.len() <= limit {
+            return Ok((reused, steps));
+        }
+        steps.push(Reclaimed::Padding);
+        let trimmed = self.write_with(Room::Holes { trim_padding: true })?;
+        if trimmed.len() <= limit {
+            return Ok((trimmed, steps));
+        }
+        if let Some((slim, thumbnail)) = self.without_thumbnail() {
+            steps.push(Reclaimed::Thumbnail(thumbnail));
+            let slimmed = slim.write_with(Room::Holes { trim_padding: true })?;
+            if slimmed.len() <= limit {
+                return Ok((slimmed, steps));
+            }
+        }
+        Err(Error::new(
+            crate::ErrorKind::TooLarge,
+            format!(
+                "the EXIF would be {} bytes ({} appended; {} after reusing freed space, \
+                 dropping padding and the thumbnail); a JPEG APP1 segment holds at most \
+                 {} (MakerNote data is never dropped)",
+                appended.len() + 6,
+                appended.len(),
+                trimmed.len(),
+                limit + 6
+            ),
+        ))
+    }
+
+    /// The model without IFD1 and its thumbnail, whose bytes become free; and the
+    /// thumbnail's size. `None` without an IFD1.
+    fn without_thumbnail(&self) -> Option<(Exif, usize)> {
+        let d1 = self.dir(Ifd::Ifd1)?;
+        let mut slim = self.clone();
+        let mut thumbnail = 0;
+        for e in &d1.entries {
+            slim.orphan(e);
+        }
+        if let Some(o) = d1.origin {
+            slim.orphans.push(o.offset..o.offset + o.len);
+        }
+        let number = |tag| {
+            d1.get(tag)
+                .and_then(|e| self.numbers(e))
+                .and_then(|v| v.first().copied())
+                .and_then(|v| usize::try_from(v).ok())
+        };
+        if let (Some(at), Some(len)) = (number(id::THUMBNAIL_OFFSET), number(id::THUMBNAIL_LENGTH))
+            && at
+                .checked_add(len)
+                .is_some_and(|end| end <= self.data.len())
+        {
+            slim.orphans.push(at..at + len);
+            thumbnail = len;
+        }
+        slim.set_dir(Ifd::Ifd1, None);
+        if let Some(d0) = slim.dir_mut(Ifd::Ifd0) {
+            d0.dirty = true;
+        }
+        Some((slim, thumbnail))
+    }
+
+    /// Writes the block, placing the new tables and values as `room` allows.
+    fn write_with(&self, room: Room) -> Result<Vec<u8>, Error> {
         // Room for the appended IFDs up front: the block is copied once, never regrown.
         let mut out = Vec::with_capacity(self.data.len() + 4096);
         out.extend_from_slice(&self.data);
@@ -620,10 +703,21 @@ impl Exif {
             }
         };
 
-        self.zero_orphans(&mut out, &dirty);
+        let (holes, used_end) = self.zero_orphans(&mut out, &dirty);
+        let mut space = match room {
+            Room::Append => Space::append(out.len()),
+            Room::Holes { trim_padding } => {
+                if trim_padding {
+                    // Trailing bytes that nothing points to and that hold nothing
+                    // (zeros, including what was just zeroed) are padding.
+                    let last_data = out.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                    out.truncate(used_end.max(last_data).max(8));
+                }
+                Space::with_holes(out.len(), holes)
+            }
+        };
 
         // Layout: tables and their new values, in LAYOUT order, word-aligned.
-        let mut pos = out.len() + (out.len() & 1);
         let mut placed: [Option<usize>; 5] = [None; 5];
         let mut value_at: Vec<(Ifd, usize, usize)> = Vec::new(); // (ifd, entry index, offset)
         for ifd in LAYOUT {
@@ -631,31 +725,28 @@ impl Exif {
                 continue;
             }
             let Some(d) = self.dir(ifd) else { continue };
-            placed[slot(ifd)] = Some(pos);
-            pos = add(pos, 2 + 12 * d.entries.len() + 4)?;
+            placed[slot(ifd)] = Some(space.alloc(2 + 12 * d.entries.len() + 4)?);
             for (i, e) in sorted(&d.entries).into_iter().enumerate() {
                 if let Value::New(bytes) = &e.value
                     && bytes.len() > 4
                 {
-                    value_at.push((ifd, i, pos));
-                    pos = add(pos, bytes.len())?;
-                    pos += pos & 1;
+                    value_at.push((ifd, i, space.alloc(bytes.len())?));
                 }
             }
         }
         // ExifTool gives IFD1 the directory length it gave IFD0 (block end minus IFD0's
         // offset): leave at least IFD1's table size after the new IFD0.
         if let (Some(ifd0_at), Some(d1)) = (placed[slot(Ifd::Ifd0)], self.dir(Ifd::Ifd1)) {
-            let need = add(ifd0_at, 2 + 12 * d1.entries.len() + 4)?;
-            pos = pos.max(need);
+            space.reach(add(ifd0_at, 2 + 12 * d1.entries.len() + 4)?);
         }
+        let pos = space.end;
         if u32::try_from(pos).is_err() {
             return Err(Error::new(
                 crate::ErrorKind::TooLarge,
                 "EXIF block over 4 GB",
             ));
         }
-        out.resize(pos, 0);
+        out.resize(pos.max(out.len()), 0);
 
         let offset_of = |ifd: Ifd| -> u32 {
             placed[slot(ifd)]
@@ -747,7 +838,13 @@ impl Exif {
 
     /// Zeroes abandoned tables and orphaned values, except where anything that stays
     /// referenced overlaps them (broken files alias structures; MakerNotes are opaque).
-    fn zero_orphans(&self, out: &mut [u8], dirty: &dyn Fn(Ifd) -> bool) {
+    /// Returns the zeroed ranges (free for new data: the holes) and the end of the last
+    /// byte anything still points to.
+    fn zero_orphans(
+        &self,
+        out: &mut [u8],
+        dirty: &dyn Fn(Ifd) -> bool,
+    ) -> (Vec<Range<usize>>, usize) {
         let mut candidates: Vec<Range<usize>> = self.orphans.clone();
         // The TIFF header is always in use.
         let mut kept: Vec<Range<usize>> = Vec::new();
@@ -812,6 +909,7 @@ impl Exif {
             let count = self.order.u16(&self.data, n).map_or(0, usize::from);
             kept.push(n..n.saturating_add(2 + 12 * count + 4));
         }
+        let mut holes = Vec::new();
         for r in candidates {
             if r.start >= r.end || r.end > out.len() {
                 continue;
@@ -819,8 +917,11 @@ impl Exif {
             if kept.iter().any(|k| k.start < r.end && r.start < k.end) {
                 continue;
             }
-            out[r].fill(0);
+            out[r.clone()].fill(0);
+            holes.push(r);
         }
+        let used_end = kept.iter().map(|k| k.end).max().unwrap_or(8).min(out.len());
+        (holes, used_end)
     }
 
     /// Unsigned integer values of a SHORT/LONG entry.
@@ -841,6 +942,81 @@ impl Exif {
             ),
             _ => None,
         }
+    }
+}
+
+/// How [`Exif::write_with`] may place new tables and values.
+#[derive(Debug, Clone, Copy)]
+enum Room {
+    /// After the old block only (the normal case: nothing of the old layout is reused,
+    /// which is what ExifTool's directory-size checks expect).
+    Append,
+    /// In the holes freed inside the block first; with `trim_padding`, trailing bytes
+    /// nothing points to are dropped before appending.
+    Holes { trim_padding: bool },
+}
+
+/// What was done to make the block fit its container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reclaimed {
+    /// Freed space (removed values, abandoned tables) was reused.
+    FreedSpace,
+    /// Trailing padding was dropped.
+    Padding,
+    /// The IFD1 thumbnail (this many bytes) was dropped.
+    Thumbnail(usize),
+}
+
+/// A word-aligned allocator: first fit into holes, else at the end.
+struct Space {
+    holes: Vec<Range<usize>>,
+    end: usize,
+}
+
+impl Space {
+    fn append(len: usize) -> Space {
+        Space {
+            holes: Vec::new(),
+            end: len + (len & 1),
+        }
+    }
+
+    fn with_holes(len: usize, mut holes: Vec<Range<usize>>) -> Space {
+        holes.retain(|h| h.end <= len);
+        holes.sort_by_key(|h| h.start);
+        // Touching or overlapping holes are one.
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        for h in holes {
+            match merged.last_mut() {
+                Some(last) if h.start <= last.end => last.end = last.end.max(h.end),
+                _ => merged.push(h),
+            }
+        }
+        Space {
+            holes: merged,
+            end: len + (len & 1),
+        }
+    }
+
+    /// A word-aligned place for `size` bytes.
+    fn alloc(&mut self, size: usize) -> Result<usize, Error> {
+        for h in &mut self.holes {
+            let start = h.start + (h.start & 1);
+            if start.checked_add(size).is_some_and(|e| e <= h.end) {
+                let end = start + size;
+                h.start = end + (end & 1);
+                return Ok(start);
+            }
+        }
+        let at = self.end;
+        self.end = add(at, size)?;
+        self.end += self.end & 1;
+        Ok(at)
+    }
+
+    /// Makes the block reach at least `end`.
+    fn reach(&mut self, end: usize) {
+        self.end = self.end.max(end + (end & 1));
     }
 }
 

@@ -124,6 +124,22 @@ fn bad_byte_order_tiff() -> Vec<u8> {
     t
 }
 
+/// [`near_limit_tiff`] with the MakerNote sized so that the block is `headroom` bytes
+/// under the 65,527 bytes of TIFF a JPEG APP1 segment holds.
+fn sized_near_limit(le: bool, headroom: usize, software_len: usize, thumb_len: usize) -> Vec<u8> {
+    const TIFF_MAX: usize = 65_527;
+    let probe = near_limit_tiff(le, 1000, software_len, thumb_len);
+    let target = TIFF_MAX - headroom;
+    let maker_note_len = 1000 + (target - probe.len());
+    let mut tiff = near_limit_tiff(le, maker_note_len, software_len, thumb_len);
+    if tiff.len() > target {
+        // An odd MakerNote gains a pad byte.
+        tiff = near_limit_tiff(le, maker_note_len - 1, software_len, thumb_len);
+    }
+    assert!(tiff.len() <= target && tiff.len() + 1 >= target, "{}", tiff.len());
+    tiff
+}
+
 /// The DateTimeOriginal `camera_tiff` states.
 const CAMERA_DTO: Option<&str> = Some("2019:03:02 10:11:12");
 
@@ -230,6 +246,30 @@ fn cases() -> Vec<Case> {
             create_time: None,
             expect: Expect {
                 dto: CAMERA_DTO,
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_near_64k_exif_reuses_freed_space_and_keeps_maker_note",
+            // Appending the new IFD0 would overflow the APP1; the freed Software value and
+            // the old IFD0 table hold it.
+            file: || jpeg(Some(&sized_near_limit(true, 100, 300, 2000))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: Some("2010:06:01 12:00:00"),
+                repairs: &["freed space reused"],
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_near_64k_exif_drops_the_thumbnail_as_a_last_resort",
+            file: || jpeg(Some(&sized_near_limit(false, 60, 20, 3000))),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: Some("2010:06:01 12:00:00"),
+                repairs: &["3000-byte thumbnail dropped"],
                 ..FAMILY
             },
         },
@@ -1192,5 +1232,68 @@ fn local_file_without_create_time_reports_no_offset_mismatch() {
             .any(|n| n.kind == NotDoneKind::NoOffsetSource),
         "{}",
         fixed.report
+    );
+}
+
+#[test]
+fn near_64k_exif_keeps_maker_note_and_vendor_sub_ifd_and_reports_dropped_thumbnail() {
+    for (tiff, thumbnail_dropped) in [
+        (sized_near_limit(true, 100, 300, 2000), false),
+        (sized_near_limit(false, 60, 20, 3000), true),
+    ] {
+        let input = jpeg(Some(&tiff));
+        let fixed = fix(&input, &family(), &ItemContext::default());
+        assert_eq!(fixed.outcome(), Outcome::Changed, "{}", fixed.report);
+        let out = fixed.assemble(&input);
+        let after = jpeg_exif_payload(&out).unwrap();
+        assert!(after.len() <= 65_527, "{}", after.len());
+        assert_eq!(
+            maker_note_inner_value(&after),
+            maker_note_inner_value(&tiff),
+            "the MakerNote's absolute offset still finds its value"
+        );
+        assert!(maker_note_inner_value(&after).is_some());
+        assert_eq!(
+            sub_ifd_table(&after),
+            sub_ifd_table(&tiff),
+            "vendor SubIFD kept"
+        );
+        let dropped = fixed
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::ThumbnailDropped);
+        assert_eq!(dropped, thumbnail_dropped, "{}", fixed.report);
+        let ifd1_tags = read(&out)
+            .unwrap()
+            .tags
+            .iter()
+            .filter(|t| t.ifd == metafix::Ifd::Ifd1)
+            .count();
+        assert_eq!(ifd1_tags == 0, thumbnail_dropped);
+    }
+}
+
+#[test]
+fn exif_that_cannot_fit_is_refused_naming_the_size() {
+    // No Software to free, a tiny thumbnail: even dropped, the new IFD0 does not fit.
+    let input = jpeg(Some(&sized_near_limit(true, 1, 0, 4)));
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    assert!(!fixed.changed());
+    let Outcome::CouldNotEdit(why) = fixed.outcome() else {
+        panic!("{}", fixed.report)
+    };
+    assert_eq!(why.kind, NotDoneKind::TooLarge);
+    assert!(
+        why.why.contains("65533") && why.why.contains("MakerNote"),
+        "{}",
+        why.why
+    );
+    assert!(
+        why.why
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| n.parse::<usize>().is_ok_and(|n| n > 65_533)),
+        "the size it would have is named: {}",
+        why.why
     );
 }

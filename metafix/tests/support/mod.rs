@@ -239,6 +239,147 @@ pub fn camera_tiff(le: bool) -> Vec<u8> {
     t.finish(ifd0)
 }
 
+/// A camera block near the 64 KB APP1 limit, like Nikon D90/D3100 files: IFD0 with a
+/// `software_len`-byte Software, a vendor SubIFD (0x014a) right after IFD0's table, an
+/// Exif IFD whose `maker_note_len`-byte MakerNote addresses a value absolutely (as
+/// Canon's and Nikon's do), and an IFD1 with a `thumb_len`-byte thumbnail at the end.
+pub fn near_limit_tiff(
+    le: bool,
+    maker_note_len: usize,
+    software_len: usize,
+    thumb_len: usize,
+) -> Vec<u8> {
+    let mut t = Tiff::new(le);
+    let inner_value = t.blob(b"MAKERNOTE-FIRMWARE-1.2.3\0");
+    let mut mn = t.u16(1);
+    mn.extend(t.u16(0x0007));
+    mn.extend(t.u16(ASCII));
+    mn.extend(t.u32(25));
+    mn.extend(t.u32(inner_value));
+    mn.extend(t.u32(0));
+    mn.resize(maker_note_len.max(mn.len()), 0x5A);
+    let exif = [
+        t.undef(0x9000, b"0230"),
+        t.ascii(0x9003, "2010:06:01 12:00:00"),
+        t.undef(0x9101, &[1, 2, 3, 0]),
+        E {
+            tag: 0x927c,
+            typ: UNDEFINED,
+            count: mn.len() as u32,
+            data: mn,
+        },
+        t.undef(0xa000, b"0100"),
+        t.short(0xa001, &[1]),
+        t.short(0xa002, &[640]),
+        t.short(0xa003, &[480]),
+    ];
+    let exif_at = t.ifd(&exif, 0);
+    let software = "S".repeat(software_len.saturating_sub(1));
+    // IFD0's table first, the vendor SubIFD's table right after it, then IFD0's values:
+    // the SubIFD table must survive IFD0 being re-placed and its values freed.
+    if t.buf.len() % 2 == 1 {
+        t.buf.push(0);
+    }
+    let ifd0_at = t.buf.len() as u32;
+    let n = 9u32;
+    let sub_at = ifd0_at + 2 + 12 * n + 4;
+    let sub_len = 2 + 12 * 2 + 4;
+    let entries = [
+        t.ascii(0x010f, "NIKON CORPORATION"),
+        t.ascii(0x0110, "NIKON D90"),
+        t.rational(0x011a, 300, 1),
+        t.rational(0x011b, 300, 1),
+        t.short(0x0128, &[2]),
+        t.ascii(0x0131, &software),
+        t.long(0x014a, sub_at),
+        t.short(0x0213, &[2]),
+        t.long(0x8769, exif_at),
+    ];
+    let mut sub_table = t.u16(2);
+    for (tag, v) in [(0x0100u16, 64u32), (0x0101, 48)] {
+        sub_table.extend(t.u16(tag));
+        sub_table.extend(t.u16(LONG));
+        sub_table.extend(t.u32(1));
+        sub_table.extend(t.u32(v));
+    }
+    sub_table.extend(t.u32(0));
+    let mut values = Vec::new();
+    let mut values_at = (sub_at + sub_len) as usize;
+    let mut table = t.u16(n as u16);
+    for e in &entries {
+        table.extend(t.u16(e.tag));
+        table.extend(t.u16(e.typ));
+        table.extend(t.u32(e.count));
+        if e.data.len() <= 4 {
+            let mut field = e.data.clone();
+            field.resize(4, 0);
+            table.extend(field);
+        } else {
+            table.extend(t.u32(values_at as u32));
+            values.extend_from_slice(&e.data);
+            values_at += e.data.len();
+            if values_at % 2 == 1 {
+                values.push(0);
+                values_at += 1;
+            }
+        }
+    }
+    let next_at = t.buf.len() + table.len();
+    table.extend(t.u32(0)); // IFD1's link, set below
+    t.buf.extend(table);
+    t.buf.extend(sub_table);
+    t.buf.extend(values);
+    let thumb_at = t.blob(&{
+        let mut th = vec![0xFF, 0xD8];
+        th.resize(thumb_len.max(4) - 2, 0x33);
+        th.extend_from_slice(&[0xFF, 0xD9]);
+        th
+    });
+    let ifd1 = t.ifd(
+        &[
+            t.short(0x0103, &[6]),
+            t.rational(0x011a, 72, 1),
+            t.rational(0x011b, 72, 1),
+            t.short(0x0128, &[2]),
+            t.long(0x0201, thumb_at),
+            t.long(0x0202, thumb_len.max(4) as u32),
+        ],
+        0,
+    );
+    let link = t.u32(ifd1);
+    t.buf[next_at..next_at + 4].copy_from_slice(&link);
+    t.finish(ifd0_at)
+}
+
+/// The vendor SubIFD table (0x014a) of a block, as bytes: (count, entries, next).
+pub fn sub_ifd_table(tiff: &[u8]) -> Option<Vec<u8>> {
+    let le = tiff.starts_with(b"II");
+    let u16_at = |p: usize| {
+        let b: [u8; 2] = tiff.get(p..p + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |p: usize| {
+        let b: [u8; 4] = tiff.get(p..p + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let ifd0 = u32_at(4)? as usize;
+    let n = u16_at(ifd0)? as usize;
+    let at = (0..n).find_map(|i| {
+        let e = ifd0 + 2 + 12 * i;
+        (u16_at(e)? == 0x014a).then(|| u32_at(e + 8))?
+    })? as usize;
+    let count = u16_at(at)? as usize;
+    tiff.get(at..at + 2 + 12 * count + 4).map(<[u8]>::to_vec)
+}
+
 /// Where the MakerNote of a block is, and the absolute offset its first entry names.
 pub fn maker_note_inner_value(tiff: &[u8]) -> Option<Vec<u8>> {
     let meta = read_tiff_entries(tiff)?;
