@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use support::{Seen, exiftool};
 
-use metafix::{FixOptions, ItemContext, fix, read};
+use metafix::{FixOptions, ItemContext, NotDoneKind, Outcome, fix, read};
 
 const ARTIST: &str = "Oracle Artist";
 const COPYRIGHT: &str = "(c) Oracle Family";
@@ -148,6 +148,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
     let mut outputs = Vec::new();
     let mut written = Vec::new();
     let mut reports = Vec::new();
+    let mut not_written_why = Vec::new();
     for (i, path) in files.into_iter().enumerate() {
         let input = std::fs::read(&path).unwrap();
         let fixed = fix(&input, &options(), &item());
@@ -157,6 +158,10 @@ fn exiftool_oracle_finds_no_new_warnings() {
         let out = out_dir.join(path.file_name().unwrap());
         std::fs::write(&out, fixed.assemble(&input)).unwrap();
         written.push(fixed.changed() && fixed.format.writes_exif());
+        not_written_why.push(match fixed.outcome() {
+            Outcome::CouldNotEdit(why) => Some(why),
+            _ => None,
+        });
         reports.push(fixed.report);
         originals.push(path);
         outputs.push(out);
@@ -164,6 +169,12 @@ fn exiftool_oracle_finds_no_new_warnings() {
     let written_count = written.iter().filter(|w| **w).count();
     let before = exiftool(&originals, &scratch, "before");
     let after = exiftool(&outputs, &scratch, "after");
+    // ExifTool as a writer, with the same edits, for the coverage table.
+    let by_exiftool =
+        support::exiftool_write_all(&originals, &scratch, "exiftool", ARTIST, COPYRIGHT);
+    let exiftool_outputs: Vec<PathBuf> =
+        by_exiftool.iter().filter_map(|r| r.clone().ok()).collect();
+    let after_exiftool = exiftool(&exiftool_outputs, &scratch, "exiftool-after");
     // ExifTool gives up on some truncated JPEGs before reading their EXIF ("JPEG format
     // error", before and after alike). For those, judge the EXIF blocks themselves:
     // ExifTool reads a bare TIFF block as an `.exif` file.
@@ -202,6 +213,13 @@ fn exiftool_oracle_finds_no_new_warnings() {
 
     let empty = Seen::default();
     let mut failures = Vec::new();
+    let mut coverage = support::Coverage {
+        label: "../shared/corpus + ../shared/corpus-pending".to_owned(),
+        files: originals.len(),
+        metafix_writes: written_count,
+        exiftool_writes: exiftool_outputs.len(),
+        ..support::Coverage::default()
+    };
     let (mut mn_before, mut mn_after, mut checked, mut unjudged) = (0, 0, 0, 0);
     for (i, ((orig, out), was_written)) in originals.iter().zip(&outputs).zip(written).enumerate() {
         let (b, a) = match block_of.get(&i) {
@@ -222,7 +240,41 @@ fn exiftool_oracle_finds_no_new_warnings() {
         let was = support::comparable_before(b, &reports[i]);
         let new: Vec<&String> = renamed.difference(&was).collect();
         if !new.is_empty() {
+            coverage.new_warning_files_metafix += 1;
             failures.push(format!("{}: new warnings {new:?}", orig.display()));
+        }
+        let short = orig
+            .strip_prefix(orig.ancestors().nth(3).unwrap_or(orig))
+            .unwrap_or(orig)
+            .display()
+            .to_string();
+        match (&by_exiftool[i], was_written) {
+            (Ok(out), _) => {
+                let et = after_exiftool.get(out).unwrap_or(&empty);
+                let raw = before.get(orig).unwrap_or(&empty);
+                if et.warnings.difference(&raw.warnings).next().is_some() {
+                    coverage.new_warning_files_exiftool += 1;
+                }
+                if !was_written {
+                    let why = not_written_why[i]
+                        .as_ref()
+                        .map_or_else(|| "nothing to change".to_owned(), |n| n.why.clone());
+                    coverage.only_exiftool.push((short.clone(), why));
+                    // The goal: metafix writes every file ExifTool writes. The only
+                    // excuse is a format it does not write yet, said as such.
+                    if not_written_why[i]
+                        .as_ref()
+                        .is_none_or(|n| n.kind != NotDoneKind::ReadOnlyFormat)
+                    {
+                        failures.push(format!(
+                            "{}: ExifTool writes it and metafix does not",
+                            orig.display()
+                        ));
+                    }
+                }
+            }
+            (Err(why), true) => coverage.only_metafix.push((short.clone(), why.clone())),
+            (Err(_), false) => {}
         }
         if a.maker_note_tags < b.maker_note_tags {
             failures.push(format!(
@@ -247,6 +299,7 @@ fn exiftool_oracle_finds_no_new_warnings() {
             }
         }
     }
+    println!("{coverage}");
     println!(
         "exiftool oracle: {checked} files, {written_count} written ({unjudged} judged on their \
          EXIF block alone: ExifTool cannot read the truncated JPEG), {} failures, MakerNote \

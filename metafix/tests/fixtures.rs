@@ -136,7 +136,11 @@ fn sized_near_limit(le: bool, headroom: usize, software_len: usize, thumb_len: u
         // An odd MakerNote gains a pad byte.
         tiff = near_limit_tiff(le, maker_note_len - 1, software_len, thumb_len);
     }
-    assert!(tiff.len() <= target && tiff.len() + 1 >= target, "{}", tiff.len());
+    assert!(
+        tiff.len() <= target && tiff.len() + 1 >= target,
+        "{}",
+        tiff.len()
+    );
     tiff
 }
 

@@ -938,3 +938,109 @@ fn skipped_count_hidden(w: &str) -> String {
         None => w.to_owned(),
     }
 }
+
+/// Has ExifTool write each of `inputs` with the same edits as the oracle (Software
+/// removed, Artist and Copyright set), one process for all, each output to
+/// `scratch/label/NNN/name`. Gives, per input, the output path, or ExifTool's reason
+/// for not writing it.
+pub fn exiftool_write_all(
+    inputs: &[PathBuf],
+    scratch: &Path,
+    label: &str,
+    artist: &str,
+    copyright: &str,
+) -> Vec<Result<PathBuf, String>> {
+    let mut args = String::new();
+    let mut outs = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let out = scratch
+            .join(label)
+            .join(format!("{i:03}"))
+            .join(input.file_name().unwrap());
+        for a in [
+            "-Software=".to_owned(),
+            format!("-Artist={artist}"),
+            format!("-Copyright={copyright}"),
+            "-o".to_owned(),
+            out.display().to_string(),
+            input.display().to_string(),
+            "-execute".to_owned(),
+        ] {
+            args.push_str(&a);
+            args.push('\n');
+        }
+        outs.push(out);
+    }
+    let args_file = scratch.join(format!("{label}.args"));
+    std::fs::write(&args_file, args).unwrap();
+    let output = Command::new("exiftool")
+        .arg("-@")
+        .arg(&args_file)
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+    inputs
+        .iter()
+        .zip(outs)
+        .map(|(input, out)| {
+            if out.is_file() {
+                return Ok(out);
+            }
+            let shown = input.display().to_string();
+            let why = errors
+                .lines()
+                .find(|l| l.starts_with("Error") && l.ends_with(&shown))
+                .map(|l| {
+                    l.trim_end_matches(&shown)
+                        .trim_end_matches(" - ")
+                        .to_owned()
+                })
+                .unwrap_or_else(|| "no output".to_owned());
+            Err(why)
+        })
+        .collect()
+}
+
+/// The coverage table of round two: which files each writer writes, which only one of
+/// them writes (and why the other does not), and how many files gain a new ExifTool
+/// warning from each.
+#[derive(Debug, Default)]
+pub struct Coverage {
+    pub label: String,
+    pub files: usize,
+    pub exiftool_writes: usize,
+    pub metafix_writes: usize,
+    /// (file, why metafix did not write it)
+    pub only_exiftool: Vec<(String, String)>,
+    /// (file, why ExifTool did not write it)
+    pub only_metafix: Vec<(String, String)>,
+    pub new_warning_files_metafix: usize,
+    pub new_warning_files_exiftool: usize,
+}
+
+impl std::fmt::Display for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "coverage over {} ({} files):", self.label, self.files)?;
+        writeln!(f, "  | writer   | writes | new-warning files |")?;
+        writeln!(f, "  |----------|--------|-------------------|")?;
+        writeln!(
+            f,
+            "  | ExifTool | {:>6} | {:>17} |",
+            self.exiftool_writes, self.new_warning_files_exiftool
+        )?;
+        writeln!(
+            f,
+            "  | metafix  | {:>6} | {:>17} |",
+            self.metafix_writes, self.new_warning_files_metafix
+        )?;
+        writeln!(f, "  only ExifTool writes: {}", self.only_exiftool.len())?;
+        for (file, why) in &self.only_exiftool {
+            writeln!(f, "    {file} (metafix: {why})")?;
+        }
+        writeln!(f, "  only metafix writes: {}", self.only_metafix.len())?;
+        for (file, why) in &self.only_metafix {
+            writeln!(f, "    {file} (ExifTool: {why})")?;
+        }
+        Ok(())
+    }
+}
