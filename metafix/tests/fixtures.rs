@@ -278,6 +278,31 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "mpo_with_mpf_directory_at_an_odd_offset_keeps_its_images",
+            file: || mpo(&camera_tiff(true)),
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: CAMERA_DTO,
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_odd_length_exif_block_gets_word_aligned_ifds",
+            file: || {
+                let mut tiff = camera_tiff(false);
+                tiff.push(0);
+                jpeg(Some(&tiff))
+            },
+            options: family,
+            create_time: Some("2019-03-02T09:11:12.5Z"),
+            expect: Expect {
+                dto: CAMERA_DTO,
+                offset: Some("+01:00"),
+                ..FAMILY
+            },
+        },
+        Case {
             name: "jpeg_damaged_byte_order_mark_gets_a_fresh_exif",
             file: || jpeg_parts(&[&jfif_app0(), &exif_app1(&bad_byte_order_tiff())]),
             options: family,
@@ -1300,4 +1325,69 @@ fn exif_that_cannot_fit_is_refused_naming_the_size() {
         "the size it would have is named: {}",
         why.why
     );
+}
+
+#[test]
+fn mpo_images_are_found_after_the_fix() {
+    let input = mpo(&camera_tiff(true));
+    let images = mpf_images(&input).unwrap();
+    assert_eq!(images.len(), 1);
+    assert!(images[0].starts_with(&[0xFF, 0xD8]) && images[0].ends_with(&[0xFF, 0xD9]));
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    let out = fixed.assemble(&input);
+    assert_eq!(
+        mpf_images(&out),
+        Some(images),
+        "the MPF entries lead to the same images"
+    );
+}
+
+#[test]
+fn written_values_and_tables_are_word_aligned() {
+    // An odd-length block: what is appended must still start on even offsets.
+    let mut tiff = camera_tiff(true);
+    tiff.push(0);
+    let input = jpeg(Some(&tiff));
+    let item = ItemContext::default().with_create_time("2019-03-02T09:11:12.5Z".parse().unwrap());
+    let fixed = fix(&input, &berlin(), &item);
+    let out = jpeg_exif_payload(&fixed.assemble(&input)).unwrap();
+    let le = out.starts_with(b"II");
+    let u16_at = |p: usize| {
+        let b = [out[p], out[p + 1]];
+        if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    let u32_at = |p: usize| {
+        let b = [out[p], out[p + 1], out[p + 2], out[p + 3]];
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    let ifd0 = u32_at(4) as usize;
+    assert_eq!(ifd0 % 2, 0, "IFD0 at {ifd0}");
+    let mut tables = vec![ifd0];
+    let mut checked = 0;
+    while let Some(at) = tables.pop() {
+        let n = u16_at(at) as usize;
+        for i in 0..n {
+            let e = at + 2 + 12 * i;
+            let (tag, typ, count) = (u16_at(e), u16_at(e + 2), u32_at(e + 4));
+            let size = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8][usize::from(typ).min(12)];
+            let off = u32_at(e + 8) as usize;
+            if tag == 0x8769 {
+                assert_eq!(off % 2, 0, "Exif IFD at {off}");
+                tables.push(off);
+            } else if size * count as usize > 4 && off >= tiff.len() {
+                // Out-of-line values metafix wrote (those past the old block's end).
+                assert_eq!(off % 2, 0, "tag 0x{tag:04x} value at {off}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "new values were checked: {checked}");
 }

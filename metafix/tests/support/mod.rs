@@ -560,6 +560,45 @@ pub fn mpf_images(file: &[u8]) -> Option<Vec<Vec<u8>>> {
     Some(images)
 }
 
+/// A multi-picture JPEG (MPO): a first image with EXIF and an MPF APP2 segment whose
+/// MP Index IFD sits at an odd offset (as some cameras write it), then a second image
+/// after the first's EOI, which the MPF entry finds relative to the MPF header.
+pub fn mpo(tiff: &[u8]) -> Vec<u8> {
+    let second = jpeg_parts(&[&jfif_app0()]);
+    // MPF: "MPF\0", a big-endian TIFF header whose IFD offset is 9 (odd), one pad byte,
+    // the MP Index IFD (version, number of images, MP entries), then two 16-byte entries.
+    let mut mpf = b"MPF\0MM\0\x2a\0\0\0\x09\0".to_vec();
+    let entries_at: u32 = 9 + 2 + 3 * 12 + 4; // relative to the TIFF header
+    mpf.extend_from_slice(&[0, 3]);
+    mpf.extend_from_slice(&[0xB0, 0x00, 0, 7, 0, 0, 0, 4, b'0', b'1', b'0', b'0']);
+    mpf.extend_from_slice(&[0xB0, 0x01, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2]);
+    mpf.extend_from_slice(&[0xB0, 0x02, 0, 7, 0, 0, 0, 32]);
+    mpf.extend_from_slice(&entries_at.to_be_bytes());
+    mpf.extend_from_slice(&[0, 0, 0, 0]);
+    let entries_pos = mpf.len();
+    mpf.extend_from_slice(&[0; 32]);
+    let mut first = vec![0xFF, 0xD8];
+    first.extend(jfif_app0());
+    first.extend(exif_app1(tiff));
+    let mpf_header = first.len() + 4 + 4; // FF E2, length, "MPF\0"
+    first.extend(segment(0xE2, &mpf));
+    first.extend(sof0());
+    first.extend(scan_and_eoi());
+    let seg_body = first.len() - (sof0().len() + scan_and_eoi().len()) - mpf.len();
+    let at = seg_body + entries_pos;
+    let put = |buf: &mut Vec<u8>, p: usize, v: u32| buf[p..p + 4].copy_from_slice(&v.to_be_bytes());
+    put(&mut first, at, 0x2003_0000); // primary image, baseline MP
+    put(&mut first, at + 4, 0); // size: set below
+    put(&mut first, at + 8, 0);
+    put(&mut first, at + 16, 0x0002_0002); // disparity image
+    put(&mut first, at + 20, second.len() as u32);
+    let first_len = first.len();
+    put(&mut first, at + 4, first_len as u32);
+    put(&mut first, at + 24, (first_len - mpf_header) as u32);
+    first.extend(second);
+    first
+}
+
 /// A JPEG: SOI, optional JFIF APP0, optional EXIF APP1, a fake SOF0, SOS and "pixels".
 pub fn jpeg(tiff: Option<&[u8]>) -> Vec<u8> {
     let mut out = vec![0xFF, 0xD8];
