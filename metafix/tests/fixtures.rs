@@ -144,6 +144,28 @@ fn sized_near_limit(le: bool, headroom: usize, software_len: usize, thumb_len: u
     tiff
 }
 
+/// Like Pillow's `hopper_bad_exif.jpg`: an IFD0 table that claims 32 entries where the
+/// block holds a few (ExifTool: "Bad IFD0 directory"), salvaged entries that do not
+/// belong in a JPEG, and an Exif IFD without the tags a JPEG's must have.
+fn salvaged_ifd0_tiff() -> Vec<u8> {
+    let mut t = Tiff::new(false);
+    let exif_at = t.ifd(&[t.long(0xa002, 500), t.long(0xa003, 500)], 0);
+    let ifd0 = t.ifd(
+        &[
+            t.short(0x0106, &[0]),
+            t.short(0x0112, &[1]),
+            t.rational(0x011a, 3779, 100),
+            t.rational(0x011b, 3779, 100),
+            t.short(0x0128, &[3]),
+            t.long(0x8769, exif_at),
+        ],
+        0,
+    );
+    let mut b = t.finish(ifd0);
+    b[ifd0 as usize..ifd0 as usize + 2].copy_from_slice(&32u16.to_be_bytes());
+    b
+}
+
 /// The DateTimeOriginal `camera_tiff` states.
 const CAMERA_DTO: Option<&str> = Some("2019:03:02 10:11:12");
 
@@ -299,6 +321,21 @@ fn cases() -> Vec<Case> {
             expect: Expect {
                 dto: CAMERA_DTO,
                 offset: Some("+01:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "jpeg_salvaged_ifd0_is_completed_for_the_validator",
+            file: || jpeg(Some(&salvaged_ifd0_tiff())),
+            options: family,
+            create_time: Some("2020-05-17T10:20:30Z"),
+            expect: Expect {
+                dto: Some("2020:05:17 10:20:30"),
+                offset: Some("+00:00"),
+                repairs: &[
+                    "claims 32 entries",
+                    "PhotometricInterpretation salvaged from a damaged IFD0",
+                ],
                 ..FAMILY
             },
         },
