@@ -1000,8 +1000,10 @@ pub fn exiftool_write_all(
             "-Software=".to_owned(),
             format!("-Artist={artist}"),
             format!("-Copyright={copyright}"),
+            // A folder (trailing slash) keeps the name: with an explicit output file
+            // name ExifTool 12.57 refuses WebP ("Can't write RIFF files").
             "-o".to_owned(),
-            out.display().to_string(),
+            format!("{}/", out.parent().unwrap().display()),
             input.display().to_string(),
             "-execute".to_owned(),
         ] {
