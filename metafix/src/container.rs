@@ -13,6 +13,9 @@ pub(crate) enum Container {
     Png(png::Layout),
     /// A WebP's RIFF chunks.
     Webp(webp::Layout),
+    /// A TIFF file: the whole file is the TIFF block, patched like any other (its
+    /// image data never moves: strip offsets stay valid).
+    Tiff,
 }
 
 pub(crate) const EXIF_PREFIX: &[u8] = b"Exif\0\0";
@@ -50,6 +53,8 @@ pub(crate) fn place(
             header.extend_from_slice(&chunk);
             Ok((header, rest..input.len()))
         }
+        // The new block is the whole file; nothing of the input follows it.
+        Container::Tiff => Ok((tiff.to_vec(), input.len()..input.len())),
         Container::Webp(l) => {
             let chunk = webp::chunk(b"EXIF", tiff)?;
             let (mut header, rest, delta) = match (&l.exif_chunk, l.vp8x_data) {

@@ -72,6 +72,7 @@ fn move_misplaced(exif: &mut Exif, format: Format, info: &ImageInfo, report: &mu
             .entries
             .iter()
             .filter(|e| !STRUCTURAL.contains(&e.tag))
+            .filter(|e| !(format == Format::Tiff && NOT_IN_TIFF_EXIF.contains(&e.tag)))
             .filter(|e| {
                 tags::lookup(from, e.tag).is_some_and(|d| d.home == home && !d.formats.is_empty())
             })
@@ -382,6 +383,16 @@ fn add_missing_required_exif(
     let order = exif.order;
     let version = Entry::new(id::EXIF_VERSION, UNDEFINED, b"0232".to_vec());
     add_missing(exif, Ifd::Exif, version, report);
+    if format == Format::Tiff {
+        // A TIFF's Exif IFD must have these two too (Validate.pm, TIFF ExifIFD).
+        let color = if info.has_icc { 0xffff } else { 1 };
+        for entry in [
+            Entry::new(id::FLASHPIX_VERSION, UNDEFINED, b"0100".to_vec()),
+            Entry::new(id::COLOR_SPACE, SHORT, order.put_u16(color).to_vec()),
+        ] {
+            add_missing(exif, Ifd::Exif, entry, report);
+        }
+    }
     if format != Format::Jpeg {
         return;
     }
@@ -405,6 +416,16 @@ fn add_missing_required_exif(
         add_missing(exif, Ifd::Exif, entry, report);
     }
 }
+
+/// Exif IFD tags ExifTool's validator does not allow in a TIFF (they describe JPEG
+/// compression): a TIFF that has them in IFD0 keeps them there rather than gaining a
+/// warning for them in the Exif IFD (`Validate.pm`, `%validValue{TIFF}{ExifIFD}`).
+const NOT_IN_TIFF_EXIF: [u16; 4] = [
+    id::COMPONENTS_CONFIGURATION,
+    id::COMPRESSED_BITS_PER_PIXEL,
+    id::EXIF_IMAGE_WIDTH,
+    id::EXIF_IMAGE_HEIGHT,
+];
 
 /// IFD0 tags ExifTool's validator does not allow in a JPEG (they describe
 /// uncompressed TIFF strips): from `Validate.pm`'s `%validValue{JPEG}{IFD0}`.

@@ -101,7 +101,10 @@ impl Format {
 
     /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP).
     pub fn writes_exif(self) -> bool {
-        matches!(self, Format::Jpeg | Format::Png | Format::Webp)
+        matches!(
+            self,
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+        )
     }
 
     /// Whether this is a video container.

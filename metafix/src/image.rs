@@ -76,7 +76,7 @@ fn cross_check_camera(exif: &Exif, item: &ItemContext, report: &mut Report) {
     }
 }
 
-/// HEIC, AVIF and TIFF: read for the report and the capture time, passed through.
+/// HEIC and AVIF: read for the report and the capture time, passed through.
 pub(crate) fn pass_through_read_only(
     input: &[u8],
     format: Format,
@@ -141,6 +141,7 @@ pub(crate) fn fix_image(
     let scanned = match format {
         Format::Jpeg => jpeg::scan(input).map(Container::Jpeg),
         Format::Png => png::scan(input).map(Container::Png),
+        Format::Tiff => Ok(Container::Tiff),
         _ => webp::scan(input).map(Container::Webp),
     };
     let container = match scanned {
@@ -158,6 +159,7 @@ pub(crate) fn fix_image(
         Container::Jpeg(l) => (l.exif_tiff.clone(), l.info.clone(), l.truncated),
         Container::Png(l) => (l.exif_data.clone(), ImageInfo::default(), l.truncated),
         Container::Webp(l) => (l.exif_data.clone(), ImageInfo::default(), l.truncated),
+        Container::Tiff => (Some(0..input.len()), ImageInfo::default(), false),
     };
     if truncated {
         report.warn(

@@ -12,7 +12,8 @@
 //!
 //! The output is never copied whole: [`Fixed`] holds the new header bytes and the
 //! range of the input that follows them ([`Fixed::assemble`] joins them when a single
-//! buffer is wanted).
+//! buffer is wanted). TIFF is the one exception: the whole file is the TIFF block, so
+//! the header is the whole new file.
 //!
 //! ```
 //! use metafix::{fix, read, FixOptions, ItemContext};
@@ -39,9 +40,10 @@
 //! # Ok::<(), metafix::Error>(())
 //! ```
 //!
-//! What is written: JPEG (APP1), PNG (`eXIf`), WebP (`EXIF` chunk) and the dates of
-//! MP4/MOV movie headers. HEIC, AVIF and TIFF are read (for the report and the
-//! capture time) and passed through.
+//! What is written: JPEG (APP1), PNG (`eXIf`), WebP (`EXIF` chunk), TIFF (the file is
+//! the TIFF block: patched the same way, its image data never moves) and the dates of
+//! MP4/MOV movie headers. HEIC and AVIF are read (for the report and the capture time)
+//! and passed through.
 //!
 //! Checks beyond the unit tests:
 //! - `cargo test -p metafix`: generated fixtures (one table of cases) and, when
@@ -134,11 +136,11 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
     };
     image::check_name_and_type(format, item, &mut report);
     match format {
-        Format::Jpeg | Format::Png | Format::Webp => {
+        Format::Jpeg | Format::Png | Format::Webp | Format::Tiff => {
             image::fix_image(input, format, options, item, report)
         }
         Format::Mp4 | Format::Mov => video::fix_video(input, format, options, item, report),
-        Format::Heic | Format::Avif | Format::Tiff => {
+        Format::Heic | Format::Avif => {
             image::pass_through_read_only(input, format, options, item, report)
         }
         Format::Unknown => {

@@ -340,6 +340,18 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "tiff_is_patched_in_place",
+            file: || camera_tiff(false),
+            options: family,
+            create_time: Some("2019-03-02T09:11:12Z"),
+            expect: Expect {
+                format: Format::Tiff,
+                dto: CAMERA_DTO,
+                offset: Some("+01:00"),
+                ..FAMILY
+            },
+        },
+        Case {
             name: "jpeg_damaged_byte_order_mark_gets_a_fresh_exif",
             file: || jpeg_parts(&[&jfif_app0(), &exif_app1(&bad_byte_order_tiff())]),
             options: family,
@@ -605,6 +617,11 @@ fn every_case_reads_fixes_and_rereads_as_asked() {
             assert!(
                 only_exif_segment_differs(&input, &out),
                 "{name}: bytes outside the EXIF segment changed"
+            );
+        } else if e.format == Format::Tiff {
+            assert!(
+                tiff_patched_in_place(&input, &out),
+                "{name}: an original byte moved or changed"
             );
         } else {
             assert_eq!(

@@ -515,6 +515,18 @@ pub fn only_exif_segment_differs(input: &[u8], output: &[u8]) -> bool {
     })
 }
 
+/// Whether a TIFF file was patched the way METADATA.md says: every original byte
+/// where it was (or zeroed: a dropped value or an abandoned table), the header's IFD0
+/// offset repointed, and new bytes only after the old end.
+pub fn tiff_patched_in_place(input: &[u8], output: &[u8]) -> bool {
+    output.len() >= input.len()
+        && input[..4] == output[..4]
+        && input[8..]
+            .iter()
+            .zip(&output[8..])
+            .all(|(a, b)| a == b || *b == 0)
+}
+
 /// The images an MPF (multi-picture) APP2 segment points at, after the first: their
 /// bytes, found through the MP entries' offsets (relative to the MPF header, as the
 /// CIPA DC-007 standard says). `None` without a readable MPF segment. Two files whose
