@@ -47,8 +47,10 @@
 //!
 //! Checks beyond the unit tests:
 //! - `cargo test -p metafix`: generated fixtures (one table of cases) and, when
-//!   `../shared/corpus` exists beside the checkout and `exiftool` is installed, the
-//!   ExifTool oracle (`exiftool -validate -warning` before and after every fix).
+//!   `../shared/corpus` and `../shared/corpus-pending` exist beside the checkout and
+//!   `exiftool` is installed, the ExifTool oracle (`exiftool -validate -warning` before
+//!   and after every fix) with its coverage table (`-- --nocapture` prints it: which
+//!   files ExifTool and metafix each write, and why not).
 //! - `cargo bench -p metafix --bench fix`: throughput over the corpus in memory.
 //! - `cd metafix/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run fix -s none`: the whole
 //!   `fix` call under libFuzzer (never panics, output re-reads, idempotent).
