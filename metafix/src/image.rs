@@ -237,6 +237,23 @@ pub(crate) fn fix_image(
         note_reclaimed(&reclaimed, &mut work);
         container::place(input, &container, &tiff)
     });
+    // A JPEG's new EXIF segment must be where the next reader (and the next fix)
+    // looks for it.
+    let written = written.and_then(|(header, tail)| match &container {
+        Container::Jpeg(l) => {
+            let at = l.exif_segment.as_ref().map_or(l.insert_at, |r| r.start);
+            if jpeg::finds_exif_at(&header, input.get(tail.clone()).unwrap_or(&[]), at) {
+                Ok((header, tail))
+            } else {
+                Err(crate::Error::new(
+                    ErrorKind::Malformed,
+                    "stray bytes before the EXIF segment would read as JPEG structure once \
+                     it is written, hiding it from readers: not written",
+                ))
+            }
+        }
+        _ => Ok((header, tail)),
+    });
     match written {
         Ok((header, tail)) => {
             let (header, tail) = afcp::shift_afcp(input, header, tail, &mut work);

@@ -434,6 +434,31 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     }
 }
 
+/// Whether a reader walking the output (`header` then `tail`) finds its EXIF segment
+/// at `at`, where it was written. Stray bytes before it can hide it: bytes that did
+/// not read as structure before may chain through the new segment once it is there
+/// (fuzz crash f9bcca72). Only the start of the tail is looked at when the walk reaches
+/// the scan within it, so no whole file is copied.
+pub(crate) fn finds_exif_at(header: &[u8], tail: &[u8], at: usize) -> bool {
+    const PROBE: usize = 256 * 1024;
+    let found = |buf: &[u8]| {
+        scan(buf)
+            .ok()
+            .map(|l| (l.exif_segment.map(|r| r.start), l.truncated))
+    };
+    let mut probe = Vec::with_capacity(header.len() + tail.len().min(PROBE));
+    probe.extend_from_slice(header);
+    probe.extend_from_slice(&tail[..tail.len().min(PROBE)]);
+    match found(&probe) {
+        // The walk reached the scan: the rest of the file cannot change what it found.
+        Some((start, false)) => return start == Some(at),
+        _ if tail.len() <= PROBE => return false,
+        _ => {}
+    }
+    probe.extend_from_slice(&tail[PROBE..]);
+    found(&probe).is_some_and(|(start, _)| start == Some(at))
+}
+
 /// Appends an APP1 segment holding `tiff` to `out`; fails (appending nothing) if it
 /// exceeds the 64 KB segment limit.
 pub(crate) fn push_app1(out: &mut Vec<u8>, tiff: &[u8]) -> Result<(), Error> {

@@ -1486,3 +1486,44 @@ fn written_values_and_tables_are_word_aligned() {
     }
     assert!(checked >= 2, "new values were checked: {checked}");
 }
+
+/// Fuzz crash f9bcca72: stray bytes after the APP0 held an embedded JPEG whose APP1
+/// ran past the next real marker. It did not read as structure, so the new APP1 went
+/// after the stray bytes; but once that APP1 was there, the old APP1's length landed
+/// exactly on a marker again, and the second fix found that stray APP1 instead of the
+/// new one. Rebuilt here with the length made to land that way.
+#[test]
+fn fuzz_crash_f9bcca72_stray_bytes_that_would_hide_the_new_app1_are_refused() {
+    let file = |stated: u16| {
+        let mut stray = vec![0x01, 0x02, 0xFF, 0xD8, 0xFF, 0xE1];
+        stray.extend_from_slice(&stated.to_be_bytes());
+        stray.extend_from_slice(b"Exif\0\0XX");
+        stray.extend_from_slice(&[0x11; 40]);
+        jpeg_parts(&[&jfif_app0(), &stray])
+    };
+    let options = family();
+    let item = ItemContext::default().with_create_time("2020-09-13T12:29:28Z".parse().unwrap());
+    // Where the fake APP1 is, where the new APP1 goes, and how long the new one is.
+    let probe = file(0x0F00);
+    let at = |marker: [u8; 2]| probe.windows(2).position(|w| w == marker).unwrap();
+    let (fake, insert_at) = (at([0xFF, 0xE1]), at([0xFF, 0xC0]));
+    let first = fix(&probe, &options, &item);
+    assert!(first.changed(), "{}", first.report);
+    let new_app1 = first.header.len() - insert_at;
+    // The fake APP1's length lands on the SOF once the new APP1 is in front of it.
+    let input = file((insert_at + new_app1 - fake - 2) as u16);
+    let fixed = fix(&input, &options, &item);
+    let out = fixed.assemble(&input);
+    let again = fix(&out, &options, &item);
+    assert!(
+        !again.changed(),
+        "not idempotent:\n{}\n{}",
+        fixed.report,
+        again.report
+    );
+    assert!(
+        matches!(fixed.outcome(), Outcome::CouldNotEdit(ref n) if n.why.contains("stray bytes")),
+        "{}",
+        fixed.report
+    );
+}
