@@ -449,10 +449,12 @@ pub(crate) fn finds_exif_at(header: &[u8], tail: &[u8], at: usize) -> bool {
     let mut probe = Vec::with_capacity(header.len() + tail.len().min(PROBE));
     probe.extend_from_slice(header);
     probe.extend_from_slice(&tail[..tail.len().min(PROBE)]);
+    let whole = tail.len() <= PROBE;
     match found(&probe) {
-        // The walk reached the scan: the rest of the file cannot change what it found.
-        Some((start, false)) => return start == Some(at),
-        _ if tail.len() <= PROBE => return false,
+        // The walk reached the scan (the rest of the file cannot change what it
+        // found), or the probe is the whole file (a truncated one stops early).
+        Some((start, truncated)) if !truncated || whole => return start == Some(at),
+        None if whole => return false,
         _ => {}
     }
     probe.extend_from_slice(&tail[PROBE..]);

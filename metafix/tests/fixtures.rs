@@ -352,6 +352,23 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            // A download cut short after its EXIF (the walk never reaches SOS): the EXIF
+            // is still written, and found again where it was written.
+            name: "jpeg_cut_before_its_scan_is_still_written",
+            file: || {
+                let mut file = vec![0xFF, 0xD8];
+                file.extend(jfif_app0());
+                file.extend(exif_app1(&camera_tiff(true)));
+                file
+            },
+            options: family,
+            create_time: None,
+            expect: Expect {
+                dto: CAMERA_DTO,
+                ..FAMILY
+            },
+        },
+        Case {
             name: "jpeg_damaged_byte_order_mark_gets_a_fresh_exif",
             file: || jpeg_parts(&[&jfif_app0(), &exif_app1(&bad_byte_order_tiff())]),
             options: family,
