@@ -87,6 +87,29 @@ pub enum WarningKind {
     ThumbnailDropped,
 }
 
+impl WarningKind {
+    /// A short lowercase name for the kind, stable for logs and UIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::MimeTypeMismatch => "MIME type mismatch",
+            WarningKind::CameraMismatch => "camera mismatch",
+            WarningKind::TypeNotConvertible => "type not convertible",
+            WarningKind::Truncated => "truncated file",
+            WarningKind::ExtraExif => "extra EXIF segments",
+            WarningKind::StrayBytes => "stray bytes",
+            WarningKind::SegmentOverrun => "segment length overrun",
+            WarningKind::DamagedExif => "damaged EXIF header",
+            WarningKind::ThumbnailDropped => "thumbnail dropped",
+        }
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something worth knowing that did not stop the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
@@ -145,6 +168,32 @@ impl NotDoneKind {
                 | NotDoneKind::TooLarge
                 | NotDoneKind::WriteFailed
         )
+    }
+}
+
+impl NotDoneKind {
+    /// A short lowercase name for the kind, stable for logs and UIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotDoneKind::UnknownFormat => "unknown format",
+            NotDoneKind::ReadOnlyFormat => "read-only format",
+            NotDoneKind::UnreadableStructure => "unreadable structure",
+            NotDoneKind::UnreadableExif => "unreadable EXIF",
+            NotDoneKind::TooLarge => "too large",
+            NotDoneKind::WriteFailed => "write failed",
+            NotDoneKind::NoCaptureTime => "no capture time",
+            NotDoneKind::NoOffsetSource => "no UTC offset source",
+            NotDoneKind::UnknownTag => "unknown tag",
+            NotDoneKind::ProtectedTag => "protected tag",
+            NotDoneKind::NoMovieDates => "no movie dates",
+            NotDoneKind::DateOutOfRange => "date out of range",
+        }
+    }
+}
+
+impl fmt::Display for NotDoneKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
