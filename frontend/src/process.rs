@@ -164,5 +164,16 @@ async fn run(
         p.saved_path = Some(saved.path);
         p.bytes = saved.size;
     });
+    // A file metafix could not edit is kept as it came (never lose a photo), but it
+    // is not "saved and unchanged": the user asked for edits it did not get.
+    if let metafix::Outcome::CouldNotEdit(why) = fixed.outcome() {
+        return Err(ItemFailure {
+            message: format!(
+                "saved as it came, but its metadata could not be edited: {}",
+                why.why
+            ),
+            needs_sign_in: false,
+        });
+    }
     Ok(())
 }

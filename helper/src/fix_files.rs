@@ -50,9 +50,15 @@ pub struct FixArgs {
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
 
-    /// No progress bar, only the summary (and errors).
+    /// No progress bar, only the summary (and errors). Files that could not be
+    /// edited are still listed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Exit with success even when some files could not be edited (they are still
+    /// counted and listed).
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// The fix options `helper fix` and `helper pick` share: one struct, so both
@@ -112,6 +118,7 @@ impl FixOptionsArgs {
 
 /// `--dates`: metafix's own names, offered as clap's possible values.
 fn date_policy_parser() -> impl clap::builder::TypedValueParser<Value = DatePolicy> {
+    // `map` is a TypedValueParser method: the trait must be in scope.
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(DatePolicy::ALL.map(DatePolicy::as_str)).map(|name| {
         name.parse::<DatePolicy>()
@@ -137,8 +144,14 @@ struct Job {
 /// What happened to one file.
 #[derive(Debug)]
 enum Outcome {
-    Fixed { repaired: bool },
-    Unchanged,
+    Fixed {
+        repaired: bool,
+    },
+    /// Nothing needed doing.
+    AlreadyAsAsked,
+    /// The file is one metafix reads but could not edit: passed through unchanged,
+    /// for this reason. Never counted as "already as asked".
+    CouldNotEdit(String),
     Skipped(String),
     Failed(String),
 }
@@ -224,13 +237,15 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut summary = Summary::default();
+    let mut could_not = Vec::new();
     for (path, outcome) in &outcomes {
         match outcome {
             Outcome::Fixed { repaired } => {
                 summary.fixed += 1;
                 summary.repaired += usize::from(*repaired);
             }
-            Outcome::Unchanged => summary.unchanged += 1,
+            Outcome::AlreadyAsAsked => summary.already += 1,
+            Outcome::CouldNotEdit(why) => could_not.push((path, why)),
             Outcome::Skipped(why) => {
                 summary.skipped += 1;
                 if !args.quiet {
@@ -246,26 +261,42 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
     let verb = if args.dry_run { "would fix" } else { "fixed" };
     writeln!(
         stdout,
-        "{} files: {} {verb} ({} with repairs), {} unchanged, {} skipped, {} failed",
+        "{} files: {} {verb} ({} with repairs), {} already as asked, {} could not be edited, \
+         {} skipped, {} failed",
         outcomes.len(),
         summary.fixed,
         summary.repaired,
-        summary.unchanged,
+        summary.already,
+        could_not.len(),
         summary.skipped,
         summary.failed
     )?;
-    Ok(if summary.failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    // Its own line, with --quiet too: these files were asked for and not done.
+    if !could_not.is_empty() {
+        let n = could_not.len();
+        let files = if n == 1 { "file" } else { "files" };
+        writeln!(
+            stdout,
+            "{n} {files} could not be edited (passed through unchanged):"
+        )?;
+        for (path, why) in &could_not {
+            writeln!(stdout, "  {}: {why}", path.display())?;
+        }
+    }
+    Ok(
+        if summary.failed > 0 || (!could_not.is_empty() && !args.allow_partial) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 #[derive(Debug, Default)]
 struct Summary {
     fixed: usize,
     repaired: usize,
-    unchanged: usize,
+    already: usize,
     skipped: usize,
     failed: usize,
 }
@@ -345,29 +376,28 @@ fn try_fix_one(
     let fixed = metafix::fix(input, options, &item);
     let new_name = fixed.file_name(&name);
     let repaired = !fixed.report.repairs.is_empty();
+    // Sorted once, whatever the destination: a file that could not be edited is
+    // still copied to --out (unchanged), but never counted as already as asked.
+    let done = match fixed.outcome() {
+        metafix::Outcome::CouldNotEdit(why) => Outcome::CouldNotEdit(why.why),
+        _ if fixed.changed() || new_name != name => Outcome::Fixed { repaired },
+        _ => Outcome::AlreadyAsAsked,
+    };
 
     match destination {
         Destination::DryRun => {
             table(format!("{}\n{}\n", job.path.display(), fixed.report));
-            Ok(if fixed.changed() || new_name != name {
-                Outcome::Fixed { repaired }
-            } else {
-                Outcome::Unchanged
-            })
+            Ok(done)
         }
         Destination::Folder(out) => {
             let target = output_dir(out, job).join(&new_name);
             let mtime = capture_mtime(&fixed).or(original_mtime);
             write_new(&target, &fixed, &source, mtime)?;
-            Ok(if fixed.changed() || new_name != name {
-                Outcome::Fixed { repaired }
-            } else {
-                Outcome::Unchanged
-            })
+            Ok(done)
         }
         Destination::InPlace => {
             if !fixed.changed() && new_name == name {
-                return Ok(Outcome::Unchanged);
+                return Ok(done);
             }
             let target = job.path.with_file_name(&new_name);
             let mtime = capture_mtime(&fixed).or(original_mtime);
@@ -379,7 +409,7 @@ fn try_fix_one(
                 write_new(&target, &fixed, &source, mtime)?;
                 fs::remove_file(&job.path).context("removing the misnamed original")?;
             }
-            Ok(Outcome::Fixed { repaired })
+            Ok(done)
         }
     }
 }

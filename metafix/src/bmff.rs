@@ -6,7 +6,7 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 use crate::DatePolicy;
-use crate::report::Report;
+use crate::report::{NotDoneKind, Report};
 
 /// Seconds from 1904-01-01 (the QuickTime/MP4 epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;
@@ -254,7 +254,11 @@ pub(crate) fn fix_movie_dates(
         return false;
     }
     let Ok(target) = u64::try_from(create.as_second() + EPOCH_1904) else {
-        report.not_done("set movie dates", "createTime is before 1904");
+        report.not_done(
+            NotDoneKind::DateOutOfRange,
+            "set movie dates",
+            "createTime is before 1904",
+        );
         return false;
     };
     let mut changed = false;
@@ -285,7 +289,7 @@ pub(crate) fn fix_movie_dates(
             changed = true;
             report.change(
                 &format!("{} {name} time", d.kind),
-                &format!("moov/{}", d.kind),
+                None,
                 None,
                 Some(shown(old)),
                 Some(shown(target)),
@@ -294,6 +298,7 @@ pub(crate) fn fix_movie_dates(
     }
     if too_late {
         report.not_done(
+            NotDoneKind::DateOutOfRange,
             "set movie dates",
             "createTime is after 2040 and the boxes have 32-bit time fields",
         );

@@ -11,7 +11,7 @@ use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone};
 
 use crate::DatePolicy;
-use crate::report::DateSource;
+use crate::report::{DateSource, NotDoneKind};
 
 /// Largest UTC offset in use anywhere (Kiribati, +14:00).
 const MAX_OFFSET_SECONDS: i64 = 14 * 3600;
@@ -49,7 +49,7 @@ pub(crate) struct Plan {
     pub set_offset: Option<String>,
     pub subsec: SubSec,
     pub source: Option<DateSource>,
-    pub not_done: Option<(String, String)>,
+    pub not_done: Option<(NotDoneKind, String, String)>,
     /// The capture instant the file will state (for the file's mtime).
     pub capture: Option<Capture>,
 }
@@ -193,6 +193,7 @@ pub(crate) fn plan(
     if write_from_create {
         let Some(create) = create else {
             plan.not_done = Some((
+                NotDoneKind::NoCaptureTime,
                 "set DateTimeOriginal".to_owned(),
                 "no createTime is known for this item".to_owned(),
             ));
@@ -257,8 +258,12 @@ pub(crate) fn plan(
                 plan.source = Some(source);
                 plan.capture = Capture::at(local, offset);
             }
+            // Without a createTime there is nothing to compare the file's time with:
+            // that is no failure to report (local files have none).
+            None if create.is_none() => plan.capture = None,
             None => {
                 plan.not_done = Some((
+                    NotDoneKind::NoOffsetSource,
                     "set OffsetTimeOriginal".to_owned(),
                     "the file's DateTimeOriginal does not match createTime and no time zone was chosen"
                         .to_owned(),

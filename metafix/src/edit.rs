@@ -2,23 +2,13 @@
 //! `update_exif_metadata` did, without rebuilding anything.
 
 use crate::dates::{self, FileDates, SubSec};
-use crate::report::{Repair, Report};
-use crate::tags::{self, Home, STRUCTURAL};
+use crate::report::{NotDoneKind, Repair, Report, WarningKind};
+use crate::tags::{self, STRUCTURAL, id};
 use crate::tiff::{
-    self, ASCII, BYTE, ByteOrder, Entry, Exif, LONG, RATIONAL, SBYTE, SHORT, SLONG, SRATIONAL,
-    SSHORT, UNDEFINED, Value,
+    self, ASCII, BYTE, ByteOrder, Entry, Exif, FieldType, LONG, RATIONAL, SBYTE, SHORT, SLONG,
+    SRATIONAL, SSHORT, UNDEFINED, Value,
 };
 use crate::{FixOptions, Format, Ifd, ItemContext};
-
-pub(crate) const SOFTWARE: u16 = 0x0131;
-pub(crate) const ARTIST: u16 = 0x013b;
-pub(crate) const COPYRIGHT: u16 = 0x8298;
-pub(crate) const EXIF_POINTER: u16 = 0x8769;
-pub(crate) const GPS_POINTER: u16 = 0x8825;
-pub(crate) const DATE_TIME_ORIGINAL: u16 = 0x9003;
-pub(crate) const OFFSET_TIME_ORIGINAL: u16 = 0x9011;
-pub(crate) const SUB_SEC_TIME_ORIGINAL: u16 = 0x9291;
-pub(crate) const EXIF_VERSION: u16 = 0x9000;
 
 /// What the container knows that new mandatory EXIF tags need (JPEG only).
 #[derive(Debug, Clone, Default)]
@@ -44,7 +34,7 @@ pub(crate) fn repair(exif: &mut Exif, format: Format, info: &ImageInfo, report: 
 /// specification gives a zero numerator a meaning ("digital zoom not used", "distance
 /// unknown"), so `0/1` says what the writer meant.
 fn fix_zero_ratios(exif: &mut Exif, report: &mut Report) {
-    const ZERO_MEANS_UNKNOWN: [u16; 2] = [0xa404, 0x9206];
+    const ZERO_MEANS_UNKNOWN: [u16; 2] = [id::DIGITAL_ZOOM_RATIO, id::SUBJECT_DISTANCE];
     let order = exif.order;
     for tag in ZERO_MEANS_UNKNOWN {
         let Some(e) = exif.dir(Ifd::Exif).and_then(|d| d.get(tag)) else {
@@ -74,14 +64,15 @@ fn tag_label(ifd: Ifd, tag: u16) -> String {
 /// Tags of the Exif IFD found in IFD0 (e.g. DateTimeOriginal) and the reverse.
 fn move_misplaced(exif: &mut Exif, format: Format, info: &ImageInfo, report: &mut Report) {
     for (from, to, home) in [
-        (Ifd::Ifd0, Ifd::Exif, Home::Exif),
-        (Ifd::Exif, Ifd::Ifd0, Home::Ifd0),
+        (Ifd::Ifd0, Ifd::Exif, Ifd::Exif),
+        (Ifd::Exif, Ifd::Ifd0, Ifd::Ifd0),
     ] {
         let Some(dir) = exif.dir(from) else { continue };
         let misplaced: Vec<u16> = dir
             .entries
             .iter()
             .filter(|e| !STRUCTURAL.contains(&e.tag))
+            .filter(|e| !(format == Format::Tiff && NOT_IN_TIFF_EXIF.contains(&e.tag)))
             .filter(|e| {
                 tags::lookup(from, e.tag).is_some_and(|d| d.home == home && !d.formats.is_empty())
             })
@@ -145,7 +136,7 @@ fn coerce_types(exif: &mut Exif, ifd: Ifd, report: &mut Report) {
         let Some(bytes) = exif.value_bytes(e) else {
             continue;
         };
-        let before = tiff::type_name(e.typ);
+        let before = e.typ.name();
         match coerce(exif.order, e.typ, bytes, def.formats) {
             Some((typ, new)) => {
                 replacements.push((i, typ, new));
@@ -155,16 +146,19 @@ fn coerce_types(exif: &mut Exif, ifd: Ifd, report: &mut Report) {
                     format!(
                         "{} stored as {before}: converted to {}",
                         def.name,
-                        tiff::type_name(typ)
+                        typ.name()
                     ),
                 ));
             }
-            None => report.warn(format!(
-                "{} {} is stored as {before} and cannot be converted to {} without changing it",
-                ifd.name(),
-                def.name,
-                tiff::type_name(def.formats[0])
-            )),
+            None => report.warn(
+                WarningKind::TypeNotConvertible,
+                format!(
+                    "{} {} is stored as {before} and cannot be converted to {} without changing it",
+                    ifd.name(),
+                    def.name,
+                    def.formats[0].name()
+                ),
+            ),
         }
     }
     for (i, typ, bytes) in replacements {
@@ -172,7 +166,7 @@ fn coerce_types(exif: &mut Exif, ifd: Ifd, report: &mut Report) {
         let Some(old) = dir.entries.get(i).cloned() else {
             continue;
         };
-        let size = tiff::type_size(typ).unwrap_or(1);
+        let size = typ.size().unwrap_or(1);
         let new = Entry {
             tag: old.tag,
             typ,
@@ -190,7 +184,7 @@ enum Decoded {
     Bytes(Vec<u8>, bool),
 }
 
-fn decode(order: ByteOrder, typ: u16, b: &[u8]) -> Option<Decoded> {
+fn decode(order: ByteOrder, typ: FieldType, b: &[u8]) -> Option<Decoded> {
     let words = |size: usize| (0..b.len() / size).map(move |i| i * size);
     Some(match typ {
         BYTE => Decoded::Ints(b.iter().map(|&x| i64::from(x)).collect()),
@@ -245,10 +239,10 @@ fn decode(order: ByteOrder, typ: u16, b: &[u8]) -> Option<Decoded> {
 /// Converts a value to the first allowed type that holds it exactly.
 pub(crate) fn coerce(
     order: ByteOrder,
-    typ: u16,
+    typ: FieldType,
     bytes: &[u8],
-    formats: &[u16],
-) -> Option<(u16, Vec<u8>)> {
+    formats: &[FieldType],
+) -> Option<(FieldType, Vec<u8>)> {
     let decoded = decode(order, typ, bytes)?;
     for &target in formats {
         if let Some(out) = encode(order, &decoded, target) {
@@ -258,7 +252,7 @@ pub(crate) fn coerce(
     None
 }
 
-fn encode(order: ByteOrder, d: &Decoded, target: u16) -> Option<Vec<u8>> {
+fn encode(order: ByteOrder, d: &Decoded, target: FieldType) -> Option<Vec<u8>> {
     let ints_in = |lo: i64, hi: i64| -> Option<&Vec<i64>> {
         match d {
             Decoded::Ints(v) if !v.is_empty() && v.iter().all(|x| (lo..=hi).contains(x)) => Some(v),
@@ -356,61 +350,136 @@ pub(crate) fn ensure_exif(exif: &mut Exif, format: Format, info: &ImageInfo, rep
     exif.put(
         Ifd::Ifd0,
         Entry {
-            tag: EXIF_POINTER,
+            tag: id::EXIF_OFFSET,
             typ: LONG,
             count: 1,
             value: Value::Child(Ifd::Exif),
         },
     );
+    add_missing_required_exif(exif, format, info, report);
+}
+
+/// Adds an entry where the tag is missing, and reports it.
+fn add_missing(exif: &mut Exif, ifd: Ifd, entry: Entry, report: &mut Report) {
+    if exif.dir(ifd).is_some_and(|d| d.get(entry.tag).is_some()) {
+        return;
+    }
+    let tag = entry.tag;
+    let shown = exif
+        .value_bytes(&entry)
+        .map(|b| tiff::display(exif.order, entry.typ, b));
+    exif.put(ifd, entry);
+    report.change(&tag_label(ifd, tag), Some(ifd), Some(tag), None, shown);
+}
+
+/// The Exif IFD tags ExifTool's validator requires (of a JPEG: all of them; of other
+/// formats: ExifVersion), where missing.
+fn add_missing_required_exif(
+    exif: &mut Exif,
+    format: Format,
+    info: &ImageInfo,
+    report: &mut Report,
+) {
     let order = exif.order;
-    let mut add = |exif: &mut Exif, tag: u16, entry: Entry| {
-        let shown = exif
-            .value_bytes(&entry)
-            .map(|b| tiff::display(order, entry.typ, b));
-        exif.put(Ifd::Exif, entry);
-        report.change(
-            &tag_label(Ifd::Exif, tag),
-            "ExifIFD",
-            Some(tag),
-            None,
-            shown,
-        );
-    };
-    add(
-        exif,
-        EXIF_VERSION,
-        Entry::new(EXIF_VERSION, UNDEFINED, b"0232".to_vec()),
-    );
+    let version = Entry::new(id::EXIF_VERSION, UNDEFINED, b"0232".to_vec());
+    add_missing(exif, Ifd::Exif, version, report);
+    if format == Format::Tiff {
+        // A TIFF's Exif IFD must have these two too (Validate.pm, TIFF ExifIFD).
+        let color = if info.has_icc { 0xffff } else { 1 };
+        for entry in [
+            Entry::new(id::FLASHPIX_VERSION, UNDEFINED, b"0100".to_vec()),
+            Entry::new(id::COLOR_SPACE, SHORT, order.put_u16(color).to_vec()),
+        ] {
+            add_missing(exif, Ifd::Exif, entry, report);
+        }
+    }
     if format != Format::Jpeg {
         return;
     }
-    add(
-        exif,
-        0x9101,
-        Entry::new(0x9101, UNDEFINED, vec![1, 2, 3, 0]),
-    );
-    add(
-        exif,
-        0xa000,
-        Entry::new(0xa000, UNDEFINED, b"0100".to_vec()),
-    );
     let color = if info.has_icc { 0xffff } else { 1 };
-    add(
-        exif,
-        0xa001,
-        Entry::new(0xa001, SHORT, order.put_u16(color).to_vec()),
-    );
-    for (tag, dim) in [(0xa002, info.width), (0xa003, info.height)] {
+    let mut required = vec![
+        Entry::new(id::COMPONENTS_CONFIGURATION, UNDEFINED, vec![1, 2, 3, 0]),
+        Entry::new(id::FLASHPIX_VERSION, UNDEFINED, b"0100".to_vec()),
+        Entry::new(id::COLOR_SPACE, SHORT, order.put_u16(color).to_vec()),
+    ];
+    for (tag, dim) in [
+        (id::EXIF_IMAGE_WIDTH, info.width),
+        (id::EXIF_IMAGE_HEIGHT, info.height),
+    ] {
         let Some(dim) = dim else { continue };
-        let entry = match u16::try_from(dim) {
+        required.push(match u16::try_from(dim) {
             Ok(v) => Entry::new(tag, SHORT, order.put_u16(v).to_vec()),
             Err(_) => Entry::new(tag, LONG, order.put_u32(dim).to_vec()),
-        };
-        add(exif, tag, entry);
+        });
+    }
+    for entry in required {
+        add_missing(exif, Ifd::Exif, entry, report);
     }
 }
 
-/// The IFD0 tags ExifTool's validator requires of a JPEG, for a block made from nothing.
+/// Exif IFD tags ExifTool's validator does not allow in a TIFF (they describe JPEG
+/// compression): a TIFF that has them in IFD0 keeps them there rather than gaining a
+/// warning for them in the Exif IFD (`Validate.pm`, `%validValue{TIFF}{ExifIFD}`).
+const NOT_IN_TIFF_EXIF: [u16; 4] = [
+    id::COMPONENTS_CONFIGURATION,
+    id::COMPRESSED_BITS_PER_PIXEL,
+    id::EXIF_IMAGE_WIDTH,
+    id::EXIF_IMAGE_HEIGHT,
+];
+
+/// IFD0 tags ExifTool's validator does not allow in a JPEG (they describe
+/// uncompressed TIFF strips): from `Validate.pm`'s `%validValue{JPEG}{IFD0}`.
+const NOT_IN_JPEG_IFD0: [u16; 13] = [
+    id::IMAGE_WIDTH,
+    id::IMAGE_HEIGHT,
+    id::BITS_PER_SAMPLE,
+    id::COMPRESSION,
+    id::PHOTOMETRIC_INTERPRETATION,
+    id::STRIP_OFFSETS,
+    id::SAMPLES_PER_PIXEL,
+    id::ROWS_PER_STRIP,
+    id::STRIP_BYTE_COUNTS,
+    id::PLANAR_CONFIGURATION,
+    id::THUMBNAIL_OFFSET,
+    id::THUMBNAIL_LENGTH,
+    id::Y_CB_CR_SUB_SAMPLING,
+];
+
+/// A JPEG's IFD0 that was salvaged from a table that claimed more entries than the
+/// block holds: ExifTool read none of it before ("Bad IFD0 directory"), and reads all
+/// of it after, so it must be what the validator wants of a JPEG: the salvaged
+/// entries that do not belong in a JPEG are dropped (and reported), the required tags
+/// are added where missing.
+fn complete_salvaged_jpeg(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
+    let not_allowed: Vec<u16> = exif
+        .dir(Ifd::Ifd0)
+        .map(|d| {
+            d.entries
+                .iter()
+                .map(|e| e.tag)
+                .filter(|t| NOT_IN_JPEG_IFD0.contains(t))
+                .collect()
+        })
+        .unwrap_or_default();
+    for tag in not_allowed {
+        if exif.remove(Ifd::Ifd0, tag).is_some() {
+            report.repairs.push(Repair::new(
+                Ifd::Ifd0,
+                Some(tag),
+                format!(
+                    "dropped {} salvaged from a damaged IFD0: not allowed in a JPEG",
+                    tag_label(Ifd::Ifd0, tag)
+                ),
+            ));
+        }
+    }
+    add_mandatory_ifd0(exif, info, report);
+    if exif.dir(Ifd::Exif).is_some() {
+        add_missing_required_exif(exif, Format::Jpeg, info, report);
+    }
+}
+
+/// The IFD0 tags ExifTool's validator requires of a JPEG, where missing.
 fn add_mandatory_ifd0(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
     let order = exif.order;
     let (unit, x, y) = match info.density {
@@ -422,18 +491,24 @@ fn add_mandatory_ifd0(exif: &mut Exif, info: &ImageInfo, report: &mut Report) {
         b.extend_from_slice(&order.put_u32(1));
         b
     };
-    for entry in [
-        Entry::new(0x011a, RATIONAL, rational(x)),
-        Entry::new(0x011b, RATIONAL, rational(y)),
-        Entry::new(0x0128, SHORT, order.put_u16(unit).to_vec()),
-        Entry::new(0x0213, SHORT, order.put_u16(1).to_vec()),
-    ] {
-        let tag = entry.tag;
-        let shown = exif
-            .value_bytes(&entry)
-            .map(|b| tiff::display(order, entry.typ, b));
-        exif.put(Ifd::Ifd0, entry);
-        report.change(&tag_label(Ifd::Ifd0, tag), "IFD0", Some(tag), None, shown);
+    // X/YResolution and their unit go together: a lone unit would change their meaning.
+    let has_resolution = exif
+        .dir(Ifd::Ifd0)
+        .is_some_and(|d| d.get(id::X_RESOLUTION).is_some() || d.get(id::Y_RESOLUTION).is_some());
+    let mut entries = vec![Entry::new(
+        id::Y_CB_CR_POSITIONING,
+        SHORT,
+        order.put_u16(1).to_vec(),
+    )];
+    if !has_resolution {
+        entries.extend([
+            Entry::new(id::X_RESOLUTION, RATIONAL, rational(x)),
+            Entry::new(id::Y_RESOLUTION, RATIONAL, rational(y)),
+            Entry::new(id::RESOLUTION_UNIT, SHORT, order.put_u16(unit).to_vec()),
+        ]);
+    }
+    for entry in entries {
+        add_missing(exif, Ifd::Ifd0, entry, report);
     }
 }
 
@@ -449,7 +524,7 @@ fn shown(exif: &Exif, ifd: Ifd, tag: u16) -> Option<String> {
 fn remove_reported(exif: &mut Exif, ifd: Ifd, tag: u16, report: &mut Report) {
     let before = shown(exif, ifd, tag);
     if exif.remove(ifd, tag).is_some() {
-        report.change(&tag_label(ifd, tag), ifd.name(), Some(tag), before, None);
+        report.change(&tag_label(ifd, tag), Some(ifd), Some(tag), before, None);
     }
 }
 
@@ -464,7 +539,7 @@ fn set_text(exif: &mut Exif, ifd: Ifd, tag: u16, text: &str, report: &mut Report
             exif.put(ifd, Entry::ascii(tag, text));
             report.change(
                 &tag_label(ifd, tag),
-                ifd.name(),
+                Some(ifd),
                 Some(tag),
                 before.flatten().map(|(_, t)| t),
                 Some(text.to_owned()),
@@ -484,28 +559,28 @@ pub(crate) fn apply(
 ) -> Option<crate::dates::Capture> {
     if options.remove_software {
         for ifd in [Ifd::Ifd0, Ifd::Ifd1, Ifd::Exif] {
-            remove_reported(exif, ifd, SOFTWARE, report);
+            remove_reported(exif, ifd, id::SOFTWARE, report);
         }
     }
     for name in &options.remove_tags {
         remove_named(exif, name, report);
     }
     if let Some(artist) = options.artist.as_deref().filter(|s| !s.is_empty()) {
-        set_text(exif, Ifd::Ifd0, ARTIST, artist, report);
+        set_text(exif, Ifd::Ifd0, id::ARTIST, artist, report);
     }
     if let Some(copyright) = options.copyright.as_deref().filter(|s| !s.is_empty()) {
-        set_text(exif, Ifd::Ifd0, COPYRIGHT, copyright, report);
+        set_text(exif, Ifd::Ifd0, id::COPYRIGHT, copyright, report);
     }
 
     let text = |exif: &Exif, tag| exif.text(Ifd::Exif, tag);
-    let raw = text(exif, DATE_TIME_ORIGINAL);
-    let offset_raw = text(exif, OFFSET_TIME_ORIGINAL);
+    let raw = text(exif, id::DATE_TIME_ORIGINAL);
+    let offset_raw = text(exif, id::OFFSET_TIME_ORIGINAL);
     let file = FileDates {
         local: raw.as_deref().and_then(dates::parse_exif_datetime),
         raw,
         offset: offset_raw.as_deref().and_then(dates::parse_offset),
         offset_raw,
-        subsec_raw: text(exif, SUB_SEC_TIME_ORIGINAL),
+        subsec_raw: text(exif, id::SUB_SEC_TIME_ORIGINAL),
     };
     let plan = dates::plan(
         &file,
@@ -514,8 +589,8 @@ pub(crate) fn apply(
         options.time_zone.as_ref(),
     );
     report.date_source = plan.source.clone();
-    if let Some((what, why)) = plan.not_done {
-        report.not_done(what, why);
+    if let Some((kind, what, why)) = plan.not_done {
+        report.not_done(kind, what, why);
     }
     let writes_dates = plan.set_local.is_some()
         || plan.set_offset.is_some()
@@ -524,19 +599,23 @@ pub(crate) fn apply(
         ensure_exif(exif, format, info, report);
     }
     if let Some(local) = &plan.set_local {
-        set_text(exif, Ifd::Exif, DATE_TIME_ORIGINAL, local, report);
+        set_text(exif, Ifd::Exif, id::DATE_TIME_ORIGINAL, local, report);
     }
     match &plan.subsec {
         SubSec::Keep => {}
-        SubSec::Set(s) => set_text(exif, Ifd::Exif, SUB_SEC_TIME_ORIGINAL, s, report),
-        SubSec::Remove => remove_reported(exif, Ifd::Exif, SUB_SEC_TIME_ORIGINAL, report),
+        SubSec::Set(s) => set_text(exif, Ifd::Exif, id::SUB_SEC_TIME_ORIGINAL, s, report),
+        SubSec::Remove => remove_reported(exif, Ifd::Exif, id::SUB_SEC_TIME_ORIGINAL, report),
     }
     if let Some(offset) = &plan.set_offset {
-        set_text(exif, Ifd::Exif, OFFSET_TIME_ORIGINAL, offset, report);
+        set_text(exif, Ifd::Exif, id::OFFSET_TIME_ORIGINAL, offset, report);
     }
     raise_exif_version(exif, report);
     if exif.created && !report.changes.is_empty() && format == Format::Jpeg {
         add_mandatory_ifd0(exif, info, report);
+    }
+    let salvaged = exif.dir(Ifd::Ifd0).is_some_and(|d| d.salvaged);
+    if salvaged && format == Format::Jpeg && !exif.created {
+        complete_salvaged_jpeg(exif, info, report);
     }
     plan.capture
 }
@@ -558,7 +637,7 @@ fn raise_exif_version(exif: &mut Exif, report: &mut Report) {
         .max()
         .unwrap_or(0);
     let current = dir
-        .get(EXIF_VERSION)
+        .get(id::EXIF_VERSION)
         .and_then(|e| exif.value_bytes(e))
         .and_then(|b| {
             let s = std::str::from_utf8(b.get(..4)?).ok()?;
@@ -566,15 +645,15 @@ fn raise_exif_version(exif: &mut Exif, report: &mut Report) {
         });
     let too_old = current.is_none_or(|v| v < needed);
     if needed > 0 && too_old {
-        let before = shown(exif, Ifd::Exif, EXIF_VERSION);
+        let before = shown(exif, Ifd::Exif, id::EXIF_VERSION);
         exif.put(
             Ifd::Exif,
-            Entry::new(EXIF_VERSION, UNDEFINED, b"0232".to_vec()),
+            Entry::new(id::EXIF_VERSION, UNDEFINED, b"0232".to_vec()),
         );
         report.change(
             "ExifVersion",
-            "ExifIFD",
-            Some(EXIF_VERSION),
+            Some(Ifd::Exif),
+            Some(id::EXIF_VERSION),
             before,
             Some("0232".to_owned()),
         );
@@ -588,25 +667,30 @@ fn remove_named(exif: &mut Exif, name: &str, report: &mut Report) {
         if name.eq_ignore_ascii_case("GPSInfo") || tags::spec_alias(name) == Some("GPSInfo") {
             remove_gps(exif, report);
         } else {
-            report.not_done(format!("remove {name}"), "unknown tag name");
+            report.not_done(
+                NotDoneKind::UnknownTag,
+                format!("remove {name}"),
+                "unknown tag name",
+            );
         }
         return;
     };
     for (home, tag) in ids {
-        if tag == GPS_POINTER && home == Home::Ifd0 {
+        if tag == id::GPS_INFO && home == Ifd::Ifd0 {
             remove_gps(exif, report);
             continue;
         }
-        if STRUCTURAL.contains(&tag) && tag != 0x927c {
+        if STRUCTURAL.contains(&tag) && tag != id::MAKER_NOTE {
             report.not_done(
+                NotDoneKind::ProtectedTag,
                 format!("remove {name}"),
                 "it locates other data (a pointer or an offset); removing it would lose that data",
             );
             continue;
         }
         let places: &[Ifd] = match home {
-            Home::Gps => &[Ifd::Gps],
-            Home::Interop => &[Ifd::Interop],
+            Ifd::Gps => &[Ifd::Gps],
+            Ifd::Interop => &[Ifd::Interop],
             _ => &[Ifd::Ifd0, Ifd::Ifd1, Ifd::Exif],
         };
         for &ifd in places {
@@ -619,12 +703,12 @@ fn remove_gps(exif: &mut Exif, report: &mut Report) {
     if exif.dir(Ifd::Gps).is_none()
         && exif
             .dir(Ifd::Ifd0)
-            .and_then(|d| d.get(GPS_POINTER))
+            .and_then(|d| d.get(id::GPS_INFO))
             .is_none()
     {
         return;
     }
-    remove_reported(exif, Ifd::Ifd0, GPS_POINTER, report);
+    remove_reported(exif, Ifd::Ifd0, id::GPS_INFO, report);
     // The location must not linger as orphan bytes: its table and values get zeroed
     // (unless something still in use shares them).
     if let Some(gps) = exif.dir(Ifd::Gps).cloned() {

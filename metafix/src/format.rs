@@ -101,7 +101,10 @@ impl Format {
 
     /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP).
     pub fn writes_exif(self) -> bool {
-        matches!(self, Format::Jpeg | Format::Png | Format::Webp)
+        matches!(
+            self,
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+        )
     }
 
     /// Whether this is a video container.
@@ -113,7 +116,8 @@ impl Format {
     pub fn from_extension(ext: &str) -> Option<Format> {
         let ext = ext.trim_start_matches('.').to_ascii_lowercase();
         Some(match ext.as_str() {
-            "jpg" | "jpeg" | "jpe" | "jfif" => Format::Jpeg,
+            // A multi-picture JPEG (MPF) is a JPEG; `.mpo` is its right extension.
+            "jpg" | "jpeg" | "jpe" | "jfif" | "mpo" => Format::Jpeg,
             "png" => Format::Png,
             "webp" => Format::Webp,
             "heic" | "heif" | "hif" => Format::Heic,

@@ -13,53 +13,72 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::report::Repair;
-use crate::tags;
+use crate::tags::{self, id};
 use crate::{Error, Ifd};
 
-pub(crate) const BYTE: u16 = 1;
-pub(crate) const ASCII: u16 = 2;
-pub(crate) const SHORT: u16 = 3;
-pub(crate) const LONG: u16 = 4;
-pub(crate) const RATIONAL: u16 = 5;
-pub(crate) const SBYTE: u16 = 6;
-pub(crate) const UNDEFINED: u16 = 7;
-pub(crate) const SSHORT: u16 = 8;
-pub(crate) const SLONG: u16 = 9;
-pub(crate) const SRATIONAL: u16 = 10;
-pub(crate) const FLOAT: u16 = 11;
-pub(crate) const DOUBLE: u16 = 12;
-/// The TIFF 6 "IFD" type (a LONG offset); some writers use it for sub-IFD pointers.
-pub(crate) const IFD_TYPE: u16 = 13;
+/// A TIFF field type code (BYTE = 1 … DOUBLE = 12, and TIFF 6's IFD = 13), as it is
+/// stored in an IFD entry. Any code can be read from a file; only 1..=13 have a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldType(pub u16);
 
-/// Bytes per value of a type code; `None` for codes outside 1..=13.
-pub(crate) fn type_size(typ: u16) -> Option<usize> {
-    Some(match typ {
-        BYTE | ASCII | SBYTE | UNDEFINED => 1,
-        SHORT | SSHORT => 2,
-        LONG | SLONG | FLOAT | IFD_TYPE => 4,
-        RATIONAL | SRATIONAL | DOUBLE => 8,
-        _ => return None,
-    })
+impl FieldType {
+    /// Bytes per value; `None` for codes outside 1..=13.
+    pub fn size(self) -> Option<usize> {
+        Some(match self {
+            BYTE | ASCII | SBYTE | UNDEFINED => 1,
+            SHORT | SSHORT => 2,
+            LONG | SLONG | FLOAT | IFD_TYPE => 4,
+            RATIONAL | SRATIONAL | DOUBLE => 8,
+            _ => return None,
+        })
+    }
+
+    /// The name ExifTool gives the type (`int16u`, `string`, `undef`…; `?` if unknown).
+    pub fn name(self) -> &'static str {
+        match self {
+            BYTE => "int8u",
+            ASCII => "string",
+            SHORT => "int16u",
+            LONG => "int32u",
+            RATIONAL => "rational64u",
+            SBYTE => "int8s",
+            UNDEFINED => "undef",
+            SSHORT => "int16s",
+            SLONG => "int32s",
+            SRATIONAL => "rational64s",
+            FLOAT => "float",
+            DOUBLE => "double",
+            IFD_TYPE => "ifd",
+            _ => "?",
+        }
+    }
 }
 
-/// The name ExifTool gives a type code.
-pub(crate) fn type_name(typ: u16) -> &'static str {
-    match typ {
-        BYTE => "int8u",
-        ASCII => "string",
-        SHORT => "int16u",
-        LONG => "int32u",
-        RATIONAL => "rational64u",
-        SBYTE => "int8s",
-        UNDEFINED => "undef",
-        SSHORT => "int16s",
-        SLONG => "int32s",
-        SRATIONAL => "rational64s",
-        FLOAT => "float",
-        DOUBLE => "double",
-        IFD_TYPE => "ifd",
-        _ => "?",
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
+}
+
+pub(crate) const BYTE: FieldType = FieldType(1);
+pub(crate) const ASCII: FieldType = FieldType(2);
+pub(crate) const SHORT: FieldType = FieldType(3);
+pub(crate) const LONG: FieldType = FieldType(4);
+pub(crate) const RATIONAL: FieldType = FieldType(5);
+pub(crate) const SBYTE: FieldType = FieldType(6);
+pub(crate) const UNDEFINED: FieldType = FieldType(7);
+pub(crate) const SSHORT: FieldType = FieldType(8);
+pub(crate) const SLONG: FieldType = FieldType(9);
+pub(crate) const SRATIONAL: FieldType = FieldType(10);
+pub(crate) const FLOAT: FieldType = FieldType(11);
+pub(crate) const DOUBLE: FieldType = FieldType(12);
+/// The TIFF 6 "IFD" type (a LONG offset); some writers use it for sub-IFD pointers.
+pub(crate) const IFD_TYPE: FieldType = FieldType(13);
+
+/// Whether a block starts with a readable TIFF header (byte-order mark, magic 42, and
+/// an IFD0 offset).
+pub(crate) fn header_ok(block: &[u8]) -> bool {
+    matches!(block.get(0..4), Some(b"II\x2a\0" | b"MM\0\x2a")) && block.len() >= 8
 }
 
 /// Byte order of a TIFF block.
@@ -120,15 +139,15 @@ pub(crate) enum Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub tag: u16,
-    pub typ: u16,
+    pub typ: FieldType,
     pub count: u32,
     pub value: Value,
 }
 
 impl Entry {
     /// A new entry of a type with `bytes` (already in the block's byte order).
-    pub(crate) fn new(tag: u16, typ: u16, bytes: Vec<u8>) -> Entry {
-        let size = type_size(typ).unwrap_or(1);
+    pub(crate) fn new(tag: u16, typ: FieldType, bytes: Vec<u8>) -> Entry {
+        let size = typ.size().unwrap_or(1);
         let count = u32::try_from(bytes.len() / size).unwrap_or(u32::MAX);
         Entry {
             tag,
@@ -147,7 +166,9 @@ impl Entry {
 
     /// Size of the value in bytes (`None` on overflow or a bad type code).
     pub(crate) fn byte_len(&self) -> Option<usize> {
-        type_size(self.typ)?.checked_mul(usize::try_from(self.count).ok()?)
+        self.typ
+            .size()?
+            .checked_mul(usize::try_from(self.count).ok()?)
     }
 }
 
@@ -168,6 +189,9 @@ pub(crate) struct Dir {
     pub dirty: bool,
     /// The next-IFD link as found (only IFD1's is ever written back: it may lead on).
     pub next_raw: u32,
+    /// The table claimed more entries than fit in the block: what was read is what
+    /// could be saved (ExifTool calls such a table bad and reads none of it).
+    pub salvaged: bool,
 }
 
 impl Dir {
@@ -177,6 +201,7 @@ impl Dir {
             origin: None,
             dirty: true,
             next_raw: 0,
+            salvaged: false,
         }
     }
 
@@ -357,9 +382,9 @@ impl Exif {
         }
         // Sub-IFDs: Exif and GPS from IFD0, Interop from Exif.
         for (parent, tag, child) in [
-            (Ifd::Ifd0, 0x8769, Ifd::Exif),
-            (Ifd::Ifd0, 0x8825, Ifd::Gps),
-            (Ifd::Exif, 0xa005, Ifd::Interop),
+            (Ifd::Ifd0, id::EXIF_OFFSET, Ifd::Exif),
+            (Ifd::Ifd0, id::GPS_INFO, Ifd::Gps),
+            (Ifd::Exif, id::INTEROP_OFFSET, Ifd::Interop),
         ] {
             exif.parse_child(parent, tag, child, &mut visited);
         }
@@ -399,10 +424,7 @@ impl Exif {
                         self.repairs.push(Repair::new(
                             parent,
                             Some(tag),
-                            format!(
-                                "{name} stored as {}: rewritten as int32u",
-                                type_name(entry.typ)
-                            ),
+                            format!("{name} stored as {}: rewritten as int32u", entry.typ.name()),
                         ));
                     }
                 }
@@ -448,10 +470,12 @@ impl Exif {
             origin: None,
             dirty: false,
             next_raw: 0,
+            salvaged: false,
         };
         let mut repairs = Vec::new();
         if count < declared {
             dir.dirty = true;
+            dir.salvaged = true;
             repairs.push(Repair::new(
                 ifd,
                 None,
@@ -467,7 +491,7 @@ impl Exif {
             let at = start + 2 + 12 * i;
             let (Some(tag), Some(typ), Some(n)) = (
                 order.u16(data, at),
-                order.u16(data, at + 2),
+                order.u16(data, at + 2).map(FieldType),
                 order.u32(data, at + 4),
             ) else {
                 break;
@@ -479,7 +503,7 @@ impl Exif {
             // Only built when an entry is dropped (the common path allocates nothing).
             let name =
                 || tags::name(ifd, tag).map_or_else(|| format!("tag 0x{tag:04x}"), str::to_owned);
-            let Some(size) = type_size(typ) else {
+            let Some(size) = typ.size() else {
                 // ExifTool's rule: a bad type code in the first entry means the table is
                 // not an IFD at all (random bytes), not an IFD with one bad entry.
                 if i == 0 {
@@ -489,7 +513,7 @@ impl Exif {
                 repairs.push(Repair::new(
                     ifd,
                     Some(tag),
-                    format!("dropped {}: bad type code {typ}", name()),
+                    format!("dropped {}: bad type code {}", name(), typ.0),
                 ));
                 continue;
             };
@@ -570,11 +594,94 @@ impl Exif {
     }
 
     /// Writes the block: the original bytes (orphans zeroed, header repointed) plus the
-    /// appended IFDs. Returns the input unchanged when nothing is dirty.
-    pub(crate) fn write(&self) -> Result<Vec<u8>, Error> {
+    /// appended IFDs, within `limit` bytes when one is given (a JPEG APP1 holds 65,527
+    /// bytes of TIFF). Returns the input unchanged when nothing is dirty. When appending does not fit, space is reclaimed in
+    /// this order, each step only if the one before is not enough: the holes left by
+    /// removed values and abandoned tables are reused (the new IFD0 where the old one
+    /// was); trailing padding that nothing points to is dropped; the IFD1 thumbnail is
+    /// dropped (and said so). MakerNote bytes never move and are never dropped.
+    pub(crate) fn write_within(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<(Vec<u8>, Vec<Reclaimed>), Error> {
         if !self.is_dirty() {
-            return Ok(self.data.clone());
+            return Ok((self.data.clone(), Vec::new()));
         }
+        let appended = self.write_with(Room::Append)?;
+        let Some(limit) = limit else {
+            return Ok((appended, Vec::new()));
+        };
+        if appended.len() <= limit {
+            return Ok((appended, Vec::new()));
+        }
+        let mut steps = vec![Reclaimed::FreedSpace];
+        let reused = self.write_with(Room::Holes {
+            trim_padding: false,
+        })?;
+        if reused.len() <= limit {
+            return Ok((reused, steps));
+        }
+        steps.push(Reclaimed::Padding);
+        let trimmed = self.write_with(Room::Holes { trim_padding: true })?;
+        if trimmed.len() <= limit {
+            return Ok((trimmed, steps));
+        }
+        if let Some((slim, thumbnail)) = self.without_thumbnail() {
+            steps.push(Reclaimed::Thumbnail(thumbnail));
+            let slimmed = slim.write_with(Room::Holes { trim_padding: true })?;
+            if slimmed.len() <= limit {
+                return Ok((slimmed, steps));
+            }
+        }
+        Err(Error::new(
+            crate::ErrorKind::TooLarge,
+            format!(
+                "the EXIF would be {} bytes ({} appended; {} after reusing freed space, \
+                 dropping padding and the thumbnail); a JPEG APP1 segment holds at most \
+                 {} (MakerNote data is never dropped)",
+                appended.len() + 6,
+                appended.len(),
+                trimmed.len(),
+                limit + 6
+            ),
+        ))
+    }
+
+    /// The model without IFD1 and its thumbnail, whose bytes become free; and the
+    /// thumbnail's size. `None` without an IFD1.
+    fn without_thumbnail(&self) -> Option<(Exif, usize)> {
+        let d1 = self.dir(Ifd::Ifd1)?;
+        let mut slim = self.clone();
+        let mut thumbnail = 0;
+        for e in &d1.entries {
+            slim.orphan(e);
+        }
+        if let Some(o) = d1.origin {
+            slim.orphans.push(o.offset..o.offset + o.len);
+        }
+        let number = |tag| {
+            d1.get(tag)
+                .and_then(|e| self.numbers(e))
+                .and_then(|v| v.first().copied())
+                .and_then(|v| usize::try_from(v).ok())
+        };
+        if let (Some(at), Some(len)) = (number(id::THUMBNAIL_OFFSET), number(id::THUMBNAIL_LENGTH))
+            && at
+                .checked_add(len)
+                .is_some_and(|end| end <= self.data.len())
+        {
+            slim.orphans.push(at..at + len);
+            thumbnail = len;
+        }
+        slim.set_dir(Ifd::Ifd1, None);
+        if let Some(d0) = slim.dir_mut(Ifd::Ifd0) {
+            d0.dirty = true;
+        }
+        Some((slim, thumbnail))
+    }
+
+    /// Writes the block, placing the new tables and values as `room` allows.
+    fn write_with(&self, room: Room) -> Result<Vec<u8>, Error> {
         // Room for the appended IFDs up front: the block is copied once, never regrown.
         let mut out = Vec::with_capacity(self.data.len() + 4096);
         out.extend_from_slice(&self.data);
@@ -596,10 +703,21 @@ impl Exif {
             }
         };
 
-        self.zero_orphans(&mut out, &dirty);
+        let (holes, used_end) = self.zero_orphans(&mut out, &dirty);
+        let mut space = match room {
+            Room::Append => Space::append(out.len()),
+            Room::Holes { trim_padding } => {
+                if trim_padding {
+                    // Trailing bytes that nothing points to and that hold nothing
+                    // (zeros, including what was just zeroed) are padding.
+                    let last_data = out.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                    out.truncate(used_end.max(last_data).max(8));
+                }
+                Space::with_holes(out.len(), holes)
+            }
+        };
 
         // Layout: tables and their new values, in LAYOUT order, word-aligned.
-        let mut pos = out.len() + (out.len() & 1);
         let mut placed: [Option<usize>; 5] = [None; 5];
         let mut value_at: Vec<(Ifd, usize, usize)> = Vec::new(); // (ifd, entry index, offset)
         for ifd in LAYOUT {
@@ -607,31 +725,28 @@ impl Exif {
                 continue;
             }
             let Some(d) = self.dir(ifd) else { continue };
-            placed[slot(ifd)] = Some(pos);
-            pos = add(pos, 2 + 12 * d.entries.len() + 4)?;
+            placed[slot(ifd)] = Some(space.alloc(2 + 12 * d.entries.len() + 4)?);
             for (i, e) in sorted(&d.entries).into_iter().enumerate() {
                 if let Value::New(bytes) = &e.value
                     && bytes.len() > 4
                 {
-                    value_at.push((ifd, i, pos));
-                    pos = add(pos, bytes.len())?;
-                    pos += pos & 1;
+                    value_at.push((ifd, i, space.alloc(bytes.len())?));
                 }
             }
         }
         // ExifTool gives IFD1 the directory length it gave IFD0 (block end minus IFD0's
         // offset): leave at least IFD1's table size after the new IFD0.
         if let (Some(ifd0_at), Some(d1)) = (placed[slot(Ifd::Ifd0)], self.dir(Ifd::Ifd1)) {
-            let need = add(ifd0_at, 2 + 12 * d1.entries.len() + 4)?;
-            pos = pos.max(need);
+            space.reach(add(ifd0_at, 2 + 12 * d1.entries.len() + 4)?);
         }
+        let pos = space.end;
         if u32::try_from(pos).is_err() {
             return Err(Error::new(
                 crate::ErrorKind::TooLarge,
                 "EXIF block over 4 GB",
             ));
         }
-        out.resize(pos, 0);
+        out.resize(pos.max(out.len()), 0);
 
         let offset_of = |ifd: Ifd| -> u32 {
             placed[slot(ifd)]
@@ -678,7 +793,7 @@ impl Exif {
                     }
                 };
                 table.extend_from_slice(&order.put_u16(e.tag));
-                table.extend_from_slice(&order.put_u16(typ));
+                table.extend_from_slice(&order.put_u16(typ.0));
                 table.extend_from_slice(&order.put_u32(count));
                 table.extend_from_slice(&field);
             }
@@ -723,7 +838,13 @@ impl Exif {
 
     /// Zeroes abandoned tables and orphaned values, except where anything that stays
     /// referenced overlaps them (broken files alias structures; MakerNotes are opaque).
-    fn zero_orphans(&self, out: &mut [u8], dirty: &dyn Fn(Ifd) -> bool) {
+    /// Returns the zeroed ranges (free for new data: the holes) and the end of the last
+    /// byte anything still points to.
+    fn zero_orphans(
+        &self,
+        out: &mut [u8],
+        dirty: &dyn Fn(Ifd) -> bool,
+    ) -> (Vec<Range<usize>>, usize) {
         let mut candidates: Vec<Range<usize>> = self.orphans.clone();
         // The TIFF header is always in use.
         let mut kept: Vec<Range<usize>> = Vec::new();
@@ -745,8 +866,25 @@ impl Exif {
                     kept.push(s..s.saturating_add(len));
                 }
             }
+            // Vendor sub-IFDs (Nikon's scan IFD, SubIFDs…) are not modelled: their
+            // tables stay where they are and their pointers are copied as they are, so
+            // they must never be zeroed as part of an abandoned IFD0's span.
+            for tag in tags::VENDOR_SUB_IFDS {
+                let targets = d.get(tag).and_then(|e| self.numbers(e)).unwrap_or_default();
+                for t in targets {
+                    if let Ok(n) = usize::try_from(t)
+                        && n >= 8
+                    {
+                        let count = self.order.u16(&self.data, n).map_or(0, usize::from);
+                        kept.push(n..n.saturating_add(2 + 12 * count + 4));
+                    }
+                }
+            }
             // Offset/length pairs point at data (thumbnail, strips) outside any value.
-            for (off_tag, len_tag) in [(0x0201, 0x0202), (0x0111, 0x0117)] {
+            for (off_tag, len_tag) in [
+                (id::THUMBNAIL_OFFSET, id::THUMBNAIL_LENGTH),
+                (id::STRIP_OFFSETS, id::STRIP_BYTE_COUNTS),
+            ] {
                 let offs = d
                     .get(off_tag)
                     .and_then(|e| self.numbers(e))
@@ -771,6 +909,7 @@ impl Exif {
             let count = self.order.u16(&self.data, n).map_or(0, usize::from);
             kept.push(n..n.saturating_add(2 + 12 * count + 4));
         }
+        let mut holes = Vec::new();
         for r in candidates {
             if r.start >= r.end || r.end > out.len() {
                 continue;
@@ -778,8 +917,11 @@ impl Exif {
             if kept.iter().any(|k| k.start < r.end && r.start < k.end) {
                 continue;
             }
-            out[r].fill(0);
+            out[r.clone()].fill(0);
+            holes.push(r);
         }
+        let used_end = kept.iter().map(|k| k.end).max().unwrap_or(8).min(out.len());
+        (holes, used_end)
     }
 
     /// Unsigned integer values of a SHORT/LONG entry.
@@ -803,6 +945,81 @@ impl Exif {
     }
 }
 
+/// How [`Exif::write_with`] may place new tables and values.
+#[derive(Debug, Clone, Copy)]
+enum Room {
+    /// After the old block only (the normal case: nothing of the old layout is reused,
+    /// which is what ExifTool's directory-size checks expect).
+    Append,
+    /// In the holes freed inside the block first; with `trim_padding`, trailing bytes
+    /// nothing points to are dropped before appending.
+    Holes { trim_padding: bool },
+}
+
+/// What was done to make the block fit its container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reclaimed {
+    /// Freed space (removed values, abandoned tables) was reused.
+    FreedSpace,
+    /// Trailing padding was dropped.
+    Padding,
+    /// The IFD1 thumbnail (this many bytes) was dropped.
+    Thumbnail(usize),
+}
+
+/// A word-aligned allocator: first fit into holes, else at the end.
+struct Space {
+    holes: Vec<Range<usize>>,
+    end: usize,
+}
+
+impl Space {
+    fn append(len: usize) -> Space {
+        Space {
+            holes: Vec::new(),
+            end: len + (len & 1),
+        }
+    }
+
+    fn with_holes(len: usize, mut holes: Vec<Range<usize>>) -> Space {
+        holes.retain(|h| h.end <= len);
+        holes.sort_by_key(|h| h.start);
+        // Touching or overlapping holes are one.
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        for h in holes {
+            match merged.last_mut() {
+                Some(last) if h.start <= last.end => last.end = last.end.max(h.end),
+                _ => merged.push(h),
+            }
+        }
+        Space {
+            holes: merged,
+            end: len + (len & 1),
+        }
+    }
+
+    /// A word-aligned place for `size` bytes.
+    fn alloc(&mut self, size: usize) -> Result<usize, Error> {
+        for h in &mut self.holes {
+            let start = h.start + (h.start & 1);
+            if start.checked_add(size).is_some_and(|e| e <= h.end) {
+                let end = start + size;
+                h.start = end + (end & 1);
+                return Ok(start);
+            }
+        }
+        let at = self.end;
+        self.end = add(at, size)?;
+        self.end += self.end & 1;
+        Ok(at)
+    }
+
+    /// Makes the block reach at least `end`.
+    fn reach(&mut self, end: usize) {
+        self.end = self.end.max(end + (end & 1));
+    }
+}
+
 fn add(a: usize, b: usize) -> Result<usize, Error> {
     a.checked_add(b)
         .ok_or_else(|| Error::new(crate::ErrorKind::TooLarge, "EXIF block too large"))
@@ -823,7 +1040,7 @@ pub(crate) fn bytes_to_text(bytes: &[u8]) -> String {
 
 /// A value rendered for people: text for ASCII, numbers, `n/d` for rationals, text for
 /// printable UNDEFINED (like ExifVersion `0232`), else a byte count.
-pub(crate) fn display(order: ByteOrder, typ: u16, bytes: &[u8]) -> String {
+pub(crate) fn display(order: ByteOrder, typ: FieldType, bytes: &[u8]) -> String {
     fn join<T: ToString>(v: impl Iterator<Item = T>) -> String {
         let items: Vec<String> = v.take(16).map(|x| x.to_string()).collect();
         items.join(" ")

@@ -63,7 +63,7 @@ fn RowDetails(row: Row) -> impl IntoView {
 /// A metafix report as tables.
 #[component]
 pub fn ReportView(report: Report) -> impl IntoView {
-    let unchanged = report.changes.is_empty() && report.repairs.is_empty();
+    let unchanged = report.outcome() == metafix::Outcome::AlreadyAsAsked;
     view! {
         <div class="report" data-testid="item-report">
             {(!report.changes.is_empty()).then(|| view! {
@@ -72,7 +72,7 @@ pub fn ReportView(report: Report) -> impl IntoView {
                     <tbody>
                         {report.changes.iter().map(|c| view! {
                             <tr data-testid="change">
-                                <td title=c.location.clone()>{c.field.clone()}</td>
+                                <td title=c.location.map_or("file", |ifd| ifd.name())>{c.field.clone()}</td>
                                 <td class="before">{c.before.clone().unwrap_or_else(|| "—".into())}</td>
                                 <td class="after">{c.after.clone().unwrap_or_else(|| "removed".into())}</td>
                             </tr>
@@ -84,9 +84,9 @@ pub fn ReportView(report: Report) -> impl IntoView {
             {report.date_source.clone().map(|source| view! {
                 <p class="fine">"Time zone from " {source.to_string()} "."</p>
             })}
-            <ReportList title="Repaired" items=report.repairs.iter().map(|r| format!("{}: {}", r.location, r.what)).collect()/>
+            <ReportList title="Repaired" items=report.repairs.iter().map(|r| format!("{}: {}", r.location_name(), r.what)).collect()/>
             <ReportList title="Could not do" items=report.not_done.iter().map(|n| format!("{} — {}", n.what, n.why)).collect()/>
-            <ReportList title="Warnings" items=report.warnings.clone()/>
+            <ReportList title="Warnings" items=report.warnings.iter().map(ToString::to_string).collect()/>
             <ReportList title="Lost before Keepsake saw it" items=report.losses.clone()/>
         </div>
     }

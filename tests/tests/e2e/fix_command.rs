@@ -256,3 +256,104 @@ fn a_bad_time_zone_is_refused_before_any_work() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("Mars/Olympus"));
 }
+
+/// A minimal JPEG (SOI, JFIF APP0, SOF0, SOS, EOI) with an optional EXIF APP1 whose
+/// Exif IFD holds `DateTimeOriginal` (and no offset).
+fn tiny_jpeg(date_time_original: Option<&str>) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    out.extend_from_slice(&[
+        0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 1, 0, 72, 0, 72, 0, 0,
+    ]);
+    if let Some(date) = date_time_original {
+        // Big-endian TIFF: IFD0 at 8 with ExifOffset -> Exif IFD at 26 with one ASCII
+        // entry whose 20-byte value follows the table at 44.
+        let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+        tiff.extend_from_slice(&[0, 1, 0x87, 0x69, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0]);
+        tiff.extend_from_slice(&[0, 1, 0x90, 0x03, 0, 2, 0, 0, 0, 20, 0, 0, 0, 44, 0, 0, 0, 0]);
+        tiff.extend_from_slice(date.as_bytes());
+        tiff.push(0);
+        let len = (2 + 6 + tiff.len()) as u16;
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(b"Exif\0\0");
+        out.extend_from_slice(&tiff);
+    }
+    out.extend_from_slice(&[
+        0xFF, 0xC0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0,
+        0x12, 0x34, 0xFF, 0xD9,
+    ]);
+    out
+}
+
+#[test]
+fn files_that_cannot_be_edited_are_counted_apart_and_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(inputs.join("good.jpg"), tiny_jpeg(None)).unwrap();
+    // After the APP0, bytes that lead to no JPEG marker: metafix cannot edit it.
+    let mut broken = tiny_jpeg(None)[..20].to_vec();
+    broken.extend_from_slice(b"not a marker anywhere");
+    std::fs::write(inputs.join("broken.jpg"), &broken).unwrap();
+
+    let out = dir.path().join("out");
+    let output = helper(
+        &["--out", out.to_str().unwrap(), "--artist", "Ada", "-q"],
+        &[&inputs],
+    );
+    let text = stdout(&output);
+    assert!(
+        !output.status.success(),
+        "a file that could not be edited fails the run: {text}"
+    );
+    assert!(text.contains("1 fixed"), "{text}");
+    assert!(text.contains("0 already as asked"), "{text}");
+    assert!(text.contains("1 could not be edited"), "{text}");
+    assert!(
+        text.contains("1 file could not be edited"),
+        "its own line, even with -q: {text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("broken.jpg"))
+        .unwrap_or_else(|| panic!("the file is named: {text}"));
+    assert!(line.contains("no marker"), "with the reason: {line}");
+    // Passed through unchanged into --out.
+    assert_eq!(std::fs::read(out.join("broken.jpg")).unwrap(), broken);
+
+    let out2 = dir.path().join("out2");
+    let output = helper(
+        &[
+            "--out",
+            out2.to_str().unwrap(),
+            "--artist",
+            "Ada",
+            "-q",
+            "--allow-partial",
+        ],
+        &[&inputs],
+    );
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).contains("1 file could not be edited"));
+}
+
+#[test]
+fn local_files_without_create_time_get_no_offset_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(
+        inputs.join("camera.jpg"),
+        tiny_jpeg(Some("2019:03:02 10:11:12")),
+    )
+    .unwrap();
+    let output = helper(&["--dry-run", "--artist", "Ada"], &[&inputs]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("Artist"), "the edit is shown: {text}");
+    assert!(
+        !text.contains("does not match createTime"),
+        "nothing to compare without a createTime: {text}"
+    );
+    assert!(text.contains("0 could not be edited"), "{text}");
+}
