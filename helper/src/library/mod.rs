@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use api::{BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::fmt::temporal::Pieces;
@@ -491,6 +491,11 @@ impl Library {
     {
         let filename = names::sanitize_filename(&request.filename);
         if let Some(outcome) = self.existing(owner, &request).await? {
+            // The client is still sending the file. Answering now and closing would
+            // reset the connection under it, and a reset can lose the answer
+            // (browsers report a network error): take the rest first. The body's
+            // size and idle limits bound how long that lasts.
+            drain(body).await;
             return Ok(outcome);
         }
 
@@ -722,6 +727,14 @@ fn owner_dir(root: &Path, owner: &Owner) -> PathBuf {
         Owner::Single => root.to_owned(),
         Owner::Member(name) => root.join(name),
     }
+}
+
+/// Reads `body` to its end or its first error, keeping nothing.
+async fn drain<S, E>(mut body: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    while let Some(Ok(_)) = body.next().await {}
 }
 
 fn duplicate(saved: SavedFile) -> SaveOutcome {

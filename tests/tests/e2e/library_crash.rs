@@ -112,10 +112,18 @@ fn read_response(mut stream: TcpStream) -> (u16, String) {
 /// A whole upload; answers the status and the JSON body.
 fn upload(helper: &Helper, item: &str, name: &str, bytes: &[u8]) -> (u16, Value) {
     let mut stream = TcpStream::connect(&helper.addr).expect("connecting to helper");
-    stream
+    let sent = stream
         .write_all(upload_head(&helper.addr, item, name, bytes.len()).as_bytes())
-        .unwrap();
-    stream.write_all(bytes).unwrap();
+        .and_then(|()| stream.write_all(bytes));
+    if let Err(err) = sent {
+        // The helper answered before the body was all sent: say what it answered.
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        panic!(
+            "uploading {item}: {err}; the helper answered {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
     let (status, body) = read_response(stream);
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
