@@ -13,6 +13,7 @@
 //! | `--demo-max-open-sessions` | `KEEPSAKE_DEMO_MAX_OPEN_SESSIONS` | 10 | per account, then `RESOURCE_EXHAUSTED` |
 //! | `--demo-large-files` | `KEEPSAKE_DEMO_LARGE_FILES` | 2 | large videos in the first account |
 //! | `--demo-large-file-size` | `KEEPSAKE_DEMO_LARGE_FILE_SIZE` | `24M` | their size |
+//! | `--demo-photo-size` | `KEEPSAKE_DEMO_PHOTO_SIZE` | none (~40 KB) | make JPEG photos about this large (`4M`: a phone's), with more pixels and sensor grain |
 //! | `--demo-extra-photos` | `KEEPSAKE_DEMO_EXTRA_PHOTOS` | 0 | extra plain photos (paging tests) |
 //! | `--demo-no-processing-video` | `KEEPSAKE_DEMO_NO_PROCESSING_VIDEO` | off | every video READY |
 //! | `--demo-fault-server-errors` | `KEEPSAKE_DEMO_FAULT_SERVER_ERRORS` | 0 | share of API/media requests answered 500/503 |
@@ -66,6 +67,9 @@ pub struct EmulatorConfig {
     /// Extra plain photos in the first account's library, for paging tests that need
     /// more than 100 items.
     pub extra_photos: usize,
+    /// About how large each JPEG photo is, in bytes (`None`: the small sample, ~40 KB).
+    /// Reached with more pixels and sensor grain; the EXIF oddities stay as they are.
+    pub photo_size: Option<u64>,
     /// Videos that stay `PROCESSING` (the sample has one); set `false` to make every
     /// video `READY`.
     pub processing_video: bool,
@@ -132,6 +136,7 @@ impl Default for EmulatorConfig {
             large_file_count: 2,
             large_file_size: 24 * 1024 * 1024,
             extra_photos: 0,
+            photo_size: None,
             processing_video: true,
             faults: FaultConfig {
                 retry_after_secs: 2,
@@ -177,6 +182,11 @@ impl EmulatorConfig {
         }
         if self.large_file_count > 0 && self.large_file_size < 64 * 1024 {
             bail!("large files must be at least 64 KiB");
+        }
+        if let Some(size) = self.photo_size
+            && !(64 * 1024..=256 * 1024 * 1024).contains(&size)
+        {
+            bail!("photo size must be between 64K and 256M, got {size} bytes");
         }
         if self.client_id.is_empty() {
             bail!("client id must not be empty");
@@ -232,6 +242,9 @@ pub struct EmulatorArgs {
     /// Extra plain photos in the first account (for paging tests).
     #[arg(long = "demo-extra-photos", env = "KEEPSAKE_DEMO_EXTRA_PHOTOS")]
     pub extra_photos: Option<usize>,
+    /// About how large each JPEG photo is (suffixes K, M: `4M` is a phone's photo).
+    #[arg(long = "demo-photo-size", env = "KEEPSAKE_DEMO_PHOTO_SIZE", value_parser = parse_size)]
+    pub photo_size: Option<u64>,
     /// Make every video READY (no video stuck in PROCESSING).
     #[arg(
         long = "demo-no-processing-video",
@@ -314,6 +327,7 @@ impl EmulatorArgs {
         set!(c.large_file_count, self.large_file_count);
         set!(c.large_file_size, self.large_file_size);
         set!(c.extra_photos, self.extra_photos);
+        c.photo_size = self.photo_size.or(c.photo_size);
         c.redirect_uris = self
             .redirect_uris
             .into_iter()
@@ -384,6 +398,7 @@ mod tests {
             "--demo-seed=7",
             "--demo-token-lifetime=1.5s",
             "--demo-large-file-size=64M",
+            "--demo-photo-size=4M",
             "--demo-fault-server-errors=0.25",
             "--demo-fault-rate-limit=0.1",
             "--demo-fault-api-rate-limit=0.3",
@@ -396,6 +411,7 @@ mod tests {
         assert_eq!(c.seed, 7);
         assert_eq!(c.token_lifetime, Duration::from_millis(1500));
         assert_eq!(c.large_file_size, 64 << 20);
+        assert_eq!(c.photo_size, Some(4 << 20));
         assert_eq!(c.faults.server_error_rate, 0.25);
         assert_eq!(c.faults.api_rate_limit_rate, 0.3);
         assert_eq!(c.redirect_uris.len(), 2);
@@ -404,10 +420,10 @@ mod tests {
 
     #[test]
     fn invalid_rates_are_refused() {
-        let args = Cli::try_parse_from(["x", "--demo-fault-cut-bodies=1.5"])
-            .unwrap()
-            .demo;
-        assert!(args.into_config().is_err());
+        for flag in ["--demo-fault-cut-bodies=1.5", "--demo-photo-size=1K"] {
+            let args = Cli::try_parse_from(["x", flag]).unwrap().demo;
+            assert!(args.into_config().is_err(), "{flag}");
+        }
     }
 
     #[test]

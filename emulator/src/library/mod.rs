@@ -171,9 +171,18 @@ pub struct Item {
 
 #[derive(Debug)]
 enum Content {
-    Jpeg { app1: Option<Vec<u8>> },
-    Png { exif: Option<Vec<u8>> },
-    Webp { exif: Vec<u8> },
+    Jpeg {
+        app1: Option<Vec<u8>>,
+        /// Sensor grain over the picture, so the file is as large as a real
+        /// phone photo of its pixel size (`--demo-photo-size`).
+        grain: bool,
+    },
+    Png {
+        exif: Option<Vec<u8>>,
+    },
+    Webp {
+        exif: Vec<u8>,
+    },
     Video(VideoSpec),
 }
 
@@ -237,8 +246,11 @@ impl Item {
 
     fn encode_original(&self) -> Result<Vec<u8>, String> {
         match &self.content {
-            Content::Jpeg { app1 } => {
-                let rgb = self.scene.render(self.width, self.height, Window::FULL);
+            Content::Jpeg { app1, grain } => {
+                let mut rgb = self.scene.render(self.width, self.height, Window::FULL);
+                if *grain {
+                    raster::add_grain(&mut rgb, self.width, hash_id(&self.id));
+                }
                 let segments: Vec<(u8, Vec<u8>)> = app1.iter().map(|a| (1, a.clone())).collect();
                 raster::encode_jpeg(&rgb, self.width, self.height, 88, &segments)
             }
@@ -442,7 +454,7 @@ impl Library {
                     } else {
                         oddity
                     };
-                    build_item(&mut rng, plan, oddity, config.large_file_size)
+                    build_item(&mut rng, plan, oddity, config)
                 })
                 .collect();
             // Google lists a library newest first.
@@ -477,6 +489,13 @@ impl Library {
     }
 }
 
+/// A stable 64-bit hash of an item id (FNV-1a): seeds the item's grain.
+fn hash_id(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 fn item_id(rng: &mut Rng) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let tail: String = (0..38)
@@ -485,7 +504,8 @@ fn item_id(rng: &mut Rng) -> String {
     format!("AF1Qip{tail}")
 }
 
-fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, large_size: u64) -> Item {
+fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, config: &EmulatorConfig) -> Item {
+    let large_size = config.large_file_size;
     let id = item_id(rng);
     let scene = Scene::random(rng);
     let camera: &Camera = match oddity {
@@ -536,6 +556,17 @@ fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, large_size: u64) -> It
         (360, 780)
     } else {
         *rng.pick(camera.sizes)
+    };
+
+    let is_jpeg = !is_video
+        && !matches!(
+            oddity,
+            Oddity::PngExif | Oddity::PngNoExif | Oddity::WebpExifPrefix
+        );
+    // Drawn after every random choice, so a seed gives the same items whatever the size.
+    let (width, height) = match config.photo_size {
+        Some(target) if is_jpeg => raster::grainy_dimensions(width, height, target),
+        _ => (width, height),
     };
 
     let stamp = local.strftime("%Y%m%d_%H%M%S").to_string();
@@ -668,6 +699,7 @@ fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, large_size: u64) -> It
         },
         _ => Content::Jpeg {
             app1: tiff.map(|t| [b"Exif\0\0".as_slice(), &t].concat()),
+            grain: config.photo_size.is_some(),
         },
     };
     let metadata = if has_exif {
@@ -920,6 +952,49 @@ mod tests {
             .find(|i| i.oddity == Oddity::LargeMp4)
             .unwrap();
         assert_eq!(large.original().unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn photo_size_makes_photos_about_that_large_and_changes_nothing_else() {
+        let small = Library::generate(&EmulatorConfig::default());
+        let target = 1 << 20;
+        let large = Library::generate(&EmulatorConfig {
+            photo_size: Some(target),
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(small.items().len(), large.items().len());
+        let mut sizes = Vec::new();
+        for (a, b) in small.items().iter().zip(large.items()) {
+            // Same seed, same items: ids, names, times, oddities, software.
+            assert_eq!(
+                (&a.id, &a.filename, a.create_time, a.oddity, &a.software),
+                (&b.id, &b.filename, b.create_time, b.oddity, &b.software)
+            );
+            // Encoding is slow in debug builds: a handful of photos is enough.
+            if !matches!(b.content, Content::Jpeg { .. }) || b.account != 0 || sizes.len() == 6 {
+                continue;
+            }
+            let bytes = match b.original().unwrap() {
+                Original::Whole(bytes) => bytes,
+                Original::Streamed { .. } => panic!("photos are whole"),
+            };
+            assert!(bytes.starts_with(&[0xff, 0xd8]));
+            // The metadata Google reports follows the pixels.
+            assert_eq!(b.metadata().width, Some(i64::from(b.width)));
+            assert!(b.width > a.width && b.height > a.height);
+            // Only the pixel size moves: EXIF or not, as in the small sample.
+            let has_exif = |c: &Content| matches!(c, Content::Jpeg { app1: Some(_), .. });
+            assert_eq!(has_exif(&a.content), has_exif(&b.content));
+            sizes.push(bytes.len() as f64);
+        }
+        assert_eq!(sizes.len(), 6, "{sizes:?}");
+        let mean = sizes.iter().sum::<f64>() / sizes.len() as f64;
+        let ratio = mean / target as f64;
+        assert!(
+            (0.7..1.4).contains(&ratio),
+            "mean photo {mean:.0} bytes for a {target}-byte target ({ratio:.2}×): recalibrate \
+             GRAINY_JPEG_BYTES_PER_PIXEL"
+        );
     }
 
     #[test]

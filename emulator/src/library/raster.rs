@@ -195,6 +195,46 @@ pub fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
 /// Why encoding failed (only on impossible sizes; the sample never hits it).
 pub type EncodeError = String;
 
+/// Bytes per pixel of a grainy picture as a quality-88 JPEG, measured on the
+/// sample scenes (`photo_size_makes_photos_about_that_large` checks it).
+const GRAINY_JPEG_BYTES_PER_PIXEL: f64 = 0.38;
+
+/// `width`×`height` scaled (aspect kept) so that a grainy quality-88 JPEG of it is
+/// about `target_bytes`, the way a phone's photo is large because it has many
+/// noisy pixels. Never smaller than the original, at most 16,384 px a side.
+pub fn grainy_dimensions(width: u32, height: u32, target_bytes: u64) -> (u32, u32) {
+    let pixels = f64::from(width) * f64::from(height);
+    let scale = (target_bytes as f64 / (pixels * GRAINY_JPEG_BYTES_PER_PIXEL))
+        .sqrt()
+        .max(1.0);
+    let side = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, 16_384);
+    (side(width), side(height))
+}
+
+/// Adds sensor-like grain to an RGB picture `width` pixels wide: mostly luminance,
+/// a little colour, drawn from `seed` so the same item always gets the same bytes.
+pub fn add_grain(rgb: &mut [u8], width: u32, seed: u64) {
+    let mut state = seed | 1;
+    let mut next = move || {
+        // xorshift64*: cheap, and plenty for noise.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let row = width.max(1) as usize * 3;
+    for line in rgb.chunks_mut(row) {
+        for pixel in line.chunks_exact_mut(3) {
+            let r = next();
+            let luma = ((r & 0xff) as i16 - 128) / 6;
+            for (n, channel) in pixel.iter_mut().enumerate() {
+                let chroma = (((r >> (8 + 8 * n)) & 0xff) as i16 - 128) / 24;
+                *channel = (i16::from(*channel) + luma + chroma).clamp(0, 255) as u8;
+            }
+        }
+    }
+}
+
 /// A baseline JPEG; `app_segments` (APPn number, payload) are written right after SOI
 /// (the encoder adds JFIF APP0 first).
 pub fn encode_jpeg(
