@@ -75,6 +75,10 @@ pub struct EmulatorConfig {
     pub processing_video: bool,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
+    /// Where Google's state (tokens, sessions, the `baseUrl` key) is kept, so that
+    /// it outlives a restart of the helper as the real one does. `None`: in memory.
+    /// `helper serve --demo` keeps it in the library folder.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// Fault injection, off by default. Rates are shares in `0.0..=1.0` of the requests
@@ -138,6 +142,7 @@ impl Default for EmulatorConfig {
             extra_photos: 0,
             photo_size: None,
             processing_video: true,
+            state_file: None,
             faults: FaultConfig {
                 retry_after_secs: 2,
                 slow_body_bytes_per_sec: 256 * 1024,

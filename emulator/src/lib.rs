@@ -29,13 +29,15 @@ mod picker_ui;
 mod rng;
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use self::config::{EmulatorArgs, EmulatorConfig, FaultConfig};
 use self::library::Library;
@@ -87,22 +89,138 @@ struct Inner {
     thumbnails: Mutex<HashMap<(usize, u32, u32, bool), bytes::Bytes>>,
 }
 
-/// Everything that changes while the emulator runs.
-#[derive(Default)]
+/// Everything that changes while the emulator runs. With a state file, what
+/// Google keeps (tokens, grants, sessions) outlives a restart of the helper, as
+/// Google's does; consents and codes in flight (minutes long) do not.
+#[derive(Default, Serialize, Deserialize)]
 struct State {
     tokens: HashMap<String, Token>,
     refresh_tokens: HashMap<String, Grant>,
+    #[serde(skip)]
     consents: HashMap<String, oauth::PendingConsent>,
+    #[serde(skip)]
     codes: HashMap<String, oauth::AuthCode>,
     sessions: HashMap<String, Session>,
     /// Picker page id → session id.
     pickers: HashMap<String, String>,
     /// (account, requestId) → session id, for idempotent creates.
+    #[serde(with = "keyed_by_pair")]
     request_ids: HashMap<(usize, String), String>,
 }
 
+/// The state file: the state, the key `baseUrl`s are signed with (so they stay
+/// valid), and which sample library it belongs to.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    /// [`library_fingerprint`]: a state for another library is not loaded.
+    library: String,
+    secret: String,
+    state: State,
+}
+
+/// A map keyed by pairs, as a list of triples (JSON keys are strings).
+mod keyed_by_pair {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        map: &HashMap<(usize, String), String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let triples: Vec<(&usize, &String, &String)> =
+            map.iter().map(|((a, b), c)| (a, b, c)).collect();
+        triples.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<HashMap<(usize, String), String>, D::Error> {
+        let triples = Vec::<(usize, String, String)>::deserialize(deserializer)?;
+        Ok(triples.into_iter().map(|(a, b, c)| ((a, b), c)).collect())
+    }
+}
+
+/// The state, locked; written to the state file when dropped if it was changed.
+struct StateGuard<'a> {
+    state: MutexGuard<'a, State>,
+    inner: &'a Inner,
+    changed: bool,
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.changed = true;
+        &mut self.state
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        let Some(path) = &self.inner.config.state_file else {
+            return;
+        };
+        if !self.changed {
+            return;
+        }
+        let snapshot = Snapshot {
+            library: library_fingerprint(&self.inner.library),
+            secret: hex::encode(self.inner.secret),
+            state: std::mem::take(&mut *self.state),
+        };
+        let written = write_snapshot(path, &snapshot);
+        *self.state = snapshot.state;
+        if let Err(err) = written {
+            tracing::warn!(path = %path.display(), "could not keep the demo Google's state: {err}");
+        }
+    }
+}
+
+/// Writes the state file whole or not at all (a temp file renamed over it).
+fn write_snapshot(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let json = serde_json::to_vec(snapshot).map_err(std::io::Error::other)?;
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, json)?;
+    std::fs::rename(&temp, path)
+}
+
+/// The state file's state and key, when it exists, reads, and belongs to `library`.
+fn read_snapshot(path: &Path, library: &Library) -> Option<(State, [u8; 32])> {
+    let bytes = std::fs::read(path).ok()?;
+    let snapshot: Snapshot = match serde_json::from_slice(&bytes) {
+        Ok(snapshot) => snapshot,
+        Err(err) => {
+            tracing::warn!(path = %path.display(), "ignoring the demo Google's state: {err}");
+            return None;
+        }
+    };
+    if snapshot.library != library_fingerprint(library) {
+        tracing::info!(
+            path = %path.display(),
+            "the demo Google's state is for another sample library (seed or sizes changed): starting afresh"
+        );
+        return None;
+    }
+    let secret = hex::decode(&snapshot.secret).ok()?.try_into().ok()?;
+    Some((snapshot.state, secret))
+}
+
+/// Which sample library a state belongs to: sessions name items by position.
+fn library_fingerprint(library: &Library) -> String {
+    let ids: Vec<&str> = library.items().iter().map(|i| i.id.as_str()).collect();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(ids.join(",").as_bytes());
+    hex::encode(&digest[..12])
+}
+
 /// What an access token may do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Token {
     account: usize,
     scopes: Vec<String>,
@@ -110,14 +228,14 @@ struct Token {
 }
 
 /// What a refresh token stands for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Grant {
     account: usize,
     scopes: Vec<String>,
 }
 
 /// A picking session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Session {
     id: String,
     account: usize,
@@ -136,9 +254,16 @@ impl Emulator {
     pub fn new(config: EmulatorConfig) -> anyhow::Result<Emulator> {
         config.validate()?;
         let library = Library::generate(&config);
-        let mut secret = [0u8; 32];
-        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let restored = config
+            .state_file
+            .as_deref()
+            .and_then(|path| read_snapshot(path, &library));
+        let (state, secret) = restored.unwrap_or_else(|| {
+            let mut secret = [0u8; 32];
+            secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            (State::default(), secret)
+        });
         let fault_rng = rng::Rng::derive(config.seed, "faults");
         Ok(Emulator {
             inner: Arc::new(Inner {
@@ -146,7 +271,7 @@ impl Emulator {
                 library,
                 clock: clock::Clock::default(),
                 secret,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(state),
                 fault_rng: Mutex::new(fault_rng),
                 thumbnails: Mutex::new(HashMap::new()),
             }),
@@ -206,9 +331,13 @@ impl Emulator {
         self.inner.clock.now()
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind: keep serving.
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            // A panic while holding the lock leaves plain data behind: keep serving.
+            state: self.inner.state.lock().unwrap_or_else(|e| e.into_inner()),
+            inner: &self.inner,
+            changed: false,
+        }
     }
 
     fn mint_token(&self, account: usize, scopes: Vec<String>) -> String {
@@ -329,6 +458,49 @@ mod tests {
         assert_eq!(bearer(&h), Bearer::Token("abc".into()));
         h.insert("authorization", "Basic dXNlcg==".parse().unwrap());
         assert_eq!(bearer(&h), Bearer::Malformed);
+    }
+
+    fn with_state_file(path: &Path, seed: u64) -> Emulator {
+        Emulator::new(EmulatorConfig {
+            seed,
+            state_file: Some(path.to_owned()),
+            ..EmulatorConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_and_the_base_url_key_outlive_a_restart_with_a_state_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("google.json");
+        let first = with_state_file(&path, 1);
+        let token = first.issue_token("maria.rivera@example.com").unwrap();
+        let secret = first.inner.secret;
+        drop(first);
+
+        let again = with_state_file(&path, 1);
+        assert!(
+            again.state().tokens.contains_key(&token),
+            "the token is known"
+        );
+        assert_eq!(again.inner.secret, secret, "old baseUrls still verify");
+
+        // Another sample library: its sessions would name other items.
+        let other = with_state_file(&path, 2);
+        assert!(other.state().tokens.is_empty());
+        assert_ne!(other.inner.secret, secret);
+
+        // A damaged file is ignored, not fatal.
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert!(with_state_file(&path, 1).state().tokens.is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A fresh folder under the system's temp dir (no dev-dependency for one test).
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("emulator-state-{}", random_id(12)));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

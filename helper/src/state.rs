@@ -55,6 +55,10 @@ struct Inner {
     downloads: Arc<Semaphore>,
 }
 
+/// The demo Google's state file, in the library folder (`helper serve --demo`).
+#[cfg(feature = "demo")]
+pub const DEMO_GOOGLE_STATE: &str = ".keepsake.demo-google.json";
+
 impl AppState {
     /// Builds the state for a helper listening on `local_addr`.
     pub fn new(config: Config, local_addr: SocketAddr) -> anyhow::Result<Self> {
@@ -71,7 +75,12 @@ impl AppState {
             ),
             #[cfg(feature = "demo")]
             UpstreamConfig::Demo(emulator_config) => {
-                let emulator = emulator::Emulator::new((**emulator_config).clone())?;
+                let mut emulator_config = (**emulator_config).clone();
+                // The demo's Google outlives a restart of the helper, as Google does.
+                emulator_config
+                    .state_file
+                    .get_or_insert_with(|| config.library.join(DEMO_GOOGLE_STATE));
+                let emulator = emulator::Emulator::new(emulator_config)?;
                 (Upstream::Demo(emulator), MediaHosts::demo(local_addr)?)
             }
         };
