@@ -1,5 +1,5 @@
 //! The run of one picking session: create it, wait for the user, list what they
-//! picked, fetch thumbnails, process every item with bounded concurrency, then
+//! picked, process every item with bounded concurrency, then
 //! delete the session — or keep it for a retry when items failed, and resume it
 //! after a new sign-in when the token ran out.
 
@@ -10,26 +10,18 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
-use picker::{MediaSuffix, PickedMediaItem, PickingSession, PollDecision, PollSchedule};
+use picker::{PickedMediaItem, PickingSession, PollDecision, PollSchedule};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
 use crate::browser;
 use crate::client::{self, ApiError, BatchId, BrowserEnv, PickerApi};
 use crate::download::UrlBook;
-use crate::model::{Progress, Stage};
+use crate::model::{Progress, Settings, Stage};
 use crate::process::{self, ItemFailure, Job};
 use crate::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 use crate::state::{Ctx, PendingRun, Phase, Row};
 use metafix::FixOptions;
-
-/// Items processed at the same time (downloads are the bottleneck; more would
-/// only compete for the same bandwidth and memory).
-const CONCURRENT_ITEMS: usize = 3;
-/// Thumbnails fetched at the same time.
-const CONCURRENT_THUMBNAILS: usize = 6;
-/// Thumbnail size asked of Google (CSS shows them at 160 px; 2× for sharp screens).
-const THUMBNAIL_PX: u32 = 320;
 
 /// Starts a picking session and carries it through to the end.
 pub async fn pick_and_process(ctx: Ctx) {
@@ -71,7 +63,7 @@ pub async fn pick_and_process(ctx: Ctx) {
         .iter()
         .map(|row| (row.clone(), (*row.item).clone()))
         .collect();
-    run(&ctx, &api, job, &session_id, &rows, work).await;
+    run(&ctx, &api, job, &session_id, work).await;
 }
 
 /// Continues a run this tab left unfinished (the sign-in expired, or the page was
@@ -116,11 +108,12 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
             None => work.push((row.clone(), (*row.item).clone())),
         }
     }
-    run(&ctx, &api, job, &pending.session, &rows, work).await;
+    run(&ctx, &api, job, &pending.session, work).await;
 }
 
-/// Processes the batch's failed items again, with fresh download URLs.
-pub async fn retry_failed(ctx: Ctx) {
+/// Processes the batch's failed items again (those failed for `reason`, or all),
+/// with fresh download URLs.
+pub async fn retry_failed(ctx: Ctx, reason: Option<String>) {
     let Some(session) = ctx.open_session.get_untracked() else {
         return;
     };
@@ -139,10 +132,15 @@ pub async fn retry_failed(ctx: Ctx) {
     let rows = ctx.rows.get_untracked();
     let work: Vec<(Row, PickedMediaItem)> = rows
         .iter()
-        .filter(|row| row.progress.with_untracked(|p| p.stage == Stage::Failed))
+        .filter(|row| {
+            row.progress.with_untracked(|p| {
+                p.stage == Stage::Failed
+                    && reason.as_ref().is_none_or(|r| p.error.as_ref() == Some(r))
+            })
+        })
         .filter_map(|row| Some((row.clone(), fresh.get(&row.item.id)?.clone())))
         .collect();
-    run(&ctx, &api, job, &session, &[], work).await;
+    run(&ctx, &api, job, &session, work).await;
 }
 
 /// Checks the sign-in and the settings; `None` (with a message shown) when a run
@@ -164,15 +162,14 @@ fn prepare(ctx: &Ctx) -> Option<(PickerApi, (BatchId, FixOptions))> {
     Some((api, (ctx.batch.get_value(), options)))
 }
 
-/// Loads the thumbnails of `thumbnail_rows` and processes `work`; then deletes the
-/// session if everything is saved, or keeps it for a retry (or a resume after a
-/// new sign-in).
+/// Processes `work` (the grid loads thumbnails as tiles come into view); then
+/// deletes the session if everything is saved, or keeps it for a retry (or a
+/// resume after a new sign-in).
 async fn run(
     ctx: &Ctx,
     api: &PickerApi,
     (batch, options): (BatchId, FixOptions),
     session: &str,
-    thumbnail_rows: &[Row],
     work: Vec<(Row, PickedMediaItem)>,
 ) {
     ctx.phase.set(Phase::Processing);
@@ -182,7 +179,6 @@ async fn run(
         options,
         urls: UrlBook::new(session, work.iter().map(|(_, item)| item)),
     };
-    let thumbnails = load_thumbnails(api, thumbnail_rows);
     // Once the token has run out, nothing else can be downloaded: the items not
     // started yet stay waiting for the new sign-in instead of each failing on it.
     let paused = std::cell::Cell::new(false);
@@ -201,10 +197,16 @@ async fn run(
             }
             failure
         })
-        .buffer_unordered(CONCURRENT_ITEMS)
+        .buffer_unordered(ctx.settings.with_untracked(Settings::parallel))
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();
-    let ((), failures) = futures::join!(thumbnails, processing);
+    // Cancel drops the items under way: their downloads and uploads stop here.
+    let mut processing = std::pin::pin!(processing.fuse());
+    let mut cancelled = ctx.cancellation().fuse();
+    let failures = futures::select! {
+        failures = processing => failures,
+        _ = cancelled => return cancel_run(ctx, api, job, session).await,
+    };
 
     let any_failed = ctx.rows.with_untracked(|rows| {
         rows.iter()
@@ -224,6 +226,60 @@ async fn run(
         }
         ctx.forget_run();
     }
+    ctx.phase.set(Phase::Done);
+}
+
+/// The user cancelled a run: items under way are dropped, the session is deleted
+/// (it is of no further use), and what the helper saved is kept and shown as such;
+/// the rest is marked cancelled.
+async fn cancel_run(ctx: &Ctx, api: &PickerApi, job: &Job, session: &str) {
+    let saved: HashMap<String, api::SavedFile> = client::batch_items(&job.batch)
+        .await
+        .map(|items| {
+            items
+                .into_iter()
+                .map(|item| (item.item_id.to_string(), item))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut kept = 0;
+    let mut dropped = 0;
+    for row in ctx.rows.get_untracked() {
+        row.progress.update(|p| {
+            if p.stage.is_done() {
+                return;
+            }
+            match saved.get(&row.item.id) {
+                // Its upload finished as the user pressed Cancel.
+                Some(file) => {
+                    p.stage = Stage::Saved;
+                    p.saved_path = Some(file.path.clone());
+                    p.bytes = file.size;
+                    kept += 1;
+                }
+                None => {
+                    *p = Progress {
+                        stage: Stage::Cancelled,
+                        ..Progress::default()
+                    };
+                    dropped += 1;
+                }
+            }
+        });
+    }
+    if let Err(err) = api.delete_session(session).await {
+        leptos::logging::warn!("could not delete the picking session: {err}");
+    }
+    ctx.forget_run();
+    ctx.inform(&format!(
+        "cancelled: what was saved stays in the library; {dropped} item{} not saved{}",
+        if dropped == 1 { " was" } else { "s were" },
+        if kept > 0 {
+            format!(" ({kept} finished as you cancelled)")
+        } else {
+            String::new()
+        }
+    ));
     ctx.phase.set(Phase::Done);
 }
 
@@ -340,34 +396,6 @@ async fn poll(
             _ = cancelled => return Ok(Polled::Cancelled),
         }
     }
-}
-
-/// Fetches every row's thumbnail through the proxy (an `<img>` cannot send the
-/// bearer token) and shows it from an object URL.
-async fn load_thumbnails(api: &PickerApi, rows: &[Row]) {
-    futures::stream::iter(rows.iter().cloned())
-        .for_each_concurrent(CONCURRENT_THUMBNAILS, |row| {
-            let api = api.clone();
-            async move {
-                let url = PickerApi::media_url(
-                    &row.item,
-                    MediaSuffix::Fit {
-                        width: THUMBNAIL_PX,
-                        height: THUMBNAIL_PX,
-                        crop: true,
-                    },
-                );
-                match api.fetch_media(&url).await {
-                    Ok(buffer) => {
-                        if let Ok(object_url) = browser::object_url(&buffer, "image/jpeg") {
-                            row.thumb.set(Some(object_url));
-                        }
-                    }
-                    Err(err) => leptos::logging::warn!("thumbnail of {}: {err}", row.item.id),
-                }
-            }
-        })
-        .await;
 }
 
 /// New rows for items not already in the batch (a "Pick more" session may

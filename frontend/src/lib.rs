@@ -15,6 +15,7 @@ pub mod model;
 pub mod process;
 pub mod retry;
 pub mod state;
+pub mod thumbs;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -45,6 +46,7 @@ pub fn App() -> impl IntoView {
     };
     let ctx = Ctx::new(batch);
     provide_context(ctx);
+    provide_context(thumbs::Thumbnails::new(ctx));
 
     match auth::take_return(browser::now_ms()) {
         Some(Return::Token(token)) => ctx.token.set(Some(token)),

@@ -16,6 +16,21 @@ pub struct Settings {
     pub dates: DatePolicy,
     /// IANA time zone for photos that carry no offset; empty writes UTC.
     pub time_zone: String,
+    /// Items downloaded, fixed and saved at the same time.
+    pub parallel: usize,
+}
+
+impl Settings {
+    /// The choices offered for [`Settings::parallel`].
+    pub const PARALLEL_CHOICES: [usize; 6] = [1, 2, 3, 4, 6, 8];
+    /// Items at the same time unless the user says otherwise: downloads are the
+    /// bottleneck, and more only share the same bandwidth (`scripts/bench-app`).
+    pub const DEFAULT_PARALLEL: usize = 3;
+
+    /// [`Settings::parallel`], kept to the offered range (a stored value may be odd).
+    pub fn parallel(&self) -> usize {
+        self.parallel.clamp(1, 8)
+    }
 }
 
 impl Default for Settings {
@@ -25,6 +40,7 @@ impl Default for Settings {
             copyright: String::new(),
             dates: DatePolicy::Fill,
             time_zone: String::new(),
+            parallel: Settings::DEFAULT_PARALLEL,
         }
     }
 }
@@ -46,12 +62,22 @@ pub enum Stage {
     Duplicate,
     /// Gave up; see the error.
     Failed,
+    /// The user cancelled the run before it was saved.
+    Cancelled,
 }
 
 impl Stage {
     /// Finished, one way or another.
     pub fn is_done(self) -> bool {
-        matches!(self, Stage::Saved | Stage::Duplicate | Stage::Failed)
+        matches!(
+            self,
+            Stage::Saved | Stage::Duplicate | Stage::Failed | Stage::Cancelled
+        )
+    }
+
+    /// Under way: downloading, fixing or saving.
+    pub fn is_working(self) -> bool {
+        matches!(self, Stage::Downloading | Stage::Fixing | Stage::Uploading)
     }
 
     /// Short label for the UI.
@@ -64,6 +90,7 @@ impl Stage {
             Stage::Saved => "saved",
             Stage::Duplicate => "already saved",
             Stage::Failed => "failed",
+            Stage::Cancelled => "not saved (cancelled)",
         }
     }
 
@@ -77,6 +104,7 @@ impl Stage {
             Stage::Saved => "saved",
             Stage::Duplicate => "duplicate",
             Stage::Failed => "failed",
+            Stage::Cancelled => "cancelled",
         }
     }
 }
@@ -96,6 +124,8 @@ pub struct Progress {
     pub file_name: Option<String>,
     /// What metafix did.
     pub report: Option<metafix::Report>,
+    /// The photographer's UTC offset at capture, when the fixed file says it.
+    pub capture_offset: Option<jiff::tz::Offset>,
 }
 
 impl Default for Progress {
@@ -107,6 +137,7 @@ impl Default for Progress {
             saved_path: None,
             file_name: None,
             report: None,
+            capture_offset: None,
         }
     }
 }
@@ -124,6 +155,12 @@ pub struct Totals {
     pub duplicates: usize,
     /// Failed.
     pub failed: usize,
+    /// Not started yet.
+    pub waiting: usize,
+    /// Downloading, fixing or saving right now.
+    pub working: usize,
+    /// Left unsaved by a cancel.
+    pub cancelled: usize,
     /// Bytes saved or confirmed.
     pub bytes: u64,
 }
@@ -141,7 +178,9 @@ impl Totals {
                 Stage::Saved => totals.saved += 1,
                 Stage::Duplicate => totals.duplicates += 1,
                 Stage::Failed => totals.failed += 1,
-                _ => {}
+                Stage::Cancelled => totals.cancelled += 1,
+                Stage::Waiting => totals.waiting += 1,
+                Stage::Downloading | Stage::Fixing | Stage::Uploading => totals.working += 1,
             }
             totals.bytes += p.bytes;
         }
@@ -159,6 +198,54 @@ impl Totals {
     pub fn finished(&self) -> bool {
         self.items > 0 && self.done == self.items
     }
+}
+
+/// The failed items grouped by reason, most common first (then by reason): what
+/// the results card lists, each group with its own Retry.
+pub fn failure_groups<'a>(
+    progress: impl IntoIterator<Item = &'a Progress>,
+) -> Vec<(String, usize)> {
+    let mut groups: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for p in progress {
+        if p.stage == Stage::Failed {
+            *groups
+                .entry(p.error.as_deref().unwrap_or("no reason given"))
+                .or_default() += 1;
+        }
+    }
+    let mut groups: Vec<(String, usize)> = groups
+        .into_iter()
+        .map(|(why, n)| (why.to_owned(), n))
+        .collect();
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    groups
+}
+
+/// A capture time as the photographer's clock showed it: `2021-03-14 15:09:26
+/// +01:00`. The offset is the one the file carries (`offset`), else the one the
+/// user's time zone setting (`zone`, IANA) had then, else UTC, said so.
+pub fn photographer_time(
+    instant: jiff::Timestamp,
+    offset: Option<jiff::tz::Offset>,
+    zone: &str,
+) -> String {
+    let offset = match offset {
+        Some(offset) => offset,
+        None => match jiff::tz::TimeZone::get(zone) {
+            Ok(tz) if !zone.is_empty() => tz.to_offset(instant),
+            _ => return format!("{} UTC", instant.strftime("%Y-%m-%d %H:%M:%S")),
+        },
+    };
+    let clock = jiff::tz::TimeZone::fixed(offset).to_datetime(instant);
+    let seconds = offset.seconds();
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!(
+        "{} {sign}{:02}:{:02}",
+        clock.strftime("%Y-%m-%d %H:%M:%S"),
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 /// Where a run stood at one moment: the baseline [`Pace::since`] measures from.
@@ -258,21 +345,80 @@ mod tests {
             at(Stage::Duplicate, 5),
             at(Stage::Failed, 0),
             at(Stage::Downloading, 0),
+            at(Stage::Uploading, 0),
+            at(Stage::Waiting, 0),
+            at(Stage::Cancelled, 0),
+            at(Stage::Saved, 0),
         ];
         let totals = Totals::of(&all);
         assert_eq!(
             totals,
             Totals {
-                items: 4,
-                done: 3,
-                saved: 1,
+                items: 8,
+                done: 5,
+                saved: 2,
                 duplicates: 1,
                 failed: 1,
+                waiting: 1,
+                working: 2,
+                cancelled: 1,
                 bytes: 15
             }
         );
-        assert_eq!(totals.percent(), 75);
+        assert_eq!(totals.percent(), 62);
         assert!(!totals.finished());
+    }
+
+    #[test]
+    fn failures_group_by_reason_most_common_first() {
+        let failed = |why: &str| Progress {
+            stage: Stage::Failed,
+            error: Some(why.to_owned()),
+            ..Progress::default()
+        };
+        let all = [
+            failed("Google is still processing this video"),
+            failed("network error"),
+            at(Stage::Saved, 1),
+            failed("network error"),
+            Progress {
+                stage: Stage::Failed,
+                ..Progress::default()
+            },
+        ];
+        assert_eq!(
+            failure_groups(&all),
+            [
+                ("network error".to_owned(), 2),
+                ("Google is still processing this video".to_owned(), 1),
+                ("no reason given".to_owned(), 1),
+            ]
+        );
+        assert!(failure_groups(&[at(Stage::Saved, 1)]).is_empty());
+    }
+
+    #[test]
+    fn capture_times_read_as_the_photographers_clock() {
+        let instant: jiff::Timestamp = "2021-03-14T14:09:26Z".parse().unwrap();
+        let madrid = jiff::tz::Offset::from_hours(1).unwrap();
+        assert_eq!(
+            photographer_time(instant, Some(madrid), "America/New_York"),
+            "2021-03-14 15:09:26 +01:00",
+            "the file's own offset wins"
+        );
+        assert_eq!(
+            photographer_time(instant, None, "America/New_York"),
+            "2021-03-14 10:09:26 -04:00",
+            "the zone's offset on that day (DST began that morning)"
+        );
+        assert_eq!(
+            photographer_time(instant, None, ""),
+            "2021-03-14 14:09:26 UTC"
+        );
+        assert_eq!(
+            photographer_time(instant, None, "Not/AZone"),
+            "2021-03-14 14:09:26 UTC"
+        );
     }
 
     #[test]
@@ -334,5 +480,8 @@ mod tests {
                 ..Settings::default()
             }
         );
+        let odd: Settings = serde_json::from_str(r#"{"parallel":0}"#).unwrap();
+        assert_eq!(odd.parallel(), 1, "at least one at a time");
+        assert_eq!(Settings::default().parallel(), Settings::DEFAULT_PARALLEL);
     }
 }

@@ -143,6 +143,7 @@ async fn run(
     progress.update(|p| {
         p.stage = Stage::Uploading;
         p.report = Some(fixed.report.clone());
+        p.capture_offset = fixed.capture_offset();
         p.file_name = Some(file_name.clone());
         p.bytes = fixed.output_len() as u64;
     });

@@ -67,11 +67,16 @@ pub fn dist_dir() -> Option<PathBuf> {
     dist.join("index.html").is_file().then_some(dist)
 }
 
-/// Builds the `helper` binary once per test process and returns its path.
+/// Builds the `helper` binary once per test process and returns its path;
+/// `KEEPSAKE_HELPER_BIN` names a binary to use instead (benchmarks use a release
+/// build).
 pub fn helper_binary() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(binary) = std::env::var_os("KEEPSAKE_HELPER_BIN") {
+                return Ok(PathBuf::from(binary));
+            }
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
                 .args(["build", "--quiet", "-p", "helper", "--bin", "helper"])
@@ -138,9 +143,32 @@ impl HelperProcess {
         dist: Option<&Path>,
         extra: &[&str],
     ) -> anyhow::Result<Self> {
+        Self::start_demo_at("127.0.0.1:0", library, dist, extra)
+    }
+
+    /// Kills the helper (`kill -9`: no graceful shutdown) and starts it again on
+    /// the same address and library folder with `extra` arguments, as a home
+    /// server's helper comes back after a crash or an update. The demo Google's
+    /// state lives in the library folder, so sessions and tokens survive.
+    pub fn restart(self, dist: Option<&Path>, extra: &[&str]) -> anyhow::Result<Self> {
+        let listen = self
+            .base_url
+            .strip_prefix("http://")
+            .context("a plain-HTTP helper")?
+            .to_owned();
+        let library = self.stop();
+        Self::start_demo_at(&listen, library, dist, extra)
+    }
+
+    fn start_demo_at(
+        listen: &str,
+        library: tempfile::TempDir,
+        dist: Option<&Path>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(helper_binary()?);
         command
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--library"])
+            .args(["serve", "--demo", "--listen", listen, "--library"])
             .arg(library.path())
             .arg("--dist")
             .arg(dist.map_or_else(|| library.path().join("no-app"), Path::to_owned))
@@ -236,6 +264,7 @@ impl Drop for ChromeDriver {
 fn chrome_capabilities(
     user_data_dir: &Path,
     download_dir: &Path,
+    look: Look,
 ) -> serde_json::Map<String, serde_json::Value> {
     let chromium = which("chromium").unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     let options = serde_json::json!({
@@ -250,7 +279,9 @@ fn chrome_capabilities(
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1280,900",
+            format!("--window-size={},{}", look.width, look.height),
+            // The system's colour scheme as the page sees it (`prefers-color-scheme`).
+            if look.dark { "--force-dark-mode" } else { "--no-first-run" },
             format!("--user-data-dir={}", user_data_dir.display()),
         ],
         "prefs": {
@@ -258,6 +289,13 @@ fn chrome_capabilities(
             "download.prompt_for_download": false,
         },
     });
+    let mut options = options;
+    if look.width < 500 {
+        // Chromium's windows are at least 500 px wide: a phone's viewport is emulated.
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": { "width": look.width, "height": look.height, "pixelRatio": 1 },
+        });
+    }
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "chrome".into());
     caps.insert("goog:chromeOptions".into(), options);
@@ -282,6 +320,47 @@ pub fn exiftool_json(path: &Path) -> anyhow::Result<serde_json::Value> {
 /// How long a browser test waits for one step before it fails.
 pub const BROWSER_STEP: Duration = Duration::from_secs(60);
 
+/// How the browser window looks to the page: its size and the system's colour
+/// scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    /// Window width in CSS pixels.
+    pub width: u32,
+    /// Window height in CSS pixels.
+    pub height: u32,
+    /// `prefers-color-scheme: dark`.
+    pub dark: bool,
+}
+
+impl Look {
+    /// A laptop's window, light scheme (what most tests use).
+    pub const DESKTOP: Look = Look {
+        width: 1280,
+        height: 900,
+        dark: false,
+    };
+    /// A 390 px wide phone (an iPhone 12–15), light scheme.
+    pub const PHONE: Look = Look {
+        width: 390,
+        height: 844,
+        dark: false,
+    };
+
+    /// The same size in the dark scheme.
+    pub const fn dark(self) -> Look {
+        Look { dark: true, ..self }
+    }
+
+    /// A name for screenshot folders: `390-dark`.
+    pub fn name(&self) -> String {
+        format!(
+            "{}-{}",
+            self.width,
+            if self.dark { "dark" } else { "light" }
+        )
+    }
+}
+
 /// A headless Chromium driven through its own ChromeDriver, with a fresh profile.
 pub struct Browser {
     /// The WebDriver session.
@@ -296,6 +375,11 @@ impl Browser {
     /// Starts ChromeDriver and Chromium; `None` (after saying why) when they are
     /// not installed and `KEEPSAKE_REQUIRE_BROWSER` does not demand them.
     pub async fn start() -> Option<Browser> {
+        Self::start_with(Look::DESKTOP).await
+    }
+
+    /// [`Browser::start`] with a window size and colour scheme.
+    pub async fn start_with(look: Look) -> Option<Browser> {
         let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
             skip_or_fail(
                 "KEEPSAKE_REQUIRE_BROWSER",
@@ -307,7 +391,7 @@ impl Browser {
         let profile = tempfile::tempdir().expect("a temporary profile folder");
         let downloads = tempfile::tempdir().expect("a temporary download folder");
         let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(chrome_capabilities(profile.path(), downloads.path()))
+            .capabilities(chrome_capabilities(profile.path(), downloads.path(), look))
             .connect(&driver.url)
             .await
             .expect("starting headless Chromium");

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use metafix::Report;
 
-use crate::model::{Stage, human_bytes};
+use crate::model::{Stage, human_bytes, photographer_time};
 use crate::state::{Ctx, Row};
 
 /// The selected item: what metafix changed (before → after), repaired, could not
@@ -15,7 +15,12 @@ pub fn Details() -> impl IntoView {
             .with(|rows| rows.iter().find(|r| r.item.id == id).cloned())
     };
     view! {
-        <aside class="card details" data-testid="details">
+        <aside
+            class="card details"
+            class:has-selection=move || ctx.selected.with(Option::is_some)
+            data-testid="details"
+            aria-label="What Keepsake changed in the selected photo"
+        >
             {move || match row() {
                 None => view! {
                     <p class="fine">"Select a photo to see what Keepsake changed."</p>
@@ -28,14 +33,27 @@ pub fn Details() -> impl IntoView {
 
 #[component]
 fn RowDetails(row: Row) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
     let item = row.item.clone();
     let progress = row.progress;
-    let created = item.create_time.to_string();
+    let create_time = item.create_time;
+    // On the photographer's clock: the offset the fixed file carries, else the
+    // time zone setting's (the same rule metafix writes dates by).
+    let created = move || {
+        let offset = progress.with(|p| p.capture_offset);
+        ctx.settings
+            .with(|s| photographer_time(create_time, offset, &s.time_zone))
+    };
     let mime = item.media_file.mime_type.clone();
     view! {
-        <h2 class="wrap">{move || progress.with(|p| p.file_name.clone()).unwrap_or_else(|| item.media_file.filename.clone())}</h2>
+        <div class="details-head">
+            <h2 class="wrap">{move || progress.with(|p| p.file_name.clone()).unwrap_or_else(|| item.media_file.filename.clone())}</h2>
+            <button class="link close" data-testid="details-close" aria-label="Close the details" on:click=move |_| ctx.selected.set(None)>
+                "✕"
+            </button>
+        </div>
         <dl class="facts">
-            <dt>"Google's capture time"</dt><dd>{created}</dd>
+            <dt>"Taken"</dt><dd data-testid="detail-taken" title="Google's createTime, on the photographer's clock">{created}</dd>
             <dt>"Type"</dt><dd>{mime}</dd>
             <dt>"Status"</dt>
             <dd data-testid="detail-stage">{move || progress.with(|p| p.stage.label())}</dd>

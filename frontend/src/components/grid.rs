@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::state::{Ctx, Row};
+use crate::thumbs::Thumbnails;
 
 /// Thumbnails of every picked item, each with its stage.
 #[component]
@@ -18,7 +19,14 @@ pub fn Grid() -> impl IntoView {
 #[component]
 fn Tile(row: Row) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let thumbnails = expect_context::<Thumbnails>();
     let id = row.item.id.clone();
+    // The thumbnail loads while the tile is near the viewport.
+    let tile = NodeRef::<leptos::html::Button>::new();
+    let watched = row.clone();
+    tile.on_load(move |element| thumbnails.watch(ctx, watched, element.into()));
+    let gone = id.clone();
+    on_cleanup(move || thumbnails.forget(&gone));
     let id_for_click = id.clone();
     let id_for_class = id.clone();
     let name = row.item.media_file.filename.clone();
@@ -32,6 +40,7 @@ fn Tile(row: Row) -> impl IntoView {
     };
     view! {
         <button
+            node_ref=tile
             class="tile"
             class:selected=selected
             data-testid="item"

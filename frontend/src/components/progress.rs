@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 
 use crate::browser;
-use crate::model::{Mark, Pace, human_bytes, human_duration};
-use crate::state::Ctx;
+use crate::model::{Mark, Pace, Totals, human_bytes, human_duration};
+use crate::state::{Ctx, Phase};
 
 /// The overall progress bar.
 #[component]
@@ -50,12 +50,19 @@ pub fn ProgressCard() -> impl IntoView {
                         human_duration(p.secs_left)
                     ))}
                 </span>
-                <span class="counts">
-                    {move || {
-                        let t = totals.get();
-                        format!("{} saved · {} already saved · {} failed", t.saved, t.duplicates, t.failed)
-                    }}
+                <span class="counts" data-testid="progress-counts">
+                    {move || counts(&totals.get())}
                 </span>
+                <Show when=move || ctx.phase.with(|p| *p == Phase::Processing)>
+                    <button
+                        class="link"
+                        data-testid="cancel-run"
+                        title="Stop now: what is saved stays saved, the picking session is deleted"
+                        on:click=move |_| ctx.cancel()
+                    >
+                        "Cancel"
+                    </button>
+                </Show>
             </div>
             <div
                 class="bar"
@@ -68,4 +75,22 @@ pub fn ProgressCard() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// Items per state, the empty ones left out: `3 waiting · 3 under way · 40 saved`.
+fn counts(t: &Totals) -> String {
+    let parts = [
+        (t.waiting, "waiting"),
+        (t.working, "under way"),
+        (t.saved, "saved"),
+        (t.duplicates, "already saved"),
+        (t.failed, "failed"),
+        (t.cancelled, "cancelled"),
+    ];
+    let shown: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    shown.join(" · ")
 }

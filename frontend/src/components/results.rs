@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::flow;
+use crate::model::{Progress, failure_groups};
 use crate::state::{Ctx, Phase};
 
 /// When a session's items are all done: what happened, and the zip.
@@ -11,6 +12,14 @@ pub fn Results() -> impl IntoView {
     let totals = Memo::new(move |_| ctx.totals());
     let done = move || ctx.phase.with(|p| *p == Phase::Done) && totals.get().finished();
     let zip_url = move || api::routes::batch_zip(&ctx.batch.get_value());
+    let groups = Memo::new(move |_| {
+        ctx.rows.with(|rows| {
+            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
+            failure_groups(&progress)
+        })
+    });
+    // The session is kept while items failed; without it there is nothing to retry.
+    let can_retry = move || ctx.open_session.with(Option::is_some);
     view! {
         <Show when=done>
             <section class="card results" data-testid="results">
@@ -30,13 +39,13 @@ pub fn Results() -> impl IntoView {
                     </p>
                 </div>
                 <div class="actions">
-                <Show when=move || { totals.get().failed > 0 && ctx.open_session.with(Option::is_some) }>
+                <Show when=move || { groups.with(|g| g.len() > 1) && can_retry() }>
                     <button
                         class="button"
                         data-testid="retry-failed"
-                        on:click=move |_| spawn_local(flow::retry_failed(ctx))
+                        on:click=move |_| spawn_local(flow::retry_failed(ctx, None))
                     >
-                        "Retry failed"
+                        "Retry all failed"
                     </button>
                 </Show>
                 <Show when=move || { let t = totals.get(); t.saved + t.duplicates > 0 }>
@@ -45,7 +54,43 @@ pub fn Results() -> impl IntoView {
                     </a>
                 </Show>
                 </div>
+                <Show when=move || groups.with(|g| !g.is_empty())>
+                    <ul class="failures" data-testid="failure-groups">
+                        <For each=move || groups.get() key=|(why, n)| (why.clone(), *n) let:group>
+                            <FailureGroup why=group.0 count=group.1 can_retry=can_retry/>
+                        </For>
+                    </ul>
+                </Show>
             </section>
         </Show>
+    }
+}
+
+/// One reason items failed, how many, and a Retry for just those.
+#[component]
+fn FailureGroup(
+    why: String,
+    count: usize,
+    can_retry: impl Fn() -> bool + Send + Sync + Copy + 'static,
+) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let reason = why.clone();
+    view! {
+        <li class="failure" data-testid="failure-group">
+            <span class="count">{format!("{count} ×")}</span>
+            <span class="why">{why}</span>
+            <Show when=can_retry>
+                <button
+                    class="button small"
+                    data-testid="retry-group"
+                    on:click={
+                        let reason = reason.clone();
+                        move |_| spawn_local(flow::retry_failed(ctx, Some(reason.clone())))
+                    }
+                >
+                    "Retry"
+                </button>
+            </Show>
+        </li>
     }
 }

@@ -66,6 +66,30 @@ pub fn SettingsCard() -> impl IntoView {
                 get=|s| s.time_zone.clone()
                 set=|s, v| s.time_zone = v
             />
+            <details class="advanced">
+                <summary>"Advanced"</summary>
+                <label>
+                    "Photos at a time"
+                    <select
+                        data-testid="parallel"
+                        disabled=busy
+                        on:change=move |ev| {
+                            if let Ok(n) = event_target_value(&ev).parse::<usize>() {
+                                ctx.update_settings(|s| s.parallel = n);
+                            }
+                        }
+                    >
+                        {Settings::PARALLEL_CHOICES
+                            .into_iter()
+                            .map(|n| view! {
+                                <option value=n.to_string() selected=move || s.with(|s| s.parallel() == n)>
+                                    {if n == Settings::DEFAULT_PARALLEL { format!("{n} (default)") } else { n.to_string() }}
+                                </option>
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+            </details>
             {move || problem().map(|e| view! { <p class="warning" data-testid="settings-problem">{e}</p> })}
         </section>
     }

@@ -266,13 +266,19 @@ async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
     .await;
     let (photos, video) = (&picked[0], &picked[1]);
 
-    css(client, "[data-testid=retry-failed]").await;
+    // The results group failures by reason, each with its own Retry.
+    let group = css(client, "[data-testid=failure-group]").await;
+    let text = group.text().await.unwrap();
+    assert!(
+        text.contains("1 ×") && text.contains("still processing"),
+        "{text}"
+    );
     assert_eq!(&tiles_in(client, "saved").await, photos);
     assert_eq!(&tiles_in(client, "failed").await, video);
     shots.take(client, "one-failed").await;
 
     // Retry lists the session again and tries the failed item once more.
-    css(client, "[data-testid=retry-failed]")
+    css(client, "[data-testid=retry-group]")
         .await
         .click()
         .await
@@ -295,7 +301,7 @@ async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
         .unwrap();
     assert!(notice.contains("Sign in again"), "{notice}");
     sign_in(client, &mut shots).await;
-    css(client, "[data-testid=retry-failed]").await;
+    css(client, "[data-testid=retry-group]").await;
     shots.take(client, "resumed").await;
     assert_eq!(
         &tiles_in(client, "saved").await,

@@ -162,7 +162,7 @@ async fn run(
 
 /// Waits until all `count` tiles have settled (saved, duplicate or failed), for up
 /// to [`RUN_LIMIT`]; returns how many ended in each stage.
-async fn wait_until_settled(client: &Client, count: usize) -> BTreeMap<String, usize> {
+pub(crate) async fn wait_until_settled(client: &Client, count: usize) -> BTreeMap<String, usize> {
     let deadline = Instant::now() + RUN_LIMIT;
     loop {
         let mut stages = BTreeMap::new();

@@ -9,6 +9,7 @@
 // A test binary: helpers unwrap too, a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
 mod browser;
 mod emulator_browser;
 mod emulator_contract;
@@ -19,3 +20,5 @@ mod hostile_input;
 mod library_crash;
 mod pick;
 mod sample_library;
+mod scale;
+mod screens;

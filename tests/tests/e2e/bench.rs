@@ -1,0 +1,202 @@
+//! The app's benchmark (issue 10, "Measurements"): ignored in the test suite,
+//! run by `scripts/bench-app` against a release helper.
+//!
+//! A demo library of phone-sized photos (`--demo-photo-size`). First the loopback
+//! floor: a plain HTTP client signs in, picks the same photos, and fetches their
+//! bytes through the helper's proxy three at a time (after one untimed pass, so
+//! the emulator's encoded photos are cached for both runs). Then the app in
+//! headless Chromium picks them, and the run is timed from Done in the picker to
+//! the last item settled, sampling the tab's JS heap (`performance.memory`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keepsake_tests::emulator_client::{Emu, MARIA};
+use keepsake_tests::{Browser, HelperProcess, Screenshots, dist_dir};
+use serde_json::Value;
+
+use crate::browser::sign_in;
+use crate::scale::pick_first;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fetches `urls` through the helper's proxy, `parallel` at a time; the bytes.
+async fn fetch_all(base: &str, token: &str, urls: &[String], parallel: usize) -> u64 {
+    let queue = Arc::new(Mutex::new(urls.to_vec()));
+    let http = reqwest::Client::new();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..parallel {
+        let (queue, http) = (queue.clone(), http.clone());
+        let (base, token) = (base.to_owned(), token.to_owned());
+        workers.spawn(async move {
+            let mut bytes = 0u64;
+            loop {
+                let Some(url) = queue.lock().unwrap().pop() else {
+                    return bytes;
+                };
+                let proxied = format!("{base}{}", api::routes::media(&url));
+                let body = http
+                    .get(&proxied)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .error_for_status()
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                bytes += body.len() as u64;
+            }
+        });
+    }
+    let mut total = 0;
+    while let Some(bytes) = workers.join_next().await {
+        total += bytes.unwrap();
+    }
+    total
+}
+
+/// Size of the built app's `.wasm`, raw and as served (`.gz`, `.br`).
+fn wasm_sizes(dist: &std::path::Path) -> (u64, u64, u64) {
+    let wasm = std::fs::read_dir(dist)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .expect("a .wasm in the app folder");
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut gz = wasm.clone().into_os_string();
+    gz.push(".gz");
+    let mut br = wasm.clone().into_os_string();
+    br.push(".br");
+    (size(wasm), size(gz.into()), size(br.into()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: scripts/bench-app runs it against a release helper"]
+async fn bench_app_saves_phone_photos() {
+    let photos: usize = env_or("KEEPSAKE_BENCH_PHOTOS", 200);
+    let photo_size: String = env_or("KEEPSAKE_BENCH_PHOTO_SIZE", "4M".to_owned());
+    let dist = dist_dir().expect("a built app: ./scripts/build-app");
+    let extra = (photos + 10).to_string();
+    let helper = HelperProcess::start_demo(
+        Some(&dist),
+        &[
+            "--demo-large-files",
+            "0",
+            "--demo-no-processing-video",
+            "--demo-extra-photos",
+            &extra,
+            "--demo-photo-size",
+            &photo_size,
+        ],
+    )
+    .unwrap();
+
+    // The loopback floor: the same photos' bytes through the proxy, 3 at a time.
+    let emu = Emu {
+        origin: helper.base_url.clone(),
+        emulator: emulator::Emulator::new(keepsake_tests::emulator_client::config()).unwrap(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let token = emu.sign_in(MARIA).await;
+    let (session, _) = emu.picked_session(&token, None).await;
+    let listed = emu.list_all(&token, &session, Some("100")).await;
+    let urls: Vec<String> = listed
+        .iter()
+        .filter(|item| item["type"] == "PHOTO")
+        .take(photos)
+        .map(|item| format!("{}=d", item["mediaFile"]["baseUrl"].as_str().unwrap()))
+        .collect();
+    assert_eq!(urls.len(), photos, "the library has {photos} photos");
+    let warm = Instant::now();
+    fetch_all(&helper.base_url, &token, &urls, 3).await;
+    eprintln!(
+        "bench: first pass (the emulator encodes its photos) {:.1} s",
+        warm.elapsed().as_secs_f64()
+    );
+    let floor_started = Instant::now();
+    let floor_bytes = fetch_all(&helper.base_url, &token, &urls, 3).await;
+    let floor = floor_started.elapsed();
+
+    // The app.
+    let browser = Browser::start().await.expect("chromium and chromedriver");
+    let client = &browser.client;
+    let mut shots = Screenshots::new("bench-app");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    pick_first(client, &mut shots, photos).await;
+    let started = Instant::now();
+    let mut peak_heap = 0u64;
+    loop {
+        let sample = client
+            .execute(
+                "const tiles = [...document.querySelectorAll('[data-testid=item]')];
+                 const settled = tiles.filter(t =>
+                     ['saved', 'duplicate', 'failed'].includes(t.dataset.stage)).length;
+                 const failed = tiles.filter(t => t.dataset.stage === 'failed').length;
+                 return [tiles.length, settled, failed,
+                         performance.memory ? performance.memory.usedJSHeapSize : 0];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let sample: Vec<Value> = serde_json::from_value(sample).unwrap();
+        let n = |i: usize| sample[i].as_u64().unwrap_or(0);
+        peak_heap = peak_heap.max(n(3));
+        if n(0) == photos as u64 && n(1) == photos as u64 {
+            assert_eq!(n(2), 0, "items failed");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the run did not finish in 30 min"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let elapsed = started.elapsed();
+    shots.take(client, "done").await;
+    let saved_bytes: u64 = keepsake_tests::walk_files(helper.library.path())
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".keepsake"))
+        })
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+
+    let mb = |bytes: u64, time: Duration| bytes as f64 / 1e6 / time.as_secs_f64();
+    let (raw, gz, br) = wasm_sizes(&dist);
+    println!("bench-app: {photos} photos of about {photo_size}");
+    println!(
+        "  app:   {:.1} s from Done to the last saved, {:.2} items/s, {:.1} MB/s ({:.0} MB saved)",
+        elapsed.as_secs_f64(),
+        photos as f64 / elapsed.as_secs_f64(),
+        mb(saved_bytes, elapsed),
+        saved_bytes as f64 / 1e6
+    );
+    println!(
+        "  floor: {:.1} s, {:.1} MB/s (plain client through the proxy, 3 at a time)",
+        floor.as_secs_f64(),
+        mb(floor_bytes, floor)
+    );
+    println!(
+        "  ratio: the app takes {:.2}x the floor's time",
+        elapsed.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "  tab:   peak JS heap {:.1} MB (performance.memory.usedJSHeapSize)",
+        peak_heap as f64 / 1e6
+    );
+    println!("  wasm:  {raw} bytes raw, {gz} gzip, {br} brotli");
+    client.clone().close().await.unwrap();
+}

@@ -1,0 +1,265 @@
+//! The app at a family's scale (issue 10), in headless Chromium against a demo
+//! helper:
+//!
+//! - a long batch loads thumbnails only for the tiles near the viewport, and keeps
+//!   a bounded number of them however far the user scrolls;
+//! - the helper killed (`kill -9`) and restarted mid-run: the app rides through
+//!   the outage and every item ends saved exactly once.
+//!
+//! Screenshots land in `target/e2e-screenshots/scale-*/`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use fantoccini::Client;
+use keepsake_tests::{
+    BROWSER_STEP, Browser, HelperProcess, Screenshots, dist_dir, eventually, new_window,
+    skip_or_fail, walk_files,
+};
+use serde_json::json;
+
+use crate::browser::{css, sign_in, tiles_in};
+use crate::faults::wait_until_settled;
+
+/// Thumbnails the app keeps at most (`frontend::thumbs::MAX_LOADED`).
+const MAX_LOADED: usize = 240;
+
+fn dist() -> Option<std::path::PathBuf> {
+    let dist = dist_dir();
+    if dist.is_none() {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+    }
+    dist
+}
+
+/// Opens the picker from the app, ticks its first `count` photos (in the page,
+/// which is much faster than a click per tile), presses Done and comes back.
+pub(crate) async fn pick_first(
+    client: &Client,
+    shots: &mut Screenshots,
+    count: usize,
+) -> BTreeSet<String> {
+    css(client, "[data-testid=pick-photos]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let open_picker = css(client, "[data-testid=open-picker]").await;
+    let app_window = client.window().await.unwrap();
+    open_picker.click().await.unwrap();
+    let picker_window = new_window(client, &app_window).await;
+    client.switch_to_window(picker_window).await.unwrap();
+    css(client, "[data-testid=picker-item]").await;
+    let ticked = client
+        .execute(
+            "const tiles = [...document.querySelectorAll('[data-testid=picker-item]')]
+                 .filter(t => !t.querySelector('.vid')).slice(0, arguments[0]);
+             tiles.forEach(t => t.querySelector('input').click());
+             return tiles.map(t => t.dataset.itemId);",
+            vec![json!(count)],
+        )
+        .await
+        .unwrap();
+    let picked: BTreeSet<String> = serde_json::from_value(ticked).unwrap();
+    assert_eq!(picked.len(), count, "the picker offers {count} photos");
+    shots.take(client, "picker-ticked").await;
+    css(client, "[data-testid=picker-done]:not([disabled])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    eventually("the picker tab to close itself", || async {
+        client.windows().await.is_ok_and(|w| w.len() == 1)
+    })
+    .await;
+    client.switch_to_window(app_window).await.unwrap();
+    picked
+}
+
+/// `(tiles, tiles showing a thumbnail, tiles in the viewport, of those showing one)`.
+async fn thumbnail_counts(client: &Client) -> (usize, usize, usize, usize) {
+    let counts = client
+        .execute(
+            "const tiles = [...document.querySelectorAll('[data-testid=item]')];
+             const shown = t => t.querySelector('.thumb img') !== null;
+             const inView = tiles.filter(t => {
+                 const r = t.getBoundingClientRect();
+                 return r.bottom > 0 && r.top < window.innerHeight;
+             });
+             return [tiles.length, tiles.filter(shown).length,
+                     inView.length, inView.filter(shown).length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let counts: Vec<usize> = serde_json::from_value(counts).unwrap();
+    (counts[0], counts[1], counts[2], counts[3])
+}
+
+/// Waits until every tile in the viewport shows its thumbnail; returns the counts.
+async fn wait_for_view(client: &Client) -> (usize, usize, usize, usize) {
+    let deadline = Instant::now() + BROWSER_STEP;
+    loop {
+        let counts = thumbnail_counts(client).await;
+        let (_, _, in_view, shown_in_view) = counts;
+        if in_view > 0 && shown_in_view == in_view {
+            return counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tiles in view did not all show a thumbnail: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn first_tile_has_thumbnail(client: &Client) -> bool {
+    client
+        .execute(
+            "return document.querySelector('[data-testid=item]')
+                 .querySelector('.thumb img') !== null;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap_or(false)
+}
+
+/// 400 photos: the first screen loads its thumbnails and not the rest; scrolling
+/// through the whole grid shows every tile's thumbnail as it comes into view,
+/// while the app never keeps more than [`MAX_LOADED`] (the first ones are
+/// released on the way down, and load again on the way back up).
+#[tokio::test(flavor = "multi_thread")]
+async fn thumbnails_load_near_the_viewport_and_stay_bounded() {
+    const PICKS: usize = 400;
+    let Some(dist) = dist() else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let helper = HelperProcess::start_demo(
+        Some(&dist),
+        &["--demo-large-files", "0", "--demo-extra-photos", "420"],
+    )
+    .unwrap();
+    let mut shots = Screenshots::new("scale-thumbnails");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    pick_first(client, &mut shots, PICKS).await;
+
+    // The first screen, and no further than its look-ahead.
+    css(client, "[data-testid=grid]").await;
+    let (tiles, shown, in_view, _) = wait_for_view(client).await;
+    assert_eq!(tiles, PICKS);
+    assert!(
+        shown < PICKS / 3,
+        "{shown} of {PICKS} thumbnails loaded with {in_view} tiles in view"
+    );
+    shots.take(client, "first-screen").await;
+
+    // Down the whole grid, a screen at a time.
+    let mut most = shown;
+    loop {
+        let at_bottom = client
+            .execute(
+                "window.scrollBy(0, window.innerHeight * 0.9);
+                 return window.innerHeight + window.scrollY >= document.body.scrollHeight - 2;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap_or(true);
+        let (_, shown, _, _) = wait_for_view(client).await;
+        most = most.max(shown);
+        if at_bottom {
+            break;
+        }
+    }
+    shots.take(client, "bottom").await;
+    assert!(
+        most <= MAX_LOADED + 6,
+        "{most} thumbnails held at once (at most {MAX_LOADED} plus those in flight)"
+    );
+    assert!(
+        !first_tile_has_thumbnail(client).await,
+        "the first tile's thumbnail was released far down the grid"
+    );
+
+    // Back to the top: it loads again.
+    client
+        .execute("window.scrollTo(0, 0); return null;", vec![])
+        .await
+        .unwrap();
+    wait_for_view(client).await;
+    assert!(first_tile_has_thumbnail(client).await);
+    client.clone().close().await.unwrap();
+}
+
+/// The helper is killed mid-run and started again on the same address and
+/// library: the app's downloads and uploads fail while it is gone and are retried;
+/// every item ends saved exactly once, one file each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_helper_killed_and_restarted_mid_run_finishes_the_run() {
+    const PICKS: usize = 24;
+    let Some(dist) = dist() else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let flags = [
+        "--demo-large-files",
+        "0",
+        "--demo-no-processing-video",
+        "--demo-extra-photos",
+        "30",
+        // Slow enough that the run is still going when the helper is killed.
+        "--demo-fault-slow-bodies",
+        "1",
+        "--demo-fault-slow-speed",
+        "32K",
+    ];
+    let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let mut shots = Screenshots::new("scale-helper-restart");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    let picked = pick_first(client, &mut shots, PICKS).await;
+
+    eventually("a few items saved", || async {
+        tiles_in(client, "saved").await.len() >= 3
+    })
+    .await;
+    let saved_before = tiles_in(client, "saved").await.len();
+    assert!(
+        saved_before < PICKS,
+        "the run finished before the helper could be killed"
+    );
+    let helper = helper.restart(Some(&dist), &flags).unwrap();
+    shots.take(client, "after-restart").await;
+
+    let stages = wait_until_settled(client, PICKS).await;
+    shots.take(client, "settled").await;
+    assert_eq!(
+        stages.get("saved").copied().unwrap_or(0) + stages.get("duplicate").copied().unwrap_or(0),
+        PICKS,
+        "every item saved: {stages:?}"
+    );
+    let mut settled = tiles_in(client, "saved").await;
+    settled.extend(tiles_in(client, "duplicate").await);
+    assert_eq!(settled, picked);
+    let files: Vec<String> = walk_files(helper.library.path())
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            (!name.starts_with(".keepsake")).then_some(name)
+        })
+        .collect();
+    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
+    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    eprintln!("helper restart: {saved_before} of {PICKS} saved before the kill, all after");
+    client.clone().close().await.unwrap();
+}
