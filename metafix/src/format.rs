@@ -103,7 +103,7 @@ impl Format {
     pub fn writes_exif(self) -> bool {
         matches!(
             self,
-            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff | Format::Heic | Format::Avif
         )
     }
 
