@@ -255,6 +255,9 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         refuse("the meta box's size is 64-bit, open-ended or past the file's end".to_owned());
     }
     let children = bmff::boxes(input, meta.body + 4..meta.end);
+    if !well_formed(input, meta.body + 4..meta.end) {
+        refuse("the meta box's children do not fill it exactly".to_owned());
+    }
     let child = |kind: &[u8; 4]| children.iter().find(|b| &b.kind == kind).copied();
     let iloc_box = child(b"iloc").ok_or_else(|| unreadable("no iloc box in meta"))?;
     let iloc = input
@@ -263,6 +266,21 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         .ok_or_else(|| unreadable("the iloc box cannot be read"))?;
     let iinf = child(b"iinf").ok_or_else(|| unreadable("no iinf box in meta"))?;
     let items = item_types(input, iinf).ok_or_else(|| unreadable("the iinf box cannot be read"))?;
+    // A new infe or reference appended after a damaged box would be hidden in it.
+    let entries_at = iinf.body
+        + if input.get(iinf.body) == Some(&0) {
+            6
+        } else {
+            8
+        };
+    if !well_formed(input, entries_at..iinf.end) {
+        refuse("the iinf box's entries do not fill it exactly".to_owned());
+    }
+    if let Some(iref) = child(b"iref")
+        && !well_formed(input, iref.body + 4..iref.end)
+    {
+        refuse("the iref box's references do not fill it exactly".to_owned());
+    }
     let exif_ids: Vec<u32> = items
         .iter()
         .filter(|(_, t)| t == b"Exif")
@@ -300,6 +318,19 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         ids: items.iter().map(|(id, _)| *id).collect(),
         refusal,
     })
+}
+
+/// Whether `range` holds whole boxes with 32-bit sizes, back to back to its very end.
+fn well_formed(input: &[u8], range: Range<usize>) -> bool {
+    let mut pos = range.start;
+    while pos < range.end {
+        let size = be(input, pos, 4).and_then(|s| usize::try_from(s).ok());
+        match size.and_then(|s| pos.checked_add(s)) {
+            Some(end) if end >= pos + 8 && end <= range.end => pos = end,
+            _ => return false,
+        }
+    }
+    pos == range.end && range.end <= input.len()
 }
 
 /// The ID and item type of every `infe` (versions 2 and 3; older ones have no type).

@@ -131,7 +131,8 @@ impl fmt::Display for Warning {
 pub enum NotDoneKind {
     /// The bytes are not a format this crate knows.
     UnknownFormat,
-    /// The format is read but not written yet (HEIC, AVIF, TIFF).
+    /// The format is read but not written (no format this crate knows is, at present:
+    /// HEIC and AVIF are written since their Exif item is patched).
     ReadOnlyFormat,
     /// The container (JPEG segments, PNG chunks, RIFF) cannot be read.
     UnreadableStructure,
