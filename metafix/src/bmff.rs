@@ -1,5 +1,6 @@
-//! ISO BMFF (MP4, MOV, HEIC, AVIF): box walking, the EXIF item of a HEIF file (read
-//! only), and the fixed-size dates of `mvhd`/`tkhd`/`mdhd` (patched in place).
+//! ISO BMFF (MP4, MOV, HEIC, AVIF): box walking, reading the EXIF item of a HEIF file
+//! (`heif` writes it), and the fixed-size dates of `mvhd`/`tkhd`/`mdhd` (patched in
+//! place).
 
 use std::ops::Range;
 

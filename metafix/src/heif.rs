@@ -35,6 +35,9 @@ pub(crate) struct Layout {
     primary: Option<u32>,
     /// Every item ID `iinf` lists (a new item takes the next free one).
     ids: Vec<u32>,
+    /// The bodies of the top-level `mdat` boxes and of `idat`: the only bytes an old
+    /// Exif item's data may be zeroed in (never a box structure it might point into).
+    data_areas: Vec<Range<usize>>,
     /// Why this layout cannot be patched, found while reading and told when writing.
     refusal: Option<String>,
 }
@@ -258,6 +261,14 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     if !well_formed(input, meta.body + 4..meta.end) {
         refuse("the meta box's children do not fill it exactly".to_owned());
     }
+    for kind in [b"iloc", b"iinf", b"iref", b"pitm", b"idat"] {
+        if children.iter().filter(|b| &b.kind == kind).count() > 1 {
+            refuse(format!(
+                "the meta box has more than one {} box",
+                String::from_utf8_lossy(kind)
+            ));
+        }
+    }
     let child = |kind: &[u8; 4]| children.iter().find(|b| &b.kind == kind).copied();
     let iloc_box = child(b"iloc").ok_or_else(|| unreadable("no iloc box in meta"))?;
     let iloc = input
@@ -273,8 +284,10 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         } else {
             8
         };
-    if !well_formed(input, entries_at..iinf.end) {
-        refuse("the iinf box's entries do not fill it exactly".to_owned());
+    let stated = be(input, iinf.body + 4, entries_at - iinf.body - 4);
+    let found = bmff::boxes(input, entries_at..iinf.end).len() as u64;
+    if !well_formed(input, entries_at..iinf.end) || stated != Some(found) {
+        refuse("the iinf box's entries do not fill it exactly or match its count".to_owned());
     }
     if let Some(iref) = child(b"iref")
         && !well_formed(input, iref.body + 4..iref.end)
@@ -308,8 +321,15 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     if exif_ids.is_empty() && primary.is_none() {
         refuse("the file has no Exif item and no primary item to attach one to".to_owned());
     }
+    let data_areas = top
+        .iter()
+        .filter(|b| &b.kind == b"mdat")
+        .chain(child(b"idat").as_ref())
+        .map(|b| b.body..b.end)
+        .collect();
     Ok(Layout {
         exif_block: bmff::heif_exif(input),
+        data_areas,
         exif_id: exif_ids.first().copied(),
         meta,
         children,
@@ -439,7 +459,8 @@ fn new_item_id(layout: &Layout) -> Result<u32, Error> {
         .ok_or_else(|| Error::new(ErrorKind::Unsupported, "no free item ID for an Exif item"))
 }
 
-/// The old Exif item's bytes that no other item shares (to be zeroed).
+/// The old Exif item's bytes that no other item shares and that lie in item data
+/// (`mdat`, `idat`): to be zeroed.
 fn old_exif_ranges(input: &[u8], layout: &Layout, exif_id: u32) -> Vec<Range<usize>> {
     let (mine, others): (Vec<_>, Vec<_>) =
         layout.iloc.entries.iter().partition(|e| e.id == exif_id);
@@ -457,22 +478,14 @@ fn old_exif_ranges(input: &[u8], layout: &Layout, exif_id: u32) -> Vec<Range<usi
                     .is_some_and(|t| t.end <= r.start || r.end <= t.start)
             })
         })
-        // Zeroing inside meta's rewritten boxes (iloc, iinf, iref) would be lost anyway.
+        // A damaged iloc may point into box headers: those are never touched.
         .filter(|r| {
-            !layout
-                .rewritten()
-                .any(|b| b.start < r.end && r.start < b.end)
+            layout
+                .data_areas
+                .iter()
+                .any(|a| a.start <= r.start && r.end <= a.end)
         })
         .collect()
-}
-
-impl Layout {
-    /// The children of `meta` that are rewritten rather than copied.
-    fn rewritten(&self) -> impl Iterator<Item = &BoxRef> {
-        self.children
-            .iter()
-            .filter(|b| matches!(&b.kind, b"iloc" | b"iinf" | b"iref"))
-    }
 }
 
 /// Appends `input[range]` with the bytes inside `zero` set to 0.

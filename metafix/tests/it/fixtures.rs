@@ -1151,6 +1151,24 @@ fn heic_old_exif_bytes_do_not_linger() {
     }
 }
 
+/// Found by cargo-fuzz (crash-db22edba): an Exif item whose extent points at the file's
+/// start had its old bytes zeroed there, `ftyp` included, and the output was no HEIC.
+#[test]
+fn fuzz_crash_db22edba_exif_extent_into_ftyp_leaves_the_structure_alone() {
+    let mut input = Heif::new(Some(&camera_tiff(true))).build();
+    let at = input.windows(4).position(|w| w == b"iloc").unwrap() - 4;
+    let end = at + u32::from_be_bytes(input[at..at + 4].try_into().unwrap()) as usize;
+    // The last entry is the Exif item's, with one extent: offset and length last.
+    input[end - 8..end].copy_from_slice(&[0, 0, 0, 4, 0, 0, 0, 20]);
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    assert!(fixed.changed(), "{}", fixed.report);
+    let out = fixed.assemble(&input);
+    assert_eq!(out[..24], input[..24], "ftyp changed");
+    assert_eq!(read(&out).unwrap().artist.as_deref(), Some("Grace Hopper"));
+    assert!(heif_only_exif_item_differs(&input, &out));
+    assert!(!fix(&out, &family(), &ItemContext::default()).changed());
+}
+
 #[test]
 fn heif_layouts_that_cannot_be_patched_are_refused_with_the_reason() {
     let tiff = camera_tiff(false);
