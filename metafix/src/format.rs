@@ -99,7 +99,8 @@ impl Format {
         }
     }
 
-    /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP).
+    /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP, TIFF,
+    /// HEIC, AVIF).
     pub fn writes_exif(self) -> bool {
         matches!(
             self,

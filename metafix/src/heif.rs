@@ -8,7 +8,9 @@
 //! `header + tail` form of [`Fixed`](crate::Fixed): everything after `meta` is the
 //! input, unmoved relative to itself, and every other item's bytes are identical. The
 //! old Exif bytes are zeroed (a removed Software string should not linger) unless
-//! another item shares them. Layouts whose offsets cannot all be found and shifted
+//! another item shares them; so the header runs to their end: a few KB when the Exif
+//! item is first in `mdat`, the whole file when it is last (measured on a 5 MB
+//! fixture: a 1.4 KB header against a 5.2 MB one). Layouts whose offsets cannot all be found and shifted
 //! (movie boxes, items in other files, derived extents) are refused, never guessed.
 
 use std::ops::Range;

@@ -13,7 +13,9 @@
 //! The output is never copied whole: [`Fixed`] holds the new header bytes and the
 //! range of the input that follows them ([`Fixed::assemble`] joins them when a single
 //! buffer is wanted). TIFF is the one exception: the whole file is the TIFF block, so
-//! the header is the whole new file.
+//! the header is the whole new file. A HEIF's header runs to the end of its old Exif
+//! bytes (zeroed, so removed tags do not linger): short when the Exif item comes first
+//! in `mdat`, as far as the file's end when it comes last.
 //!
 //! ```
 //! use metafix::{fix, read, FixOptions, ItemContext};
