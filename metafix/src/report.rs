@@ -205,7 +205,8 @@ pub struct NotDone {
     pub kind: NotDoneKind,
     /// What was not done, e.g. `"write EXIF"`, `"set DateTimeOriginal"`.
     pub what: String,
-    /// Why, for people, e.g. `"HEIC is read-only for now"`.
+    /// Why, for people, e.g. `"the file has a moov box, whose absolute offsets this tool
+    /// does not shift"`.
     pub why: String,
 }
 
