@@ -551,12 +551,6 @@ fn new_meta(
 /// The `iloc` entries with the Exif item in the new `mdat` and the rest shifted.
 fn new_iloc(layout: &Layout, exif_id: u32, exif: &Range<usize>, delta: i64) -> Result<Iloc, Error> {
     let mut iloc = layout.iloc.clone();
-    let old_meta = layout.meta.start..layout.meta.end;
-    for e in iloc.entries.iter_mut().filter(|e| e.id != exif_id) {
-        if e.method() == 0 {
-            shift(e, &old_meta, delta)?;
-        }
-    }
     let at = exif.start as u64;
     let (base, offset) = match (iloc.offset_size, iloc.base_size) {
         (0, 0) => {
@@ -573,6 +567,12 @@ fn new_iloc(layout: &Layout, exif_id: u32, exif: &Range<usize>, delta: i64) -> R
             ErrorKind::Unsupported,
             "the iloc box has no length fields to size the Exif item with",
         ));
+    }
+    let old_meta = layout.meta.start..layout.meta.end;
+    for e in iloc.entries.iter_mut().filter(|e| e.id != exif_id) {
+        if e.method() == 0 {
+            shift(e, &old_meta, delta)?;
+        }
     }
     let entry = Location {
         id: exif_id,

@@ -660,6 +660,41 @@ fn cases() -> Vec<Case> {
             expect: HEIC_FAMILY,
         },
         Case {
+            name: "heic_32_bit_item_ids",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                h.iloc_version = 2;
+                for (item, id) in h.items.iter_mut().zip([70_000, 70_001, 70_002]) {
+                    item.id = id;
+                }
+                h.primary = 70_000;
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_32_bit_item_ids_without_exif_gains_an_exif_item",
+            file: || {
+                let mut h = Heif::new(None);
+                h.iloc_version = 2;
+                h.items[0].id = 0x1_0000;
+                h.primary = 0x1_0000;
+                h.items
+                    .push(HeifItem::new(0xFFFF_FF00, b"mime", b"<x/>".to_vec()));
+                h.build()
+            },
+            options: family,
+            create_time: Some("2021-02-03T04:05:06Z"),
+            expect: Expect {
+                format: Format::Heic,
+                dto: Some("2021:02:03 04:05:06"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+        Case {
             name: "avif_exif_is_written",
             file: || {
                 let mut h = Heif::new(Some(&camera_tiff(true)));
@@ -1174,7 +1209,7 @@ fn heif_layouts_that_cannot_be_patched_are_refused_with_the_reason() {
     let tiff = camera_tiff(false);
     // What is wrong, how to make it so, and what the reason must say.
     type Refusal = (&'static str, fn(&mut Heif), &'static str);
-    let refused: [Refusal; 4] = [
+    let refused: [Refusal; 6] = [
         (
             "a movie box",
             |h| h.between.push(plain_box(b"moov", &[0; 8])),
@@ -1197,6 +1232,16 @@ fn heif_layouts_that_cannot_be_patched_are_refused_with_the_reason() {
                 h.items.push(extra);
             },
             "more than one Exif item",
+        ),
+        (
+            "an iloc without offset fields",
+            |h| (h.offset_size, h.base_size) = (0, 0),
+            "no offset fields",
+        ),
+        (
+            "an iloc without length fields",
+            |h| h.length_size = 0,
+            "no length fields",
         ),
     ];
     for (what, change, reason) in refused {

@@ -1190,24 +1190,33 @@ impl Heif {
             &[&self.brand[..], b"\0\0\0\0mif1", &self.brand].concat(),
         );
         let hdlr = full(b"hdlr", 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
-        let pitm = full(b"pitm", 0, &(self.primary as u16).to_be_bytes());
+        // Item IDs past 16 bits need pitm v1, infe v3 and iref v1 (and iloc v2).
+        let wide = self.primary > 0xFFFF || self.items.iter().any(|i| i.id > 0xFFFF);
+        let id_bytes = |id: u32| {
+            if wide {
+                uint(id.into(), 4)
+            } else {
+                uint(id.into(), 2)
+            }
+        };
+        let pitm = full(b"pitm", u8::from(wide), &id_bytes(self.primary));
         let mut iinf_body = (self.items.len() as u16).to_be_bytes().to_vec();
         for item in &self.items {
-            let mut infe = (item.id as u16).to_be_bytes().to_vec();
+            let mut infe = id_bytes(item.id);
             infe.extend_from_slice(&[0, 0]);
             infe.extend_from_slice(&item.kind);
             infe.push(0);
-            iinf_body.extend(full(b"infe", 2, &infe));
+            iinf_body.extend(full(b"infe", if wide { 3 } else { 2 }, &infe));
         }
         let iinf = full(b"iinf", 0, &iinf_body);
         let mut iref_body = Vec::new();
         for item in self.items.iter().filter(|i| i.kind != *b"hvc1") {
-            let mut r = (item.id as u16).to_be_bytes().to_vec();
+            let mut r = id_bytes(item.id);
             r.extend_from_slice(&1u16.to_be_bytes());
-            r.extend_from_slice(&(self.primary as u16).to_be_bytes());
+            r.extend(id_bytes(self.primary));
             iref_body.extend(bmff_box(b"cdsc", &r));
         }
-        let iref = (!iref_body.is_empty()).then(|| full(b"iref", 0, &iref_body));
+        let iref = (!iref_body.is_empty()).then(|| full(b"iref", u8::from(wide), &iref_body));
         let ispe = full(b"ispe", 0, &[0, 0, 0, 64, 0, 0, 0, 48]);
         let iprp = bmff_box(b"iprp", &bmff_box(b"ipco", &ispe));
         let idat_data: Vec<u8> = self
