@@ -1,5 +1,6 @@
-//! ISO BMFF (MP4, MOV, HEIC, AVIF): box walking, the EXIF item of a HEIF file (read
-//! only), and the fixed-size dates of `mvhd`/`tkhd`/`mdhd` (patched in place).
+//! ISO BMFF (MP4, MOV, HEIC, AVIF): box walking, reading the EXIF item of a HEIF file
+//! (`heif` writes it), and the fixed-size dates of `mvhd`/`tkhd`/`mdhd` (patched in
+//! place).
 
 use std::ops::Range;
 
@@ -11,15 +12,17 @@ use crate::report::{NotDoneKind, Report};
 /// Seconds from 1904-01-01 (the QuickTime/MP4 epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;
 
+/// One box: its type, where its body starts and where it ends.
 #[derive(Debug, Clone, Copy)]
-struct BoxRef {
-    kind: [u8; 4],
-    body: usize,
-    end: usize,
+pub(crate) struct BoxRef {
+    pub kind: [u8; 4],
+    pub start: usize,
+    pub body: usize,
+    pub end: usize,
 }
 
 /// The boxes directly inside `range`, stopping at the first malformed header.
-fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
+pub(crate) fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
     let mut out = Vec::new();
     let mut pos = range.start;
     let limit = range.end.min(data.len());
@@ -49,22 +52,28 @@ fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
             // A box that claims to run past its parent: keep what is there for reading.
             out.push(BoxRef {
                 kind,
+                start: pos,
                 body,
                 end: limit,
             });
             break;
         }
-        out.push(BoxRef { kind, body, end });
+        out.push(BoxRef {
+            kind,
+            start: pos,
+            body,
+            end,
+        });
         pos = end;
     }
     out
 }
 
-fn find(data: &[u8], range: Range<usize>, kind: &[u8; 4]) -> Option<BoxRef> {
+pub(crate) fn find(data: &[u8], range: Range<usize>, kind: &[u8; 4]) -> Option<BoxRef> {
     boxes(data, range).into_iter().find(|b| &b.kind == kind)
 }
 
-fn be(data: &[u8], at: usize, size: usize) -> Option<u64> {
+pub(crate) fn be(data: &[u8], at: usize, size: usize) -> Option<u64> {
     let b = data.get(at..at.checked_add(size)?)?;
     Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
 }
@@ -159,7 +168,7 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
 
 /// The Exif item starts with a 4-byte offset to the TIFF header (usually past
 /// `Exif\0\0`); some writers get it wrong, so look for the header nearby too.
-fn tiff_in_exif_item(item: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn tiff_in_exif_item(item: &[u8]) -> Option<Vec<u8>> {
     let skip = usize::try_from(be(item, 0, 4)?).ok()?;
     let is_tiff = |b: &[u8]| b.starts_with(b"II*\0") || b.starts_with(b"MM\0*");
     if let Some(rest) = item.get(4usize.checked_add(skip)?..)

@@ -1,9 +1,9 @@
-//! Where a container (JPEG, PNG, WebP) keeps its EXIF, and how a new TIFF block is
+//! Where a container (JPEG, PNG, WebP, TIFF, HEIF) keeps its EXIF, and how a new TIFF block is
 //! put in: the new header bytes and the range of the input that follows them.
 
 use std::ops::Range;
 
-use crate::{Error, ErrorKind, jpeg, png, webp};
+use crate::{Error, ErrorKind, heif, jpeg, png, webp};
 
 /// Where a container keeps its EXIF and how a new one is put in.
 pub(crate) enum Container {
@@ -16,6 +16,8 @@ pub(crate) enum Container {
     /// A TIFF file: the whole file is the TIFF block, patched like any other (its
     /// image data never moves: strip offsets stay valid).
     Tiff,
+    /// A HEIF file's (HEIC, AVIF) `meta` box and items.
+    Heif(heif::Layout),
 }
 
 pub(crate) const EXIF_PREFIX: &[u8] = b"Exif\0\0";
@@ -55,6 +57,7 @@ pub(crate) fn place(
         }
         // The new block is the whole file; nothing of the input follows it.
         Container::Tiff => Ok((tiff.to_vec(), input.len()..input.len())),
+        Container::Heif(l) => heif::place(input, l, tiff),
         Container::Webp(l) => {
             let chunk = webp::chunk(b"EXIF", tiff)?;
             let (mut header, rest, delta) = match (&l.exif_chunk, l.vp8x_data) {

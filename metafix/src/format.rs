@@ -99,11 +99,12 @@ impl Format {
         }
     }
 
-    /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP).
+    /// Whether [`fix`](crate::fix) writes EXIF into this format (JPEG, PNG, WebP, TIFF,
+    /// HEIC, AVIF).
     pub fn writes_exif(self) -> bool {
         matches!(
             self,
-            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff | Format::Heic | Format::Avif
         )
     }
 

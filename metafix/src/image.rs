@@ -3,12 +3,12 @@
 
 use crate::ErrorKind;
 use crate::container::{self, Container, EXIF_PREFIX};
-use crate::dates::{self, Capture};
+use crate::dates::Capture;
 use crate::edit::{self, ImageInfo};
 use crate::report::{NotDoneKind, Repair, Report, WarningKind};
 use crate::tags::id;
 use crate::tiff::{self, Exif};
-use crate::{DatePolicy, FixOptions, Fixed, Format, Ifd, ItemContext, afcp, bmff, jpeg, png, webp};
+use crate::{FixOptions, Fixed, Format, Ifd, ItemContext, afcp, bmff, heif, jpeg, png, webp};
 
 pub(crate) fn check_name_and_type(format: Format, item: &ItemContext, report: &mut Report) {
     if format == Format::Unknown {
@@ -76,59 +76,9 @@ fn cross_check_camera(exif: &Exif, item: &ItemContext, report: &mut Report) {
     }
 }
 
-/// HEIC and AVIF: read for the report and the capture time, passed through.
-pub(crate) fn pass_through_read_only(
-    input: &[u8],
-    format: Format,
-    options: &FixOptions,
-    item: &ItemContext,
-    mut report: Report,
-) -> Fixed {
-    report.not_done(
-        NotDoneKind::ReadOnlyFormat,
-        "write metadata",
-        format!(
-            "{} files are read-only for now: passed through unchanged",
-            format.name()
-        ),
-    );
-    let exif = read_exif_block(input, format).and_then(|block| Exif::parse(block).ok());
-    let capture = exif
-        .as_ref()
-        .and_then(|exif| file_capture(exif, item, options))
-        .or(google_capture(item));
-    let has_gps = exif.as_ref().is_some_and(|e| e.dir(Ifd::Gps).is_some());
-    note_losses(format, has_gps, item, &mut report);
-    Fixed::unchanged(input, format, report, capture)
-}
-
 /// The capture instant Google states (`createTime`, UTC; the local offset unknown).
 pub(crate) fn google_capture(item: &ItemContext) -> Option<Capture> {
     item.create_time.map(Capture::instant)
-}
-
-/// The capture instant an EXIF block states (for files not written).
-pub(crate) fn file_capture(
-    exif: &Exif,
-    item: &ItemContext,
-    options: &FixOptions,
-) -> Option<Capture> {
-    let raw = exif.text(Ifd::Exif, id::DATE_TIME_ORIGINAL);
-    let offset_raw = exif.text(Ifd::Exif, id::OFFSET_TIME_ORIGINAL);
-    let file = dates::FileDates {
-        local: raw.as_deref().and_then(dates::parse_exif_datetime),
-        raw,
-        offset: offset_raw.as_deref().and_then(dates::parse_offset),
-        offset_raw,
-        subsec_raw: None,
-    };
-    dates::plan(
-        &file,
-        item.create_time,
-        DatePolicy::Keep,
-        options.time_zone.as_ref(),
-    )
-    .capture
 }
 
 pub(crate) fn fix_image(
@@ -142,6 +92,7 @@ pub(crate) fn fix_image(
         Format::Jpeg => jpeg::scan(input).map(Container::Jpeg),
         Format::Png => png::scan(input).map(Container::Png),
         Format::Tiff => Ok(Container::Tiff),
+        Format::Heic | Format::Avif => heif::scan(input).map(Container::Heif),
         _ => webp::scan(input).map(Container::Webp),
     };
     let container = match scanned {
@@ -160,6 +111,7 @@ pub(crate) fn fix_image(
         Container::Png(l) => (l.exif_data.clone(), ImageInfo::default(), l.truncated),
         Container::Webp(l) => (l.exif_data.clone(), ImageInfo::default(), l.truncated),
         Container::Tiff => (Some(0..input.len()), ImageInfo::default(), false),
+        Container::Heif(_) => (None, ImageInfo::default(), false),
     };
     if truncated {
         report.warn(
@@ -170,7 +122,20 @@ pub(crate) fn fix_image(
     if let Container::Jpeg(l) = &container {
         note_jpeg_layout(l, &mut report);
     }
-    let mut block = payload.as_ref().and_then(|r| input.get(r.clone()));
+    let mut block = match &container {
+        // The Exif item may be in pieces (extents, idat): read whole by the walk.
+        Container::Heif(l) => l.exif_block.as_deref(),
+        _ => payload.as_ref().and_then(|r| input.get(r.clone())),
+    };
+    if let Container::Heif(l) = &container
+        && l.exif_id.is_some()
+        && block.is_none()
+    {
+        report.warn(
+            WarningKind::DamagedExif,
+            "the Exif item holds no readable TIFF block: a new EXIF block replaces it",
+        );
+    }
     let mut prefix_removed = false;
     if format != Format::Jpeg
         && let Some(b) = block

@@ -13,7 +13,9 @@
 //! The output is never copied whole: [`Fixed`] holds the new header bytes and the
 //! range of the input that follows them ([`Fixed::assemble`] joins them when a single
 //! buffer is wanted). TIFF is the one exception: the whole file is the TIFF block, so
-//! the header is the whole new file.
+//! the header is the whole new file. A HEIF's header runs to the end of its old Exif
+//! bytes (zeroed, so removed tags do not linger): short when the Exif item comes first
+//! in `mdat`, as far as the file's end when it comes last.
 //!
 //! ```
 //! use metafix::{fix, read, FixOptions, ItemContext};
@@ -41,9 +43,9 @@
 //! ```
 //!
 //! What is written: JPEG (APP1), PNG (`eXIf`), WebP (`EXIF` chunk), TIFF (the file is
-//! the TIFF block: patched the same way, its image data never moves) and the dates of
-//! MP4/MOV movie headers. HEIC and AVIF are read (for the report and the capture time)
-//! and passed through.
+//! the TIFF block: patched the same way, its image data never moves), HEIC and AVIF
+//! (the `Exif` item, in a new `mdat` after `meta`; every other item's bytes unchanged)
+//! and the dates of MP4/MOV movie headers.
 //!
 //! Checks beyond the unit tests:
 //! - `cargo test -p metafix`: generated fixtures (one table of cases) and, when
@@ -72,6 +74,7 @@ mod tiff;
 mod afcp;
 mod bmff;
 mod container;
+mod heif;
 mod jpeg;
 mod png;
 mod webp;
@@ -138,13 +141,10 @@ pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
     };
     image::check_name_and_type(format, item, &mut report);
     match format {
-        Format::Jpeg | Format::Png | Format::Webp | Format::Tiff => {
+        Format::Jpeg | Format::Png | Format::Webp | Format::Tiff | Format::Heic | Format::Avif => {
             image::fix_image(input, format, options, item, report)
         }
         Format::Mp4 | Format::Mov => video::fix_video(input, format, options, item, report),
-        Format::Heic | Format::Avif => {
-            image::pass_through_read_only(input, format, options, item, report)
-        }
         Format::Unknown => {
             report.not_done(
                 Why::UnknownFormat,

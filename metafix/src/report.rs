@@ -131,7 +131,8 @@ impl fmt::Display for Warning {
 pub enum NotDoneKind {
     /// The bytes are not a format this crate knows.
     UnknownFormat,
-    /// The format is read but not written yet (HEIC, AVIF, TIFF).
+    /// The format is read but not written (no format this crate knows is, at present:
+    /// HEIC and AVIF are written since their Exif item is patched).
     ReadOnlyFormat,
     /// The container (JPEG segments, PNG chunks, RIFF) cannot be read.
     UnreadableStructure,
@@ -204,7 +205,8 @@ pub struct NotDone {
     pub kind: NotDoneKind,
     /// What was not done, e.g. `"write EXIF"`, `"set DateTimeOriginal"`.
     pub what: String,
-    /// Why, for people, e.g. `"HEIC is read-only for now"`.
+    /// Why, for people, e.g. `"the file has a moov box, whose absolute offsets this tool
+    /// does not shift"`.
     pub why: String,
 }
 

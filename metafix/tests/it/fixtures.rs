@@ -164,6 +164,32 @@ fn salvaged_ifd0_tiff() -> Vec<u8> {
 /// The DateTimeOriginal `camera_tiff` states.
 const CAMERA_DTO: Option<&str> = Some("2019:03:02 10:11:12");
 
+/// A TIFF block with no MakerNote: Make, Software, and a DateTimeOriginal.
+fn plain_tiff() -> Vec<u8> {
+    let mut t = Tiff::new(true);
+    let exif = [
+        t.undef(0x9000, b"0230"),
+        t.ascii(0x9003, "2019:03:02 10:11:12"),
+    ];
+    let exif_at = t.ifd(&exif, 0);
+    let ifd0 = t.ifd(
+        &[
+            t.ascii(0x010f, "Apple"),
+            t.ascii(0x0131, "17.1"),
+            t.long(0x8769, exif_at),
+        ],
+        0,
+    );
+    t.finish(ifd0)
+}
+
+/// A HEIC holding `camera_tiff`, fixed with [`family`].
+const HEIC_FAMILY: Expect = Expect {
+    format: Format::Heic,
+    dto: CAMERA_DTO,
+    ..FAMILY
+};
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -543,6 +569,190 @@ fn cases() -> Vec<Case> {
                 ..FAMILY
             },
         },
+        Case {
+            name: "heic_exif_at_the_end_of_mdat",
+            file: || Heif::new(Some(&camera_tiff(false))).build(),
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_exif_at_the_start_of_mdat",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(true)));
+                h.items.rotate_right(1);
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_exif_and_image_in_several_extents",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                h.items[0].pieces = 2;
+                h.items[2].pieces = 3;
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_iloc_v0_with_base_offset",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                (h.iloc_version, h.base_size, h.relative) = (0, 4, true);
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_iloc_v2_8_byte_offsets_and_extent_indexes",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(true)));
+                (h.iloc_version, h.offset_size, h.length_size, h.index_size) = (2, 8, 8, 4);
+                h.items[0].pieces = 2;
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_8_byte_base_offsets_without_offset_fields",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                (h.offset_size, h.base_size) = (0, 8);
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_exif_in_idat_moves_to_mdat",
+            file: || {
+                // ExifTool cannot read an Exif item in idat ("construction method 1"),
+                // so the input's own warnings are unknown to the oracle: a TIFF without
+                // a MakerNote keeps the comparison meaningful.
+                let mut h = Heif::new(Some(&plain_tiff()));
+                h.items[2].in_idat = true;
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_boxes_between_meta_and_mdat_and_after",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                h.between.push(plain_box(b"free", &[0; 7]));
+                h.after.push(plain_box(b"free", b"trailing"));
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_32_bit_item_ids",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(false)));
+                h.iloc_version = 2;
+                for (item, id) in h.items.iter_mut().zip([70_000, 70_001, 70_002]) {
+                    item.id = id;
+                }
+                h.primary = 70_000;
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: HEIC_FAMILY,
+        },
+        Case {
+            name: "heic_32_bit_item_ids_without_exif_gains_an_exif_item",
+            file: || {
+                let mut h = Heif::new(None);
+                h.iloc_version = 2;
+                h.items[0].id = 0x1_0000;
+                h.primary = 0x1_0000;
+                h.items
+                    .push(HeifItem::new(0xFFFF_FF00, b"mime", b"<x/>".to_vec()));
+                h.build()
+            },
+            options: family,
+            create_time: Some("2021-02-03T04:05:06Z"),
+            expect: Expect {
+                format: Format::Heic,
+                dto: Some("2021:02:03 04:05:06"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "avif_exif_is_written",
+            file: || {
+                let mut h = Heif::new(Some(&camera_tiff(true)));
+                h.brand = *b"avif";
+                h.items[0].kind = *b"av01";
+                h.build()
+            },
+            options: family,
+            create_time: None,
+            expect: Expect {
+                format: Format::Avif,
+                ..HEIC_FAMILY
+            },
+        },
+        Case {
+            name: "heic_without_exif_gains_an_exif_item_and_an_iref",
+            file: || Heif::new(None).build(),
+            options: berlin,
+            create_time: Some("2023-07-01T08:00:00.125Z"),
+            expect: Expect {
+                format: Format::Heic,
+                dto: Some("2023:07:01 10:00:00"),
+                offset: Some("+02:00"),
+                subsec: Some("125"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "heic_with_xmp_but_no_exif_gains_an_exif_item",
+            file: || {
+                let mut h = Heif::new(None);
+                h.items
+                    .push(HeifItem::new(7, b"mime", b"<x:xmpmeta/>".to_vec()));
+                h.iloc_version = 0;
+                h.build()
+            },
+            options: family,
+            create_time: Some("2021-02-03T04:05:06Z"),
+            expect: Expect {
+                format: Format::Heic,
+                dto: Some("2021:02:03 04:05:06"),
+                offset: Some("+00:00"),
+                ..FAMILY
+            },
+        },
+        Case {
+            name: "heic_without_exif_and_nothing_asked_is_untouched",
+            file: || Heif::new(None).build(),
+            options: FixOptions::default,
+            create_time: None,
+            expect: Expect {
+                format: Format::Heic,
+                artist: None,
+                copyright: None,
+                changed: false,
+                ..FAMILY
+            },
+        },
     ]
 }
 
@@ -634,6 +844,11 @@ fn every_case_reads_fixes_and_rereads_as_asked() {
             assert!(
                 tiff_patched_in_place(&input, &out),
                 "{name}: an original byte moved or changed"
+            );
+        } else if matches!(e.format, Format::Heic | Format::Avif) {
+            assert!(
+                heif_only_exif_item_differs(&input, &out),
+                "{name}: an item other than Exif changed"
             );
         } else {
             assert_eq!(
@@ -923,32 +1138,127 @@ VP8L\x0d\0\0\0/\x02\x80\0\x10\x07\x10\x11\x11\x88\x88\xfe\x07\0EXI\xf8%\0\0\0Exi
 }
 
 #[test]
-fn heic_exif_is_read_and_the_file_passed_through() {
+fn heic_exif_is_written_and_a_heic_named_jpg_gets_its_extension() {
     let input = heic(&camera_tiff(false));
     let meta = read(&input).unwrap();
     assert_eq!(meta.format, Some(Format::Heic));
     assert_eq!(meta.make.as_deref(), Some("Canon"));
-    assert_eq!(
-        meta.date_time_original.as_deref(),
-        Some("2019:03:02 10:11:12")
-    );
-    let item = ItemContext::default().with_create_time("2019-03-02T09:11:12Z".parse().unwrap());
+    let item = ItemContext::default()
+        .with_create_time("2019-03-02T09:11:12Z".parse().unwrap())
+        .with_filename("IMG_0001.jpg");
     let fixed = fix(&input, &berlin(), &item);
-    assert!(!fixed.changed());
+    assert_eq!(fixed.outcome(), Outcome::Changed, "{}", fixed.report);
     assert_eq!(fixed.extension(), "heic");
-    assert!(
-        fixed
-            .report
-            .not_done
-            .iter()
-            .any(|n| n.kind == NotDoneKind::ReadOnlyFormat)
-    );
+    assert_eq!(fixed.file_name("IMG_0001.jpg"), "IMG_0001.heic");
+    assert_eq!(fixed.file_name("IMG_0001.HEIC"), "IMG_0001.HEIC");
+    // The header ends where the old Exif bytes end: nothing after them is copied.
+    assert_eq!(fixed.tail.end, input.len());
+    let out = fixed.assemble(&input);
+    let after = read(&out).unwrap();
+    assert_eq!(after.artist.as_deref(), Some("Grace Hopper"));
+    assert_eq!(after.software, None);
+    assert_eq!(after.make.as_deref(), Some("Canon"));
+    assert_eq!(after.maker_note_len, meta.maker_note_len);
     // Berlin in March is +01:00: the file's local time is the instant createTime says.
     assert_eq!(fixed.capture_time(), item.create_time);
-    assert!(
-        !fixed.report.losses.is_empty(),
-        "no GPS: the loss is reported"
-    );
+    assert!(heif_only_exif_item_differs(&input, &out));
+    let saved = ItemContext {
+        filename: Some("IMG_0001.heic".to_owned()),
+        ..item
+    };
+    let again = fix(&out, &berlin(), &saved);
+    assert_eq!(again.outcome(), Outcome::AlreadyAsAsked, "{}", again.report);
+}
+
+#[test]
+fn heic_old_exif_bytes_do_not_linger() {
+    for exif_first in [false, true] {
+        let mut h = Heif::new(Some(&camera_tiff(true)));
+        if exif_first {
+            h.items.rotate_right(1);
+        }
+        let input = h.build();
+        let out = fix(&input, &family(), &ItemContext::default()).assemble(&input);
+        let needle = b"Firmware Version 1.1.1";
+        assert!(input.windows(needle.len()).any(|w| w == needle));
+        assert!(!out.windows(needle.len()).any(|w| w == needle));
+        assert!(heif_only_exif_item_differs(&input, &out));
+    }
+}
+
+/// Found by cargo-fuzz (crash-db22edba): an Exif item whose extent points at the file's
+/// start had its old bytes zeroed there, `ftyp` included, and the output was no HEIC.
+#[test]
+fn fuzz_crash_db22edba_exif_extent_into_ftyp_leaves_the_structure_alone() {
+    let mut input = Heif::new(Some(&camera_tiff(true))).build();
+    let at = input.windows(4).position(|w| w == b"iloc").unwrap() - 4;
+    let end = at + u32::from_be_bytes(input[at..at + 4].try_into().unwrap()) as usize;
+    // The last entry is the Exif item's, with one extent: offset and length last.
+    input[end - 8..end].copy_from_slice(&[0, 0, 0, 4, 0, 0, 0, 20]);
+    let fixed = fix(&input, &family(), &ItemContext::default());
+    assert!(fixed.changed(), "{}", fixed.report);
+    let out = fixed.assemble(&input);
+    assert_eq!(out[..24], input[..24], "ftyp changed");
+    assert_eq!(read(&out).unwrap().artist.as_deref(), Some("Grace Hopper"));
+    assert!(heif_only_exif_item_differs(&input, &out));
+    assert!(!fix(&out, &family(), &ItemContext::default()).changed());
+}
+
+#[test]
+fn heif_layouts_that_cannot_be_patched_are_refused_with_the_reason() {
+    let tiff = camera_tiff(false);
+    // What is wrong, how to make it so, and what the reason must say.
+    type Refusal = (&'static str, fn(&mut Heif), &'static str);
+    let refused: [Refusal; 6] = [
+        (
+            "a movie box",
+            |h| h.between.push(plain_box(b"moov", &[0; 8])),
+            "moov box",
+        ),
+        (
+            "a derived item",
+            |h| h.items[1].method = Some(2),
+            "construction method 2",
+        ),
+        (
+            "two meta boxes",
+            |h| h.after.push(plain_box(b"meta", &[0; 4])),
+            "more than one top-level meta",
+        ),
+        (
+            "two Exif items",
+            |h| {
+                let extra = HeifItem::exif(9, &camera_tiff(true));
+                h.items.push(extra);
+            },
+            "more than one Exif item",
+        ),
+        (
+            "an iloc without offset fields",
+            |h| (h.offset_size, h.base_size) = (0, 0),
+            "no offset fields",
+        ),
+        (
+            "an iloc without length fields",
+            |h| h.length_size = 0,
+            "no length fields",
+        ),
+    ];
+    for (what, change, reason) in refused {
+        let mut h = Heif::new(Some(&tiff));
+        change(&mut h);
+        let input = h.build();
+        let fixed = fix(&input, &family(), &ItemContext::default());
+        assert!(!fixed.changed(), "{what}");
+        match fixed.outcome() {
+            Outcome::CouldNotEdit(why) => {
+                assert_eq!(why.kind, NotDoneKind::WriteFailed, "{what}");
+                assert!(why.why.contains(reason), "{what}: {}", why.why);
+            }
+            other => panic!("{what}: {other}"),
+        }
+        assert_eq!(fixed.assemble(&input), input, "{what}");
+    }
 }
 
 #[test]

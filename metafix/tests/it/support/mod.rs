@@ -1097,3 +1097,308 @@ impl std::fmt::Display for Coverage {
         Ok(())
     }
 }
+
+/// One item of a generated HEIF file.
+#[derive(Clone, Debug)]
+pub struct HeifItem {
+    pub id: u32,
+    pub kind: [u8; 4],
+    pub data: Vec<u8>,
+    /// In `idat` (construction method 1) rather than `mdat`.
+    pub in_idat: bool,
+    /// How many extents the item's data is split into.
+    pub pieces: usize,
+    /// A construction method to state instead of the real one (for refused layouts).
+    pub method: Option<u16>,
+}
+
+impl HeifItem {
+    pub fn new(id: u32, kind: &[u8; 4], data: Vec<u8>) -> HeifItem {
+        HeifItem {
+            id,
+            kind: *kind,
+            data,
+            in_idat: false,
+            pieces: 1,
+            method: None,
+        }
+    }
+
+    /// An `Exif` item holding `tiff` (offset 6, `Exif\0\0`, the TIFF block).
+    pub fn exif(id: u32, tiff: &[u8]) -> HeifItem {
+        let mut data = vec![0, 0, 0, 6];
+        data.extend_from_slice(b"Exif\0\0");
+        data.extend_from_slice(tiff);
+        HeifItem::new(id, b"Exif", data)
+    }
+}
+
+/// A generated HEIF file: `ftyp`, `meta` (hdlr, pitm, iloc, iinf, iref, iprp, idat),
+/// then `between` boxes, one `mdat` with the items in order, then `after` boxes.
+#[derive(Clone, Debug)]
+pub struct Heif {
+    pub brand: [u8; 4],
+    pub iloc_version: u8,
+    pub offset_size: u8,
+    pub length_size: u8,
+    pub base_size: u8,
+    pub index_size: u8,
+    /// Offsets relative to a base offset at the start of `mdat`'s body.
+    pub relative: bool,
+    pub primary: u32,
+    pub items: Vec<HeifItem>,
+    /// Top-level boxes between `meta` and `mdat`, and after `mdat`.
+    pub between: Vec<Vec<u8>>,
+    pub after: Vec<Vec<u8>>,
+}
+
+impl Heif {
+    /// A HEIC with an image item (1), a thumbnail (2) and, when `tiff` is given, an
+    /// Exif item (3) in that order in `mdat`; `iloc` v1, 4-byte offsets and lengths.
+    pub fn new(tiff: Option<&[u8]>) -> Heif {
+        let mut items = vec![
+            HeifItem::new(1, b"hvc1", (0..200u8).collect()),
+            HeifItem::new(2, b"hvc1", vec![0xAB; 50]),
+        ];
+        if let Some(t) = tiff {
+            items.push(HeifItem::exif(3, t));
+        }
+        Heif {
+            brand: *b"heic",
+            iloc_version: 1,
+            offset_size: 4,
+            length_size: 4,
+            base_size: 0,
+            index_size: 0,
+            relative: false,
+            primary: 1,
+            items,
+            between: Vec::new(),
+            after: Vec::new(),
+        }
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let full = |kind: &[u8; 4], version: u8, body: &[u8]| {
+            let mut b = vec![version, 0, 0, 0];
+            b.extend_from_slice(body);
+            bmff_box(kind, &b)
+        };
+        let uint = |v: u64, size: u8| v.to_be_bytes()[8 - usize::from(size)..].to_vec();
+        let ftyp = bmff_box(
+            b"ftyp",
+            &[&self.brand[..], b"\0\0\0\0mif1", &self.brand].concat(),
+        );
+        let hdlr = full(b"hdlr", 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        // Item IDs past 16 bits need pitm v1, infe v3 and iref v1 (and iloc v2).
+        let wide = self.primary > 0xFFFF || self.items.iter().any(|i| i.id > 0xFFFF);
+        let id_bytes = |id: u32| {
+            if wide {
+                uint(id.into(), 4)
+            } else {
+                uint(id.into(), 2)
+            }
+        };
+        let pitm = full(b"pitm", u8::from(wide), &id_bytes(self.primary));
+        let mut iinf_body = (self.items.len() as u16).to_be_bytes().to_vec();
+        for item in &self.items {
+            let mut infe = id_bytes(item.id);
+            infe.extend_from_slice(&[0, 0]);
+            infe.extend_from_slice(&item.kind);
+            infe.push(0);
+            iinf_body.extend(full(b"infe", if wide { 3 } else { 2 }, &infe));
+        }
+        let iinf = full(b"iinf", 0, &iinf_body);
+        let mut iref_body = Vec::new();
+        for item in self.items.iter().filter(|i| i.kind != *b"hvc1") {
+            let mut r = id_bytes(item.id);
+            r.extend_from_slice(&1u16.to_be_bytes());
+            r.extend(id_bytes(self.primary));
+            iref_body.extend(bmff_box(b"cdsc", &r));
+        }
+        let iref = (!iref_body.is_empty()).then(|| full(b"iref", u8::from(wide), &iref_body));
+        let ispe = full(b"ispe", 0, &[0, 0, 0, 64, 0, 0, 0, 48]);
+        let iprp = bmff_box(b"iprp", &bmff_box(b"ipco", &ispe));
+        let idat_data: Vec<u8> = self
+            .items
+            .iter()
+            .filter(|i| i.in_idat)
+            .flat_map(|i| i.data.clone())
+            .collect();
+        let idat = (!idat_data.is_empty()).then(|| bmff_box(b"idat", &idat_data));
+        let iloc = |mdat_body: u64| {
+            let mut b = vec![
+                self.offset_size << 4 | self.length_size,
+                self.base_size << 4 | self.index_size,
+            ];
+            let id_size = if self.iloc_version < 2 { 2 } else { 4 };
+            b.extend(uint(self.items.len() as u64, id_size));
+            let (mut in_mdat, mut in_idat) = (0u64, 0u64);
+            for item in &self.items {
+                b.extend(uint(u64::from(item.id), id_size));
+                if self.iloc_version >= 1 {
+                    let method = item.method.unwrap_or(u16::from(item.in_idat));
+                    b.extend_from_slice(&method.to_be_bytes());
+                }
+                b.extend_from_slice(&[0, 0]);
+                let at = if item.in_idat {
+                    &mut in_idat
+                } else {
+                    &mut in_mdat
+                };
+                let origin = if item.in_idat { 0 } else { mdat_body };
+                // Without offset fields the base offset says where the item starts.
+                let base = match (self.offset_size, self.relative && !item.in_idat) {
+                    (0, _) => origin + *at,
+                    (_, true) => mdat_body,
+                    _ => 0,
+                };
+                b.extend(uint(base, self.base_size));
+                b.extend_from_slice(&(item.pieces as u16).to_be_bytes());
+                let piece = item.data.len().div_ceil(item.pieces);
+                for chunk in item.data.chunks(piece) {
+                    if self.iloc_version >= 1 {
+                        b.extend(uint(0, self.index_size));
+                    }
+                    b.extend(uint(origin + *at - base, self.offset_size));
+                    b.extend(uint(chunk.len() as u64, self.length_size));
+                    *at += chunk.len() as u64;
+                }
+            }
+            full(b"iloc", self.iloc_version, &b)
+        };
+        let meta = |mdat_body: u64| {
+            let mut body = hdlr.clone();
+            body.extend_from_slice(&pitm);
+            body.extend(iloc(mdat_body));
+            body.extend_from_slice(&iinf);
+            body.extend(iref.clone().unwrap_or_default());
+            body.extend_from_slice(&iprp);
+            body.extend(idat.clone().unwrap_or_default());
+            full(b"meta", 0, &body)
+        };
+        let between: Vec<u8> = self.between.concat();
+        let mdat_body = (ftyp.len() + meta(0).len() + between.len() + 8) as u64;
+        let mdat_data: Vec<u8> = self
+            .items
+            .iter()
+            .filter(|i| !i.in_idat)
+            .flat_map(|i| i.data.clone())
+            .collect();
+        let mut out = ftyp;
+        out.extend(meta(mdat_body));
+        out.extend(between);
+        out.extend(bmff_box(b"mdat", &mdat_data));
+        out.extend(self.after.concat());
+        out
+    }
+}
+
+/// A top-level box for [`Heif::between`] and [`Heif::after`].
+pub fn plain_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    bmff_box(kind, body)
+}
+
+/// Item ID → (item type, data).
+pub type HeifItems = BTreeMap<u32, ([u8; 4], Vec<u8>)>;
+
+/// Every item of a HEIF file, read independently of metafix: ID → (type, data read
+/// through `iloc`, from the file or `idat`). `None` when the structure cannot be read.
+pub fn heif_items(file: &[u8]) -> Option<HeifItems> {
+    fn children(data: &[u8], mut pos: usize, end: usize) -> Vec<([u8; 4], usize, usize)> {
+        let mut out = Vec::new();
+        while pos + 8 <= end {
+            let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+            if size < 8 || pos + size > end {
+                break;
+            }
+            out.push((
+                data[pos + 4..pos + 8].try_into().unwrap(),
+                pos + 8,
+                pos + size,
+            ));
+            pos += size;
+        }
+        out
+    }
+    let uint = |at: &mut usize, size: u8| -> Option<u64> {
+        let b = file.get(*at..*at + usize::from(size))?;
+        *at += usize::from(size);
+        Some(b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)))
+    };
+    let top = children(file, 0, file.len());
+    let &(_, meta_body, meta_end) = top.iter().find(|b| &b.0 == b"meta")?;
+    let meta = children(file, meta_body + 4, meta_end);
+    let find = |kind: &[u8; 4]| meta.iter().find(|b| &b.0 == kind).copied();
+    let (_, iinf, iinf_end) = find(b"iinf")?;
+    let skip = if file[iinf] == 0 { 6 } else { 8 };
+    let mut types = BTreeMap::new();
+    for (_, body, _) in children(file, iinf + skip, iinf_end) {
+        let (id, at) = match file[body] {
+            2 => (
+                u16::from_be_bytes([file[body + 4], file[body + 5]]) as u32,
+                body + 8,
+            ),
+            _ => (
+                u32::from_be_bytes(file[body + 4..body + 8].try_into().unwrap()),
+                body + 10,
+            ),
+        };
+        types.insert(id, <[u8; 4]>::try_from(&file[at..at + 4]).ok()?);
+    }
+    let idat = find(b"idat").map(|(_, b, e)| &file[b..e]);
+    let (_, iloc, _) = find(b"iloc")?;
+    let version = file[iloc];
+    let (os, ls) = (file[iloc + 4] >> 4, file[iloc + 4] & 15);
+    let (bs, is) = (
+        file[iloc + 5] >> 4,
+        if version > 0 { file[iloc + 5] & 15 } else { 0 },
+    );
+    let ids = if version < 2 { 2 } else { 4 };
+    let mut at = iloc + 6;
+    let mut out = BTreeMap::new();
+    for _ in 0..uint(&mut at, ids)? {
+        let id = uint(&mut at, ids)? as u32;
+        let method = if version > 0 {
+            uint(&mut at, 2)? & 15
+        } else {
+            0
+        };
+        at += 2;
+        let base = uint(&mut at, bs)?;
+        let mut data = Vec::new();
+        for _ in 0..uint(&mut at, 2)? {
+            uint(&mut at, is)?;
+            let off = (base + uint(&mut at, os)?) as usize;
+            let len = uint(&mut at, ls)? as usize;
+            let source = if method == 1 { idat? } else { file };
+            data.extend_from_slice(source.get(off..off + len)?);
+        }
+        out.insert(id, (*types.get(&id)?, data));
+    }
+    Some(out)
+}
+
+/// Whether every item but the Exif item has the same type and bytes in both files,
+/// and the Exif item (if the input had one) kept its ID.
+pub fn heif_only_exif_item_differs(input: &[u8], output: &[u8]) -> bool {
+    let (Some(mut a), Some(mut b)) = (heif_items(input), heif_items(output)) else {
+        return false;
+    };
+    let exif_a: Vec<u32> = a
+        .iter()
+        .filter(|(_, v)| &v.0 == b"Exif")
+        .map(|(k, _)| *k)
+        .collect();
+    let exif_b: Vec<u32> = b
+        .iter()
+        .filter(|(_, v)| &v.0 == b"Exif")
+        .map(|(k, _)| *k)
+        .collect();
+    if !exif_a.is_empty() && exif_a != exif_b {
+        return false;
+    }
+    a.retain(|_, v| &v.0 != b"Exif");
+    b.retain(|_, v| &v.0 != b"Exif");
+    a == b
+}
