@@ -58,11 +58,7 @@ pub async fn pick_and_process(ctx: Ctx) {
         Ok(items) => items,
         Err(err) => return ctx.stop_api("could not list the picked items", &err),
     };
-    let rows = ctx.add_items(items);
-    let work: Vec<(Row, PickedMediaItem)> = rows
-        .iter()
-        .map(|row| (row.clone(), (*row.item).clone()))
-        .collect();
+    let work = ctx.add_items(items);
     run(&ctx, &api, job, &session_id, work).await;
 }
 
@@ -95,17 +91,16 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
             .collect(),
         Err(err) => return ctx.stop_api("could not ask the helper what it saved", &err),
     };
-    let rows = ctx.add_items(items);
     let mut work = Vec::new();
-    for row in &rows {
+    for (row, item) in ctx.add_items(items) {
         match saved.get(&row.item.id) {
-            Some(item) => row.progress.set(Progress {
+            Some(file) => row.progress.set(Progress {
                 stage: Stage::Saved,
-                bytes: item.size,
-                saved_path: Some(item.path.clone()),
+                bytes: file.size,
+                saved_path: Some(file.path.clone()),
                 ..Progress::default()
             }),
-            None => work.push((row.clone(), (*row.item).clone())),
+            None => work.push((row, item)),
         }
     }
     run(&ctx, &api, job, &pending.session, work).await;
@@ -183,8 +178,19 @@ async fn run(
     // started yet stay waiting for the new sign-in instead of each failing on it.
     let paused = std::cell::Cell::new(false);
     let paused = &paused;
+    // Cancel starts nothing new; the items under way finish (an upload cut off
+    // midway might still land in the library while the app called it cancelled).
+    let cancelled = std::cell::Cell::new(false);
+    let cancelled = &cancelled;
     let processing = futures::stream::iter(work)
         .map(|(row, item)| async move {
+            if cancelled.get() {
+                row.progress.set(Progress {
+                    stage: Stage::Cancelled,
+                    ..Progress::default()
+                });
+                return None;
+            }
             if paused.get() {
                 return Some(ItemFailure {
                     message: "waiting for a new Google sign-in".into(),
@@ -200,14 +206,23 @@ async fn run(
         .buffer_unordered(ctx.settings.with_untracked(Settings::parallel))
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();
-    // Cancel drops the items under way: their downloads and uploads stop here.
-    let mut processing = std::pin::pin!(processing.fuse());
-    let mut cancelled = ctx.cancellation().fuse();
-    let failures = futures::select! {
-        failures = processing => failures,
-        _ = cancelled => return cancel_run(ctx, api, job, session).await,
-    };
+    let cancel = ctx.cancellation().then(|sent| async move {
+        if sent.is_ok() {
+            cancelled.set(true);
+            ctx.inform("cancelling: finishing the items under way");
+        }
+        // Whatever happened, the processing decides when the run ends.
+        futures::future::pending::<std::convert::Infallible>().await
+    });
+    let failures =
+        match futures::future::select(std::pin::pin!(processing), std::pin::pin!(cancel)).await {
+            futures::future::Either::Left((failures, _)) => failures,
+            futures::future::Either::Right((never, _)) => match never {},
+        };
 
+    if cancelled.get() {
+        return cancelled_run(ctx, api, session).await;
+    }
     let any_failed = ctx.rows.with_untracked(|rows| {
         rows.iter()
             .any(|r| r.progress.with_untracked(|p| p.stage == Stage::Failed))
@@ -229,56 +244,21 @@ async fn run(
     ctx.phase.set(Phase::Done);
 }
 
-/// The user cancelled a run: items under way are dropped, the session is deleted
-/// (it is of no further use), and what the helper saved is kept and shown as such;
-/// the rest is marked cancelled.
-async fn cancel_run(ctx: &Ctx, api: &PickerApi, job: &Job, session: &str) {
-    let saved: HashMap<String, api::SavedFile> = client::batch_items(&job.batch)
-        .await
-        .map(|items| {
-            items
-                .into_iter()
-                .map(|item| (item.item_id.to_string(), item))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut kept = 0;
-    let mut dropped = 0;
-    for row in ctx.rows.get_untracked() {
-        row.progress.update(|p| {
-            if p.stage.is_done() {
-                return;
-            }
-            match saved.get(&row.item.id) {
-                // Its upload finished as the user pressed Cancel.
-                Some(file) => {
-                    p.stage = Stage::Saved;
-                    p.saved_path = Some(file.path.clone());
-                    p.bytes = file.size;
-                    kept += 1;
-                }
-                None => {
-                    *p = Progress {
-                        stage: Stage::Cancelled,
-                        ..Progress::default()
-                    };
-                    dropped += 1;
-                }
-            }
-        });
-    }
+/// The user cancelled a run, and the items under way have finished: the session
+/// is deleted (it is of no further use) and what is saved stays.
+async fn cancelled_run(ctx: &Ctx, api: &PickerApi, session: &str) {
     if let Err(err) = api.delete_session(session).await {
         leptos::logging::warn!("could not delete the picking session: {err}");
     }
     ctx.forget_run();
+    let dropped = ctx.rows.with_untracked(|rows| {
+        rows.iter()
+            .filter(|r| r.progress.with_untracked(|p| p.stage == Stage::Cancelled))
+            .count()
+    });
     ctx.inform(&format!(
-        "cancelled: what was saved stays in the library; {dropped} item{} not saved{}",
+        "cancelled: what was saved stays in the library; {dropped} item{} not saved",
         if dropped == 1 { " was" } else { "s were" },
-        if kept > 0 {
-            format!(" ({kept} finished as you cancelled)")
-        } else {
-            String::new()
-        }
     ));
     ctx.phase.set(Phase::Done);
 }

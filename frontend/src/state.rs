@@ -1,6 +1,7 @@
 //! The app-wide state, shared through a context: signals created once where the
 //! state is owned (in `App`), read and written by the components.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::channel::oneshot;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AccessToken;
 use crate::browser;
 use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
-use crate::model::{Progress, Settings, Totals};
+use crate::model::{Progress, Settings, Stage, Totals};
 
 /// A message shown above the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,11 +245,41 @@ impl Ctx {
         }
     }
 
-    /// Adds the picked items not already in the batch; returns the new rows.
-    pub fn add_items(&self, items: Vec<PickedMediaItem>) -> Vec<Row> {
-        let rows = crate::flow::new_rows(&self.rows.get_untracked(), items);
+    /// Adds the picked items to the batch; returns what to process: the new rows,
+    /// and the rows of items picked again after they failed or were cancelled (with
+    /// the fresh item, whose URLs are new). Items saved or under way are left alone.
+    pub fn add_items(&self, items: Vec<PickedMediaItem>) -> Vec<(Row, PickedMediaItem)> {
+        let existing = self.rows.get_untracked();
+        let by_id: HashMap<&str, &Row> = existing
+            .iter()
+            .map(|row| (row.item.id.as_str(), row))
+            .collect();
+        let mut again = Vec::new();
+        let mut again_ids = HashSet::new();
+        let mut fresh = Vec::new();
+        for item in items {
+            match by_id.get(item.id.as_str()) {
+                Some(row) => {
+                    let retake = row
+                        .progress
+                        .with_untracked(|p| matches!(p.stage, Stage::Failed | Stage::Cancelled));
+                    if retake && again_ids.insert(item.id.clone()) {
+                        row.progress.set(Progress::default());
+                        again.push(((*row).clone(), item));
+                    }
+                }
+                None => fresh.push(item),
+            }
+        }
+        let rows = crate::flow::new_rows(&existing, fresh);
         self.rows.update(|all| all.extend(rows.iter().cloned()));
-        rows
+        again
+            .into_iter()
+            .chain(rows.into_iter().map(|row| {
+                let item = (*row.item).clone();
+                (row, item)
+            }))
+            .collect()
     }
 
     /// A receiver that resolves when the user cancels the current wait.

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::flow;
-use crate::model::{Progress, failure_groups};
+use crate::model::{Progress, Totals, failure_groups};
 use crate::state::{Ctx, Phase};
 
 /// When a session's items are all done: what happened, and the zip.
@@ -25,14 +25,7 @@ pub fn Results() -> impl IntoView {
             <section class="card results" data-testid="results">
                 <div>
                     <h2>
-                        {move || {
-                            let t = totals.get();
-                            if t.failed == 0 {
-                                format!("All {} done", t.items)
-                            } else {
-                                format!("{} of {} done, {} failed", t.saved + t.duplicates, t.items, t.failed)
-                            }
-                        }}
+                        {move || headline(&totals.get())}
                     </h2>
                     <p class="fine">
                         "Saved in the helper's library folder, sorted by year and month of capture."
@@ -93,4 +86,19 @@ fn FailureGroup(
             </Show>
         </li>
     }
+}
+
+/// `All 12 done`, or what fell short: `6 of 12 saved, 1 failed, 5 cancelled`.
+fn headline(t: &Totals) -> String {
+    if t.failed == 0 && t.cancelled == 0 {
+        return format!("All {} done", t.items);
+    }
+    let mut text = format!("{} of {} saved", t.saved + t.duplicates, t.items);
+    if t.failed > 0 {
+        text.push_str(&format!(", {} failed", t.failed));
+    }
+    if t.cancelled > 0 {
+        text.push_str(&format!(", {} cancelled", t.cancelled));
+    }
+    text
 }

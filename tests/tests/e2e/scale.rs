@@ -263,3 +263,111 @@ async fn a_helper_killed_and_restarted_mid_run_finishes_the_run() {
     eprintln!("helper restart: {saved_before} of {PICKS} saved before the kill, all after");
     client.clone().close().await.unwrap();
 }
+
+/// The ids of the tiles in any of `stages`.
+async fn tiles_in_any(client: &Client, stages: &[&str]) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for stage in stages {
+        ids.extend(tiles_in(client, stage).await);
+    }
+    ids
+}
+
+/// Files in the helper's library folder, not its own.
+fn library_files(helper: &HelperProcess) -> Vec<String> {
+    walk_files(helper.library.path())
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            (!name.starts_with(".keepsake")).then_some(name)
+        })
+        .collect()
+}
+
+/// Cancel mid-run: nothing new starts, the items under way finish, the picking
+/// session is deleted at Google, and exactly what the app shows as saved is in
+/// the library. Picking the same photos again saves the cancelled ones and leaves
+/// the saved ones alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_keeps_what_is_saved_deletes_the_session_and_picking_again_finishes() {
+    const PICKS: usize = 12;
+    let Some(dist) = dist() else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let helper = HelperProcess::start_demo(
+        Some(&dist),
+        &[
+            "--demo-large-files",
+            "0",
+            "--demo-extra-photos",
+            "20",
+            "--demo-fault-slow-bodies",
+            "1",
+            "--demo-fault-slow-speed",
+            "24K",
+        ],
+    )
+    .unwrap();
+    let mut shots = Screenshots::new("scale-cancel");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    let picked = pick_first(client, &mut shots, PICKS).await;
+    eventually("an item saved", || async {
+        !tiles_in(client, "saved").await.is_empty()
+    })
+    .await;
+    css(client, "[data-testid=cancel-run]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let results = css(client, "[data-testid=results] h2").await;
+    shots.take(client, "cancelled").await;
+    let headline = results.text().await.unwrap();
+    assert!(headline.contains("cancelled"), "{headline}");
+
+    let saved = tiles_in(client, "saved").await;
+    let cancelled = tiles_in(client, "cancelled").await;
+    assert!(!cancelled.is_empty(), "everything finished before Cancel");
+    assert_eq!(
+        tiles_in_any(client, &["saved", "cancelled"]).await,
+        picked,
+        "every item saved or cancelled, none left under way or failed"
+    );
+    assert_eq!(
+        library_files(&helper).len(),
+        saved.len(),
+        "the library holds exactly what the app shows as saved"
+    );
+    let notice = css(client, "[data-testid=notice]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("ancelled"), "{notice}");
+    // The demo Google's state (kept in the library folder) has no session left.
+    let google: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(helper.library.path().join(".keepsake.demo-google.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        google["state"]["sessions"],
+        json!({}),
+        "the picking session was deleted"
+    );
+
+    // The same photos again: the cancelled ones are saved, the saved ones kept.
+    let again = pick_first(client, &mut shots, PICKS).await;
+    assert_eq!(again, picked);
+    eventually("every item saved", || async {
+        tiles_in(client, "saved").await == picked
+    })
+    .await;
+    shots.take(client, "picked-again").await;
+    let files = library_files(&helper);
+    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
+    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    client.clone().close().await.unwrap();
+}
