@@ -31,7 +31,7 @@ const LIBRARY: [&str; 7] = [
     "0",
     "--demo-no-processing-video",
     "--demo-extra-photos",
-    "40",
+    "300",
 ];
 
 /// How long a whole faulty run may take before the test fails (the retry
@@ -70,9 +70,7 @@ async fn run(
 ) -> Run {
     client.goto(&helper.base_url).await.unwrap();
     sign_in(client, shots).await;
-    let picked = pick(client, shots, &[("[data-testid=picker-item]", count)])
-        .await
-        .remove(0);
+    let picked = crate::scale::pick_first_of(client, shots, count, true).await;
     let started = Instant::now();
     let stages = wait_until_settled(client, count).await;
     let elapsed = started.elapsed();
@@ -189,11 +187,11 @@ pub(crate) async fn wait_until_settled(client: &Client, count: usize) -> BTreeMa
     }
 }
 
-/// Every request fault the emulator injects, at once, seeded: the same 48 picks
+/// Every request fault the emulator injects, at once, seeded: the same 300 picks
 /// end saved exactly once each, byte for byte as without faults.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_item_is_saved_once_and_intact_through_seeded_faults() {
-    const PICKS: usize = 48;
+    const PICKS: usize = 300;
     let Some(dist) = dist() else { return };
     let Some(browser) = Browser::start().await else {
         return;

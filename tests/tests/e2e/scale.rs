@@ -42,6 +42,16 @@ pub(crate) async fn pick_first(
     shots: &mut Screenshots,
     count: usize,
 ) -> BTreeSet<String> {
+    pick_first_of(client, shots, count, false).await
+}
+
+/// [`pick_first`], videos included when `videos`.
+pub(crate) async fn pick_first_of(
+    client: &Client,
+    shots: &mut Screenshots,
+    count: usize,
+    videos: bool,
+) -> BTreeSet<String> {
     css(client, "[data-testid=pick-photos]")
         .await
         .click()
@@ -56,15 +66,15 @@ pub(crate) async fn pick_first(
     let ticked = client
         .execute(
             "const tiles = [...document.querySelectorAll('[data-testid=picker-item]')]
-                 .filter(t => !t.querySelector('.vid')).slice(0, arguments[0]);
+                 .filter(t => arguments[1] || !t.querySelector('.vid')).slice(0, arguments[0]);
              tiles.forEach(t => t.querySelector('input').click());
              return tiles.map(t => t.dataset.itemId);",
-            vec![json!(count)],
+            vec![json!(count), json!(videos)],
         )
         .await
         .unwrap();
     let picked: BTreeSet<String> = serde_json::from_value(ticked).unwrap();
-    assert_eq!(picked.len(), count, "the picker offers {count} photos");
+    assert_eq!(picked.len(), count, "the picker offers {count} items");
     shots.take(client, "picker-ticked").await;
     css(client, "[data-testid=picker-done]:not([disabled])")
         .await
