@@ -3,8 +3,7 @@
 //! delete the session — or keep it for a retry when items failed, and resume it
 //! after a new sign-in when the token ran out.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
@@ -376,19 +375,4 @@ async fn poll(
             _ = cancelled => return Ok(Polled::Cancelled),
         }
     }
-}
-
-/// New rows for items not already in the batch (a "Pick more" session may
-/// return items picked before).
-pub fn new_rows(existing: &[Row], items: Vec<PickedMediaItem>) -> Vec<Row> {
-    let mut seen: HashSet<String> = existing.iter().map(|row| row.item.id.clone()).collect();
-    items
-        .into_iter()
-        .filter(|item| seen.insert(item.id.clone()))
-        .map(|item| Row {
-            item: Arc::new(item),
-            thumb: RwSignal::new(None),
-            progress: RwSignal::new(Progress::default()),
-        })
-        .collect()
 }

@@ -271,7 +271,7 @@ impl Ctx {
                 None => fresh.push(item),
             }
         }
-        let rows = crate::flow::new_rows(&existing, fresh);
+        let rows = new_rows(&existing, fresh);
         self.rows.update(|all| all.extend(rows.iter().cloned()));
         again
             .into_iter()
@@ -303,6 +303,21 @@ impl Ctx {
             Totals::of(&progress)
         })
     }
+}
+
+/// New rows for items not already in the batch (a "Pick more" session may
+/// return items picked before).
+fn new_rows(existing: &[Row], items: Vec<PickedMediaItem>) -> Vec<Row> {
+    let mut seen: HashSet<String> = existing.iter().map(|row| row.item.id.clone()).collect();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.id.clone()))
+        .map(|item| Row {
+            item: Arc::new(item),
+            thumb: RwSignal::new(None),
+            progress: RwSignal::new(Progress::default()),
+        })
+        .collect()
 }
 
 /// `message` with a capital first letter (messages are composed from lowercase
