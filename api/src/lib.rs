@@ -106,6 +106,13 @@ impl std::fmt::Debug for LoginRequest {
 /// sees its value).
 pub const SESSION_COOKIE: &str = "keepsake_session";
 
+/// The query of `GET /api/timezone`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeZoneQuery {
+    /// The IANA name (`Europe/Madrid`).
+    pub name: String,
+}
+
 /// The query of `PUT /api/batches/{batch}/items/{item_id}` (the body is the file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadQuery {

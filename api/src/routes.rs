@@ -23,6 +23,9 @@ pub const BATCH_ZIP: &str = "/api/batches/{batch}/zip";
 /// `GET ?limit=…&before=…` ([`HistoryQuery`]): a [`HistoryPage`](crate::HistoryPage)
 /// of [`SavedFile`](crate::SavedFile)s, newest first.
 pub const HISTORY: &str = "/api/history";
+/// `GET ?name=<IANA name>`: the zone's TZif data (RFC 8536), for the browser app,
+/// which ships no time zone database of its own.
+pub const TIME_ZONE: &str = "/api/timezone";
 /// Everything under this prefix is the helper's API (JSON errors, CSRF rule).
 pub const API_PREFIX: &str = "/api";
 
@@ -32,6 +35,14 @@ pub fn media(url: &str) -> String {
         .append_pair("url", url)
         .finish();
     format!("{MEDIA}?{query}")
+}
+
+/// `/api/timezone?name=<IANA name>`.
+pub fn time_zone(name: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", name)
+        .finish();
+    format!("{TIME_ZONE}?{query}")
 }
 
 /// `/api/batches/{batch}/items/{item_id}?filename=…&capture_time=…`.
@@ -82,6 +93,14 @@ mod tests {
             .fold(pattern.to_owned(), |path, (name, value)| {
                 path.replace(&format!("{{{name}}}"), value)
             })
+    }
+
+    #[test]
+    fn time_zone_names_are_query_encoded() {
+        assert_eq!(
+            time_zone("America/Argentina/Buenos_Aires"),
+            "/api/timezone?name=America%2FArgentina%2FBuenos_Aires"
+        );
     }
 
     #[test]

@@ -104,6 +104,15 @@ pub fn local_set(key: &str, value: &str) {
     }
 }
 
+/// The browser's UTC offset at `instant` (from `Date`, which knows the system's
+/// zone without a database in the app).
+pub fn local_offset(instant: jiff::Timestamp) -> jiff::tz::Offset {
+    let date = js_sys::Date::new(&JsValue::from_f64(instant.as_millisecond() as f64));
+    // `getTimezoneOffset` is minutes *behind* UTC: -60 in Paris in winter.
+    let minutes = -(date.get_timezone_offset() as i32);
+    jiff::tz::Offset::from_seconds(minutes * 60).unwrap_or(jiff::tz::Offset::UTC)
+}
+
 /// The browser's IANA time zone, e.g. `Europe/Berlin`.
 pub fn time_zone() -> Option<String> {
     let options =

@@ -226,6 +226,20 @@ pub async fn load_config() -> Result<ClientConfig, ApiError> {
     send_json(Request::get(api::routes::CONFIG)).await
 }
 
+/// The TZif data of the IANA zone `name`, from the helper (the app ships no time
+/// zone database: it would be a third of the .wasm).
+pub async fn time_zone_data(name: &str) -> Result<Vec<u8>, ApiError> {
+    let url = api::routes::time_zone(name);
+    with_retry(RetryPolicy::HELPER, || async {
+        let response = Request::get(&url).send().await.map_err(ApiError::network)?;
+        if !response.ok() {
+            return Err(error_from(response).await);
+        }
+        response.binary().await.map_err(ApiError::network)
+    })
+    .await
+}
+
 /// What the helper already saved for `batch`.
 pub async fn batch_items(batch: &BatchId) -> Result<Vec<SavedFile>, ApiError> {
     let url = api::routes::batch(batch);

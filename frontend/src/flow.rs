@@ -24,7 +24,7 @@ use metafix::FixOptions;
 
 /// Starts a picking session and carries it through to the end.
 pub async fn pick_and_process(ctx: Ctx) {
-    let Some((api, job)) = prepare(&ctx) else {
+    let Some((api, job)) = prepare(&ctx).await else {
         return;
     };
     ctx.phase.set(Phase::Creating);
@@ -65,7 +65,7 @@ pub async fn pick_and_process(ctx: Ctx) {
 /// reloaded): lists its session again, marks what the helper already saved, and
 /// processes the rest.
 pub async fn resume(ctx: Ctx, pending: PendingRun) {
-    let Some((api, job)) = prepare(&ctx) else {
+    let Some((api, job)) = prepare(&ctx).await else {
         return;
     };
     ctx.phase.set(Phase::Listing);
@@ -111,7 +111,7 @@ pub async fn retry_failed(ctx: Ctx, reason: Option<String>) {
     let Some(session) = ctx.open_session.get_untracked() else {
         return;
     };
-    let Some((api, job)) = prepare(&ctx) else {
+    let Some((api, job)) = prepare(&ctx).await else {
         return;
     };
     ctx.phase.set(Phase::Listing);
@@ -140,18 +140,19 @@ pub async fn retry_failed(ctx: Ctx, reason: Option<String>) {
 /// Checks the sign-in and the settings; `None` (with a message shown) when a run
 /// cannot start. The batch and options become a [`Job`] once the items (and so
 /// their URLs) are listed.
-fn prepare(ctx: &Ctx) -> Option<(PickerApi, (BatchId, FixOptions))> {
+async fn prepare(ctx: &Ctx) -> Option<(PickerApi, (BatchId, FixOptions))> {
     let Some(api) = ctx.picker_api() else {
         ctx.fail("your Google sign-in has expired; please sign in again");
         return None;
     };
-    let options = match process::fix_options(&ctx.settings.get_untracked()) {
-        Ok(options) => options,
-        Err(message) => {
-            ctx.fail(&message);
+    let zone = match ctx.time_zone().await {
+        Ok(zone) => zone,
+        Err(why) => {
+            ctx.fail(&format!("time zone: {why}"));
             return None;
         }
     };
+    let options = process::fix_options(&ctx.settings.get_untracked(), zone);
     ctx.notice.set(None);
     Some((api, (ctx.batch.get_value(), options)))
 }

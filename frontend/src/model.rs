@@ -223,18 +223,16 @@ pub fn failure_groups<'a>(
 
 /// A capture time as the photographer's clock showed it: `2021-03-14 15:09:26
 /// +01:00`. The offset is the one the file carries (`offset`), else the one the
-/// user's time zone setting (`zone`, IANA) had then, else UTC, said so.
+/// user's time zone setting (`zone`) had then, else UTC, said so.
 pub fn photographer_time(
     instant: jiff::Timestamp,
     offset: Option<jiff::tz::Offset>,
-    zone: &str,
+    zone: Option<&jiff::tz::TimeZone>,
 ) -> String {
-    let offset = match offset {
-        Some(offset) => offset,
-        None => match jiff::tz::TimeZone::get(zone) {
-            Ok(tz) if !zone.is_empty() => tz.to_offset(instant),
-            _ => return format!("{} UTC", instant.strftime("%Y-%m-%d %H:%M:%S")),
-        },
+    let offset = match (offset, zone) {
+        (Some(offset), _) => offset,
+        (None, Some(zone)) => zone.to_offset(instant),
+        (None, None) => return format!("{} UTC", instant.strftime("%Y-%m-%d %H:%M:%S")),
     };
     let clock = jiff::tz::TimeZone::fixed(offset).to_datetime(instant);
     let seconds = offset.seconds();
@@ -302,9 +300,10 @@ pub fn human_duration(secs: u64) -> String {
     }
 }
 
-/// An instant on the browser's clock (`2026-11-30 10:05`).
-pub fn local_time(instant: jiff::Timestamp) -> String {
-    jiff::tz::TimeZone::system()
+/// An instant on a clock `offset` from UTC (`2026-11-30 10:05`): the browser's,
+/// for when things were saved.
+pub fn local_time(instant: jiff::Timestamp, offset: jiff::tz::Offset) -> String {
+    jiff::tz::TimeZone::fixed(offset)
         .to_datetime(instant)
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
@@ -401,23 +400,24 @@ mod tests {
     fn capture_times_read_as_the_photographers_clock() {
         let instant: jiff::Timestamp = "2021-03-14T14:09:26Z".parse().unwrap();
         let madrid = jiff::tz::Offset::from_hours(1).unwrap();
+        let new_york = jiff::tz::TimeZone::get("America/New_York").unwrap();
         assert_eq!(
-            photographer_time(instant, Some(madrid), "America/New_York"),
+            photographer_time(instant, Some(madrid), Some(&new_york)),
             "2021-03-14 15:09:26 +01:00",
             "the file's own offset wins"
         );
         assert_eq!(
-            photographer_time(instant, None, "America/New_York"),
+            photographer_time(instant, None, Some(&new_york)),
             "2021-03-14 10:09:26 -04:00",
             "the zone's offset on that day (DST began that morning)"
         );
         assert_eq!(
-            photographer_time(instant, None, ""),
+            photographer_time(instant, None, None),
             "2021-03-14 14:09:26 UTC"
         );
         assert_eq!(
-            photographer_time(instant, None, "Not/AZone"),
-            "2021-03-14 14:09:26 UTC"
+            local_time(instant, jiff::tz::Offset::from_hours(-4).unwrap()),
+            "2021-03-14 10:09"
         );
     }
 

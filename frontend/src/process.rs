@@ -11,8 +11,9 @@ use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, Uplo
 use crate::download::{self, UrlBook};
 use crate::model::{Progress, Settings, Stage};
 
-/// Turns the settings card into metafix options.
-pub fn fix_options(settings: &Settings) -> Result<FixOptions, String> {
+/// Turns the settings card into metafix options, with the zone its time zone
+/// setting names (loaded by [`crate::state::Ctx::time_zone`]).
+pub fn fix_options(settings: &Settings, zone: Option<jiff::tz::TimeZone>) -> FixOptions {
     let mut options = FixOptions::default().with_dates(settings.dates);
     if !settings.artist.trim().is_empty() {
         options = options.with_artist(settings.artist.trim());
@@ -20,12 +21,8 @@ pub fn fix_options(settings: &Settings) -> Result<FixOptions, String> {
     if !settings.copyright.trim().is_empty() {
         options = options.with_copyright(settings.copyright.trim());
     }
-    if !settings.time_zone.trim().is_empty() {
-        options = options
-            .with_time_zone(settings.time_zone.trim())
-            .map_err(|err| format!("time zone: {err}"))?;
-    }
-    Ok(options)
+    options.time_zone = zone;
+    options
 }
 
 /// Everything a run needs besides the item.

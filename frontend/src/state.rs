@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::channel::oneshot;
+use jiff::tz::TimeZone;
 use leptos::prelude::*;
 use picker::{PickedMediaItem, PickingSession};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,31 @@ impl Phase {
     }
 }
 
+/// The time zone the settings name, as far as the app knows it (the app has no
+/// zone database: the helper sends the one zone's data).
+#[derive(Debug, Clone, Default)]
+pub enum Zone {
+    /// The setting is empty: UTC for photos without an offset.
+    #[default]
+    Unset,
+    /// Being fetched from the helper.
+    Loading(String),
+    /// Known.
+    Ready(String, TimeZone),
+    /// The helper has no such zone (or could not be asked): why.
+    Unknown(String, String),
+}
+
+impl Zone {
+    /// The zone, when known.
+    pub fn time_zone(&self) -> Option<&TimeZone> {
+        match self {
+            Zone::Ready(_, zone) => Some(zone),
+            _ => None,
+        }
+    }
+}
+
 /// One picked item in the batch.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -69,6 +95,8 @@ pub struct Ctx {
     pub notice: RwSignal<Option<Notice>>,
     /// The settings card.
     pub settings: RwSignal<Settings>,
+    /// The settings' time zone, loaded from the helper.
+    pub zone: RwSignal<Zone>,
     /// This run's batch id (one zip, one history entry).
     pub batch: StoredValue<BatchId>,
     /// Where the flow is.
@@ -120,12 +148,53 @@ impl Ctx {
             token: RwSignal::new(None),
             notice: RwSignal::new(None),
             settings: RwSignal::new(settings),
+            zone: RwSignal::new(Zone::Unset),
             batch: StoredValue::new(batch),
             phase: RwSignal::new(Phase::Idle),
             rows: RwSignal::new(Vec::new()),
             selected: RwSignal::new(None),
             open_session: RwSignal::new(None),
             cancel: StoredValue::new(None),
+        }
+    }
+
+    /// The settings' time zone, fetched from the helper unless it is already
+    /// known: `Ok(None)` when the setting is empty, `Err` (why) when the helper has
+    /// no such zone.
+    pub async fn time_zone(&self) -> Result<Option<TimeZone>, String> {
+        let name = self
+            .settings
+            .with_untracked(|s| s.time_zone.trim().to_owned());
+        if name.is_empty() {
+            self.zone.set(Zone::Unset);
+            return Ok(None);
+        }
+        if let Zone::Ready(known, zone) = self.zone.get_untracked()
+            && known == name
+        {
+            return Ok(Some(zone));
+        }
+        self.zone.set(Zone::Loading(name.clone()));
+        let loaded = match crate::client::time_zone_data(&name).await {
+            Ok(tzif) => metafix::time_zone_from_tzif(&name, &tzif).map_err(|err| err.to_string()),
+            Err(err) if err.status() == 404 => Err(format!("unknown time zone {name:?}")),
+            Err(err) => Err(format!("could not load the time zone {name:?}: {err}")),
+        };
+        // The setting may have changed while this one loaded: only the current one counts.
+        let current = self.settings.with_untracked(|s| s.time_zone.trim() == name);
+        match loaded {
+            Ok(zone) => {
+                if current {
+                    self.zone.set(Zone::Ready(name, zone.clone()));
+                }
+                Ok(Some(zone))
+            }
+            Err(why) => {
+                if current {
+                    self.zone.set(Zone::Unknown(name, why.clone()));
+                }
+                Err(why)
+            }
         }
     }
 

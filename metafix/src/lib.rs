@@ -89,7 +89,7 @@ pub use fixed::Fixed;
 pub use format::Format;
 pub use jpeg::APP1_PAYLOAD_MAX;
 pub use metadata::{Metadata, TagValue};
-pub use options::{DatePolicy, FixOptions, ItemContext, time_zone};
+pub use options::{DatePolicy, FixOptions, ItemContext, time_zone, time_zone_from_tzif};
 pub use report::{
     Change, DateSource, NotDone, NotDoneKind, Outcome, Repair, Report, Warning, WarningKind,
 };

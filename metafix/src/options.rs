@@ -134,10 +134,19 @@ impl FixOptions {
         self
     }
 
-    /// Sets the time zone by IANA name (`"Europe/Paris"`); fails with
-    /// [`ErrorKind::InvalidTimeZone`] for a name the bundled database does not have.
+    /// Sets the time zone by IANA name (`"Europe/Paris"`), looked up in the
+    /// database this build has (the system's; a bundled one on Windows); fails with
+    /// [`ErrorKind::InvalidTimeZone`] for a name it does not have.
     pub fn with_time_zone(mut self, iana_name: &str) -> Result<Self, Error> {
         self.time_zone = Some(time_zone(iana_name)?);
+        Ok(self)
+    }
+
+    /// Sets the time zone from its TZif data (RFC 8536, what `/usr/share/zoneinfo`
+    /// holds), for a build with no database of its own (the browser app, which
+    /// asks the helper for the one zone it needs).
+    pub fn with_time_zone_data(mut self, iana_name: &str, tzif: &[u8]) -> Result<Self, Error> {
+        self.time_zone = Some(time_zone_from_tzif(iana_name, tzif)?);
         Ok(self)
     }
 
@@ -155,7 +164,18 @@ impl FixOptions {
     }
 }
 
-/// Looks an IANA time zone up in the bundled database (also works in wasm32).
+/// A time zone from its TZif data (RFC 8536) under its IANA name.
+pub fn time_zone_from_tzif(iana_name: &str, tzif: &[u8]) -> Result<TimeZone, Error> {
+    TimeZone::tzif(iana_name.trim(), tzif).map_err(|err| {
+        Error::new(
+            ErrorKind::InvalidTimeZone,
+            format!("time zone {iana_name:?}: not valid TZif data ({err})"),
+        )
+    })
+}
+
+/// Looks an IANA time zone up in this build's database (see
+/// [`FixOptions::with_time_zone`]).
 pub fn time_zone(iana_name: &str) -> Result<TimeZone, Error> {
     TimeZone::get(iana_name.trim()).map_err(|_| {
         Error::new(

@@ -41,8 +41,8 @@ fn RowDetails(row: Row) -> impl IntoView {
     // time zone setting's (the same rule metafix writes dates by).
     let created = move || {
         let offset = progress.with(|p| p.capture_offset);
-        ctx.settings
-            .with(|s| photographer_time(create_time, offset, &s.time_zone))
+        ctx.zone
+            .with(|zone| photographer_time(create_time, offset, zone.time_zone()))
     };
     let mime = item.media_file.mime_type.clone();
     view! {

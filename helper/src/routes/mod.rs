@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let api = Router::new()
         .route(routes::CONFIG, get(config::config))
+        .route(routes::TIME_ZONE, get(config::time_zone))
         .route(routes::LOGIN, post(auth::login))
         .route(routes::LOGOUT, post(auth::logout))
         .merge(protected)
@@ -389,6 +390,35 @@ mod tests {
         assert_eq!(config.oauth.auth_url, picker::GOOGLE_AUTH_URL);
         assert_eq!(config.picker_api, picker::GOOGLE_PICKER_API);
         assert!(config.member.is_none());
+    }
+
+    #[tokio::test]
+    async fn time_zones_are_served_as_tzif_data_that_metafix_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let (status, body) = send(
+            &app,
+            Request::get(api::routes::time_zone("America/Argentina/Buenos_Aires"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.starts_with(b"TZif"));
+        let zone = metafix::time_zone_from_tzif("America/Argentina/Buenos_Aires", &body).unwrap();
+        let at: jiff::Timestamp = "2024-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(zone.to_offset(at), jiff::tz::Offset::constant(-3));
+
+        let (status, body) = send(
+            &app,
+            Request::get(api::routes::time_zone("Mars/Olympus_Mons"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let error: api::ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert!(error.error.contains("Mars/Olympus_Mons"), "{}", error.error);
     }
 
     #[tokio::test]

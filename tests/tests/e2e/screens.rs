@@ -5,10 +5,10 @@
 //! scheme followed, every control named for a screen reader, and the main path
 //! usable from the keyboard.
 
-use fantoccini::Client;
 use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
 use keepsake_tests::{
-    Browser, HelperProcess, Look, Screenshots, add_member, dist_dir, skip_or_fail,
+    Browser, HelperProcess, Look, Screenshots, add_member, dist_dir, eventually, skip_or_fail,
 };
 use serde_json::json;
 
@@ -172,6 +172,28 @@ async fn every_screen(look: Look) {
     client.back().await.unwrap();
     sign_in(client, &mut shots).await;
     screen(client, &mut shots, look, "signed-in").await;
+
+    // The time zone comes from the helper (the app has no database): an unknown
+    // name is said so on the card, a real one clears it.
+    let zone = css(client, "[data-testid=time-zone]").await;
+    zone.clear().await.unwrap();
+    zone.send_keys("Mars/Olympus_Mons\t").await.unwrap();
+    let problem = css(client, "[data-testid=settings-problem]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(problem.contains("unknown time zone"), "{problem}");
+    screen(client, &mut shots, look, "settings-problem").await;
+    zone.clear().await.unwrap();
+    zone.send_keys("America/Bogota\t").await.unwrap();
+    eventually("the problem to clear", || async {
+        client
+            .find(Locator::Css("[data-testid=settings-problem]"))
+            .await
+            .is_err()
+    })
+    .await;
 
     let picked = pick(
         client,
