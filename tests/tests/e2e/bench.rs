@@ -83,6 +83,7 @@ fn wasm_sizes(dist: &std::path::Path) -> (u64, u64, u64) {
 async fn bench_app_saves_phone_photos() {
     let photos: usize = env_or("KEEPSAKE_BENCH_PHOTOS", 200);
     let photo_size: String = env_or("KEEPSAKE_BENCH_PHOTO_SIZE", "4M".to_owned());
+    helper::media_proxy::install_crypto_provider();
     let dist = dist_dir().expect("a built app: ./scripts/build-app");
     let extra = (photos + 10).to_string();
     let helper = HelperProcess::start_demo(
