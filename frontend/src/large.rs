@@ -67,12 +67,14 @@ async fn read(
     Ok(got.bytes)
 }
 
-/// Finds `moov` and fixes its dates: the edits to make as the file streams past.
+/// Finds `moov` and fixes its dates: the edits to make as the file streams past,
+/// and the file's first bytes (read to find `moov`; the first part reuses them,
+/// and a video smaller than [`FIRST_READ`] is read only once).
 async fn patch_of(
     job: &Job,
     item: &PickedMediaItem,
     context: &metafix::ItemContext,
-) -> Result<MoviePatch, ItemFailure> {
+) -> Result<(MoviePatch, Vec<u8>), ItemFailure> {
     let first = download::download_range(
         &job.api,
         &job.urls,
@@ -123,14 +125,15 @@ async fn patch_of(
         None => (Vec::new(), 0),
     };
     let head_len = head.len().min(movie::HEAD_LEN);
-    Ok(movie::fix_moov(
+    let patch = movie::fix_moov(
         &head[..head_len],
         &moov,
         moov_offset,
         total,
         &job.options,
         context,
-    ))
+    );
+    Ok((patch, head))
 }
 
 /// Downloads, fixes and saves one video in parts; `progress.bytes` counts the
@@ -142,7 +145,7 @@ pub async fn save_in_parts(
     context: &metafix::ItemContext,
     progress: RwSignal<Progress>,
 ) -> Result<(SaveOutcome, MoviePatch), ItemFailure> {
-    let patch = patch_of(job, item, context).await?;
+    let (patch, head) = patch_of(job, item, context).await?;
     let total = patch.output_len();
     let file_name = patch.file_name(&item.media_file.filename);
     progress.update(|p| {
@@ -156,7 +159,16 @@ pub async fn save_in_parts(
     while received < total {
         progress.update(|p| p.bytes = received);
         let end = (received + PART_LEN).min(total);
-        let mut part = read(job, item, received..end, total).await?;
+        // What the first read brought is not read again.
+        let held = usize::try_from(received)
+            .ok()
+            .and_then(|start| head.get(start..usize::try_from(end).ok()?.min(head.len())))
+            .unwrap_or(&[]);
+        let mut part = held.to_vec();
+        let rest = received + part.len() as u64;
+        if rest < end {
+            part.extend(read(job, item, rest..end, total).await?);
+        }
         if part.len() as u64 != end - received {
             return Err(failure("the download ended before the end of the file"));
         }
