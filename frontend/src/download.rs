@@ -280,7 +280,9 @@ pub struct RangeBytes {
 /// helper's proxy, riding through faults as [`download`] does: a cut body goes
 /// on from where it broke, transient errors wait under [`RetryPolicy::MEDIA`],
 /// and an expired URL is refreshed. `total`, when known from an earlier range,
-/// must not change (else the file changed under us: a permanent error).
+/// must not change (else the file changed under us: a permanent error). `have`
+/// holds the range's first bytes when the caller has them already: only the rest
+/// is downloaded, into the same buffer (one allocation for the whole range).
 pub async fn download_range(
     api: &PickerApi,
     urls: &UrlBook,
@@ -288,14 +290,17 @@ pub async fn download_range(
     suffix: MediaSuffix,
     range: std::ops::Range<u64>,
     total: Option<u64>,
+    have: Vec<u8>,
 ) -> Result<RangeBytes, ApiError> {
     let env = BrowserEnv;
     let mut backoff = Backoff::new(RetryPolicy::MEDIA, env.now());
     let capacity = usize::try_from(range.end.saturating_sub(range.start))
         .unwrap_or(0)
         .min(crate::large::PART_LEN as usize);
+    let mut bytes = have;
+    bytes.reserve_exact(capacity.saturating_sub(bytes.len()));
     let mut got = RangeBytes {
-        bytes: Vec::with_capacity(capacity),
+        bytes,
         total: total.unwrap_or(0),
     };
     let mut known_total = total;

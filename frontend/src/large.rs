@@ -48,12 +48,13 @@ fn failure(message: impl Into<String>) -> ItemFailure {
     }
 }
 
-/// Reads `range` of the item's file.
+/// Reads `range` of the item's file, of which `have` holds the first bytes.
 async fn read(
     job: &Job,
     item: &PickedMediaItem,
     range: std::ops::Range<u64>,
     total: u64,
+    have: Vec<u8>,
 ) -> Result<Vec<u8>, ApiError> {
     let got = download::download_range(
         &job.api,
@@ -62,6 +63,7 @@ async fn read(
         MediaSuffix::DownloadVideo,
         range,
         Some(total),
+        have,
     )
     .await?;
     Ok(got.bytes)
@@ -82,6 +84,7 @@ async fn patch_of(
         MediaSuffix::DownloadVideo,
         0..FIRST_READ,
         None,
+        Vec::new(),
     )
     .await?;
     let (head, total) = (first.bytes, first.total);
@@ -96,7 +99,7 @@ async fn patch_of(
         let header_end = (offset + movie::BOX_HEADER_LEN as u64).min(total);
         let header = match from_head(&(offset..header_end)) {
             Some(bytes) => bytes.to_vec(),
-            None => read(job, item, offset..header_end, total).await?,
+            None => read(job, item, offset..header_end, total, Vec::new()).await?,
         };
         match movie::locate_moov(&header, offset, total) {
             MoovSearch::Next(next) => offset = next,
@@ -117,7 +120,7 @@ async fn patch_of(
         Some(range) => {
             let bytes = match from_head(&range) {
                 Some(bytes) => bytes.to_vec(),
-                None => read(job, item, range.clone(), total).await?,
+                None => read(job, item, range.clone(), total, Vec::new()).await?,
             };
             (bytes, range.start)
         }
@@ -164,11 +167,7 @@ pub async fn save_in_parts(
             .ok()
             .and_then(|start| head.get(start..usize::try_from(end).ok()?.min(head.len())))
             .unwrap_or(&[]);
-        let mut part = held.to_vec();
-        let rest = received + part.len() as u64;
-        if rest < end {
-            part.extend(read(job, item, rest..end, total).await?);
-        }
+        let mut part = read(job, item, received..end, total, held.to_vec()).await?;
         if part.len() as u64 != end - received {
             return Err(failure("the download ended before the end of the file"));
         }
