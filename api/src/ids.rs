@@ -82,6 +82,12 @@ token_id!(
     ItemId,
     "item id"
 );
+token_id!(
+    /// One resumable upload, named by the helper when it begins
+    /// ([`UploadStatus`](crate::UploadStatus)).
+    UploadId,
+    "upload id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use serde::{Deserialize, Serialize};
 
-pub use ids::{BatchId, InvalidId, ItemId};
+pub use ids::{BatchId, InvalidId, ItemId, UploadId};
 
 /// Header every state-changing `/api` call must carry: a cross-site form cannot
 /// send it, so the helper refuses `PUT`/`POST`/`DELETE` without it.
@@ -145,6 +145,57 @@ pub struct SaveOutcome {
     pub size: u64,
     /// Hex SHA-256 of the file.
     pub sha256: String,
+}
+
+/// The most bytes one part of a resumable upload may carry
+/// ([`routes::UPLOAD_PART`]); the helper refuses larger parts with 413.
+pub const UPLOAD_PART_MAX: u64 = 64 << 20;
+
+/// A resumable upload, for files too large to send in one request (videos of
+/// several GB): `POST` [`routes::UPLOAD_BEGIN`] begins one (or finds the one
+/// already under way for this member, batch and item, after a cut or a restart of
+/// either side), `PUT` [`routes::UPLOAD_PART`]`?offset=N` appends a part that must
+/// start exactly at `received`, `GET` [`routes::UPLOAD_PART`] says how much has
+/// arrived, and `POST` [`routes::UPLOAD_COMMIT`] publishes the file atomically and
+/// answers the same [`SaveOutcome`] as the one-request upload.
+///
+/// The answer to beginning an upload, to asking its state, and to a part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    /// The upload's id, for the part, state and commit URLs.
+    pub upload_id: UploadId,
+    /// Bytes the helper holds: the next part starts here.
+    pub received: u64,
+}
+
+/// The query of a part (`PUT` [`routes::UPLOAD_PART`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartQuery {
+    /// Where the part starts in the file: the upload's `received`, or the helper
+    /// answers 409 with an [`UploadConflict`].
+    pub offset: u64,
+}
+
+/// The query of a commit (`POST` [`routes::UPLOAD_COMMIT`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitQuery {
+    /// The file name to save under (already carrying the corrected extension).
+    pub filename: String,
+    /// When it was taken, as in [`UploadQuery::capture_time`].
+    pub capture_time: String,
+    /// The whole file's length: the helper refuses (409) a commit of an upload
+    /// holding any other number of bytes.
+    pub size: u64,
+}
+
+/// The body of a 409 from a part or a commit: the offset does not follow what
+/// the helper holds. Resume from `received`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadConflict {
+    /// What did not fit, for people.
+    pub error: String,
+    /// Bytes the helper holds.
+    pub received: u64,
 }
 
 /// One saved file, as the library's index records it.

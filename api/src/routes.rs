@@ -2,7 +2,7 @@
 //! `{name}` syntax) and the URL builders the app calls, side by side so they
 //! cannot drift apart. URLs are relative to the helper's origin.
 
-use crate::{BatchId, HistoryQuery, ItemId, UploadQuery};
+use crate::{BatchId, CommitQuery, HistoryQuery, ItemId, UploadId, UploadQuery};
 
 /// `GET`: 200 when the helper is ready.
 pub const HEALTHZ: &str = "/healthz";
@@ -16,6 +16,17 @@ pub const LOGOUT: &str = "/api/logout";
 pub const MEDIA: &str = "/api/media";
 /// `PUT` (body: the file, query: [`UploadQuery`]): [`SaveOutcome`](crate::SaveOutcome).
 pub const UPLOAD: &str = "/api/batches/{batch}/items/{item_id}";
+/// `POST`: begins a resumable upload of the item, or finds the one under way:
+/// [`UploadStatus`](crate::UploadStatus).
+pub const UPLOAD_BEGIN: &str = "/api/batches/{batch}/items/{item_id}/upload";
+/// `PUT ?offset=N` (body: the part, at most [`UPLOAD_PART_MAX`](crate::UPLOAD_PART_MAX)
+/// bytes) appends a part; `GET` says how much has arrived. Both answer
+/// [`UploadStatus`](crate::UploadStatus); a part that does not start at `received`
+/// is a 409 with an [`UploadConflict`](crate::UploadConflict).
+pub const UPLOAD_PART: &str = "/api/batches/{batch}/items/{item_id}/upload/{upload_id}";
+/// `POST ?filename=…&capture_time=…&size=…` ([`CommitQuery`]): publishes the
+/// upload, answering [`SaveOutcome`](crate::SaveOutcome).
+pub const UPLOAD_COMMIT: &str = "/api/batches/{batch}/items/{item_id}/upload/{upload_id}/commit";
 /// `GET`: [`BatchItems`](crate::BatchItems).
 pub const BATCH: &str = "/api/batches/{batch}";
 /// `GET`: the batch's saved files as one streamed zip.
@@ -53,6 +64,36 @@ pub fn upload(batch: &BatchId, item: &ItemId, query: &UploadQuery) -> String {
         .append_pair("capture_time", &query.capture_time)
         .finish();
     format!("/api/batches/{batch}/items/{item}?{query}")
+}
+
+/// `/api/batches/{batch}/items/{item_id}/upload`.
+pub fn upload_begin(batch: &BatchId, item: &ItemId) -> String {
+    format!("/api/batches/{batch}/items/{item}/upload")
+}
+
+/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}` (the state).
+pub fn upload_status(batch: &BatchId, item: &ItemId, upload: &UploadId) -> String {
+    format!("/api/batches/{batch}/items/{item}/upload/{upload}")
+}
+
+/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}?offset=N` (a part).
+pub fn upload_part(batch: &BatchId, item: &ItemId, upload: &UploadId, offset: u64) -> String {
+    format!("{}?offset={offset}", upload_status(batch, item, upload))
+}
+
+/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}/commit?filename=…&capture_time=…&size=…`.
+pub fn upload_commit(
+    batch: &BatchId,
+    item: &ItemId,
+    upload: &UploadId,
+    query: &CommitQuery,
+) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("filename", &query.filename)
+        .append_pair("capture_time", &query.capture_time)
+        .append_pair("size", &query.size.to_string())
+        .finish();
+    format!("{}/commit?{query}", upload_status(batch, item, upload))
 }
 
 /// `/api/batches/{batch}`.
@@ -127,6 +168,45 @@ mod tests {
                     "capture_time".to_owned(),
                     "2019-07-14T11:31:12+02:00".to_owned()
                 )
+            ]
+        );
+    }
+
+    #[test]
+    fn resumable_upload_builders_match_their_patterns() {
+        let batch: BatchId = "b1".parse().unwrap();
+        let item: ItemId = "i-2".parse().unwrap();
+        let upload: UploadId = "u_3".parse().unwrap();
+        let ids = [("batch", "b1"), ("item_id", "i-2"), ("upload_id", "u_3")];
+        assert_eq!(upload_begin(&batch, &item), fill(UPLOAD_BEGIN, &ids));
+        assert_eq!(
+            upload_status(&batch, &item, &upload),
+            fill(UPLOAD_PART, &ids)
+        );
+        assert_eq!(
+            upload_part(&batch, &item, &upload, 8 << 20),
+            format!("{}?offset=8388608", fill(UPLOAD_PART, &ids))
+        );
+        let query = CommitQuery {
+            filename: "a b&c.mp4".into(),
+            capture_time: "2019-07-14T11:31:12+02:00".into(),
+            size: 5 << 30,
+        };
+        let url = upload_commit(&batch, &item, &upload, &query);
+        let (path, query_text) = url.split_once('?').unwrap();
+        assert_eq!(path, fill(UPLOAD_COMMIT, &ids));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query_text.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("filename".to_owned(), "a b&c.mp4".to_owned()),
+                (
+                    "capture_time".to_owned(),
+                    "2019-07-14T11:31:12+02:00".to_owned()
+                ),
+                ("size".to_owned(), "5368709120".to_owned())
             ]
         );
     }

@@ -360,10 +360,13 @@ fn respond_bytes(
 ) -> Response {
     let full = original.len();
     let (chunks, total) = match window {
-        Some((start, end)) => (
-            slice_stream(chunk_stream(original), start, end - start + 1),
-            end - start + 1,
-        ),
+        Some((start, end)) => {
+            let (chunks, first) = chunk_stream_from(original, start);
+            (
+                slice_stream(chunks, start - first, end - start + 1),
+                end - start + 1,
+            )
+        }
         None => (chunk_stream(original), full),
     };
     let body = match fault {
@@ -458,29 +461,50 @@ fn slice_stream(
 
 /// The bytes as 64 KiB pieces; large videos are generated as they are sent.
 fn chunk_stream(original: Original) -> futures_util::stream::BoxStream<'static, Bytes> {
+    chunk_stream_from(original, 0).0
+}
+
+/// The pieces from about `start` on, and the offset of the first one's first byte
+/// (at most `start`). A large video's sample data starts at the 64 KiB piece that
+/// holds `start`, its generator jumped there: a range read costs its own length,
+/// however far into the file it starts (as Google's does).
+fn chunk_stream_from(
+    original: Original,
+    start: u64,
+) -> (futures_util::stream::BoxStream<'static, Bytes>, u64) {
     match original {
         Original::Whole(b) => {
             let pieces: Vec<Bytes> = (0..b.len())
                 .step_by(mp4::PAYLOAD_CHUNK)
                 .map(|i| b.slice(i..(i + mp4::PAYLOAD_CHUNK).min(b.len())))
                 .collect();
-            futures_util::stream::iter(pieces).boxed()
+            (futures_util::stream::iter(pieces).boxed(), 0)
         }
         Original::Streamed { head, spec } => {
-            let payload = futures_util::stream::unfold(
-                (Rng::new(spec.payload_seed), 0u64),
-                move |(mut rng, sent)| async move {
+            let head_len = head.len() as u64;
+            let piece = mp4::PAYLOAD_CHUNK as u64;
+            // Whole pieces of sample data before `start` are skipped, not generated.
+            let skipped = (start.saturating_sub(head_len) / piece * piece).min(spec.payload_len);
+            let mut rng = Rng::new(spec.payload_seed);
+            // Each piece but the last is a multiple of 8 bytes: one draw per 8.
+            rng.skip(skipped / 8);
+            let payload =
+                futures_util::stream::unfold((rng, skipped), move |(mut rng, sent)| async move {
                     if sent >= spec.payload_len {
                         return None;
                     }
-                    let n = (spec.payload_len - sent).min(mp4::PAYLOAD_CHUNK as u64) as usize;
+                    let n = (spec.payload_len - sent).min(piece) as usize;
                     let chunk = Bytes::from(mp4::payload_chunk(&mut rng, n));
                     Some((chunk, (rng, sent + n as u64)))
-                },
-            );
-            futures_util::stream::once(async move { head })
-                .chain(payload)
-                .boxed()
+                });
+            if skipped == 0 && start < head_len {
+                let stream = futures_util::stream::once(async move { head })
+                    .chain(payload)
+                    .boxed();
+                (stream, 0)
+            } else {
+                (payload.boxed(), head_len + skipped)
+            }
         }
     }
 }
@@ -511,6 +535,49 @@ mod tests {
         assert_eq!(emu.verify(&format!("{payload}.{}", "0".repeat(24))), None);
         assert_eq!(emu.verify("zz.zz"), None);
         assert_eq!(emu.verify("nodot"), None);
+    }
+
+    #[tokio::test]
+    async fn a_range_deep_in_a_large_video_is_the_same_bytes_as_from_the_start() {
+        let emu = Emulator::new(EmulatorConfig {
+            large_file_count: 1,
+            large_file_size: 3 << 20,
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let item = emu
+            .library()
+            .items()
+            .iter()
+            .find(|i| i.oddity == crate::library::Oddity::LargeMp4)
+            .unwrap();
+        let whole: Vec<u8> = chunk_stream(item.original().unwrap())
+            .collect::<Vec<Bytes>>()
+            .await
+            .concat();
+        assert_eq!(whole.len() as u64, item.original().unwrap().len());
+        let head_len = match item.original().unwrap() {
+            Original::Streamed { head, .. } => head.len(),
+            Original::Whole(_) => unreachable!("large videos are streamed"),
+        };
+        for start in [
+            0,
+            5,
+            head_len - 1,
+            head_len,
+            head_len + 1,
+            head_len + 65_536 * 3 + 17,
+            whole.len() - 1,
+        ] {
+            let (stream, first) = chunk_stream_from(item.original().unwrap(), start as u64);
+            assert!(first <= start as u64);
+            let len = (whole.len() - start).min(200_000) as u64;
+            let got: Vec<u8> = slice_stream(stream, start as u64 - first, len)
+                .collect::<Vec<Bytes>>()
+                .await
+                .concat();
+            assert_eq!(got, whole[start..start + len as usize], "from {start}");
+        }
     }
 
     #[test]

@@ -161,3 +161,15 @@ pub fn is_visible() -> bool {
         .document()
         .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
 }
+
+/// Puts the app's WebAssembly memory on `window.keepsakeWasmMemory`, so a test or
+/// a benchmark driving the tab can read how large it grew
+/// (`keepsakeWasmMemory.buffer.byteLength`): WASM memory never shrinks, so its
+/// size is the peak the app ever held.
+pub fn expose_wasm_memory() {
+    let _ = js_sys::Reflect::set(
+        &window(),
+        &JsValue::from_str("keepsakeWasmMemory"),
+        &wasm_bindgen::memory(),
+    );
+}

@@ -16,7 +16,10 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::retry::{self, RetryEnv, RetryPolicy, Retryable};
 
-pub use api::{BatchId, ClientConfig, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadQuery};
+pub use api::{
+    BatchId, ClientConfig, CommitQuery, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadId,
+    UploadQuery, UploadStatus,
+};
 
 /// What went wrong with a call, in words a person can act on, and in data the
 /// retry policy can act on.
@@ -395,6 +398,106 @@ pub async fn upload(
         fetch_json(request).await
     })
     .await
+}
+
+/// Begins a resumable upload of `item` (or finds the one under way, after a cut,
+/// a reload or a restart of the helper): its id and the bytes the helper holds.
+pub async fn begin_upload(batch: &BatchId, item: &ItemId) -> Result<UploadStatus, ApiError> {
+    let url = api::routes::upload_begin(batch, item);
+    with_retry(RetryPolicy::HELPER, || async {
+        let request = Request::post(&url)
+            .header(api::CSRF_HEADER, api::CSRF_VALUE)
+            .build()
+            .map_err(ApiError::network)?;
+        fetch_json(request).await
+    })
+    .await
+}
+
+/// Sends one part of a resumable upload, starting at `offset`; answers the bytes
+/// the helper then holds. A part the helper does not take at this offset (it
+/// holds another count: a retry of a part that had arrived, a restart that lost
+/// one) answers the count it holds too, so the caller goes on from there.
+pub async fn upload_part(
+    batch: &BatchId,
+    item: &ItemId,
+    upload: &UploadId,
+    offset: u64,
+    part: &[u8],
+) -> Result<u64, ApiError> {
+    let url = api::routes::upload_part(batch, item, upload, offset);
+    // Copied out of WASM memory once, not once per attempt.
+    let body = Uint8Array::from(part);
+    with_retry(RetryPolicy::HELPER, || async {
+        let response = Request::put(&url)
+            .header(api::CSRF_HEADER, api::CSRF_VALUE)
+            .header("Content-Type", "application/octet-stream")
+            .body(body.clone())
+            .map_err(ApiError::network)?
+            .send()
+            .await
+            .map_err(ApiError::network)?;
+        if response.status() == 409 {
+            let text = response.text().await.map_err(ApiError::network)?;
+            return serde_json::from_str::<api::UploadConflict>(&text)
+                .map(|conflict| conflict.received)
+                .map_err(|err| ApiError::Unexpected {
+                    status: 409,
+                    message: err.to_string(),
+                });
+        }
+        if !response.ok() {
+            return Err(error_from(response).await);
+        }
+        match response.json::<UploadStatus>().await {
+            Ok(status) => Ok(status.received),
+            Err(gloo_net::Error::JsError(err)) => Err(ApiError::network(err)),
+            Err(err) => Err(ApiError::Unexpected {
+                status: 200,
+                message: err.to_string(),
+            }),
+        }
+    })
+    .await
+}
+
+/// Publishes a resumable upload. A commit whose answer was lost (the retry finds
+/// no upload: it was published) answers with what the batch now holds of the item.
+pub async fn commit_upload(
+    batch: &BatchId,
+    item: &ItemId,
+    upload: &UploadId,
+    query: &CommitQuery,
+) -> Result<SaveOutcome, ApiError> {
+    let url = api::routes::upload_commit(batch, item, upload, query);
+    let mut attempts = 0;
+    let committed = with_retry(RetryPolicy::HELPER, || {
+        attempts += 1;
+        async {
+            let request = Request::post(&url)
+                .header(api::CSRF_HEADER, api::CSRF_VALUE)
+                .build()
+                .map_err(ApiError::network)?;
+            fetch_json(request).await
+        }
+    })
+    .await;
+    match committed {
+        Err(err) if err.status() == 404 && attempts > 1 => {
+            let saved = batch_items(batch).await?;
+            saved
+                .into_iter()
+                .find(|file| &file.item_id == item)
+                .map(|file| SaveOutcome {
+                    status: SaveStatus::Saved,
+                    path: file.path,
+                    size: file.size,
+                    sha256: file.sha256,
+                })
+                .ok_or(err)
+        }
+        other => other,
+    }
 }
 
 /// Copies a JS buffer into WASM memory.

@@ -267,6 +267,166 @@ async fn attempt(
     Ok(current.buffer.buffer())
 }
 
+/// A range of an item's bytes, and the length of the whole file.
+#[derive(Debug)]
+pub struct RangeBytes {
+    /// The bytes (fewer than asked only at the end of the file).
+    pub bytes: Vec<u8>,
+    /// The whole file's length, from `Content-Range`.
+    pub total: u64,
+}
+
+/// Downloads bytes `range` of `item`'s file (clamped to its end) through the
+/// helper's proxy, riding through faults as [`download`] does: a cut body goes
+/// on from where it broke, transient errors wait under [`RetryPolicy::MEDIA`],
+/// and an expired URL is refreshed. `total`, when known from an earlier range,
+/// must not change (else the file changed under us: a permanent error). `have`
+/// holds the range's first bytes when the caller has them already: only the rest
+/// is downloaded, into the same buffer (one allocation for the whole range).
+pub async fn download_range(
+    api: &PickerApi,
+    urls: &UrlBook,
+    item_id: &str,
+    suffix: MediaSuffix,
+    range: std::ops::Range<u64>,
+    total: Option<u64>,
+    have: Vec<u8>,
+) -> Result<RangeBytes, ApiError> {
+    let env = BrowserEnv;
+    let mut backoff = Backoff::new(RetryPolicy::MEDIA, env.now());
+    let capacity = usize::try_from(range.end.saturating_sub(range.start))
+        .unwrap_or(0)
+        .min(crate::large::PART_LEN as usize);
+    let mut bytes = have;
+    bytes.reserve_exact(capacity.saturating_sub(bytes.len()));
+    let mut got = RangeBytes {
+        bytes,
+        total: total.unwrap_or(0),
+    };
+    let mut known_total = total;
+    let mut refreshes = 0;
+    loop {
+        let (generation, base_url) = urls.url(api, item_id).await?;
+        let url = PickerApi::media_url_of(&base_url, suffix);
+        let before = got.bytes.len();
+        let err = match range_attempt(api, &url, &range, &mut known_total, &mut got.bytes).await {
+            Ok(()) => {
+                got.total = known_total.unwrap_or(0);
+                return Ok(got);
+            }
+            Err(err) => err,
+        };
+        if got.bytes.len() > before {
+            backoff.reset(env.now());
+        }
+        if err.status() == 403 && refreshes < MAX_REFRESHES {
+            refreshes += 1;
+            urls.refresh(api, generation).await?;
+            continue;
+        }
+        match backoff.after(&err, env.now(), env.random()) {
+            Verdict::Wait(wait) => env.sleep(wait).await,
+            Verdict::Permanent | Verdict::DeadlinePassed => return Err(err),
+        }
+    }
+}
+
+/// One request for the rest of `range` (what `got` lacks); the bytes are
+/// appended to `got`, even when the body breaks off.
+async fn range_attempt(
+    api: &PickerApi,
+    url: &str,
+    range: &std::ops::Range<u64>,
+    total: &mut Option<u64>,
+    got: &mut Vec<u8>,
+) -> Result<(), ApiError> {
+    let start = range.start + got.len() as u64;
+    let end = match *total {
+        Some(total) => range.end.min(total),
+        None => range.end,
+    };
+    if start >= end {
+        return Ok(());
+    }
+    let response = Request::get(url)
+        .header("Authorization", api.bearer())
+        .header("Range", &format!("bytes={start}-{}", end - 1))
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    let status = response.status();
+    if status != 206 {
+        if response.ok() {
+            return Err(ApiError::Unexpected {
+                status,
+                message: "the media server ignored the byte range asked for".into(),
+            });
+        }
+        return Err(client::error_from(response).await);
+    }
+    let headers = response.headers();
+    let Some((first, last, whole)) = headers
+        .get("content-range")
+        .as_deref()
+        .and_then(parse_content_range)
+    else {
+        return Err(ApiError::Unexpected {
+            status,
+            message: "a partial answer without a usable Content-Range".into(),
+        });
+    };
+    if total.is_some_and(|known| known != whole) {
+        return Err(ApiError::Unexpected {
+            status,
+            message: format!("the file changed size during the download ({whole} bytes now)"),
+        });
+    }
+    // The server may end the range early only at the end of the file.
+    let expected_last = end.min(whole).saturating_sub(1);
+    if first != start || last != expected_last || headers.get("content-encoding").is_some() {
+        return Err(ApiError::Unexpected {
+            status,
+            message: format!("asked for bytes {start}-{expected_last}, got {first}-{last}"),
+        });
+    }
+    *total = Some(whole);
+    let Some(body) = response.body() else {
+        return Err(ApiError::network("the answer had no body"));
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let want = last - first + 1;
+    let mut received = 0u64;
+    loop {
+        let chunk = match read_chunk(&reader).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(err) => {
+                return Err(ApiError::network(format!(
+                    "download cut off after {received} of {want} bytes ({err})"
+                )));
+            }
+        };
+        let len = u64::from(chunk.length());
+        if received + len > want {
+            let _ = reader.cancel();
+            return Err(ApiError::Unexpected {
+                status,
+                message: format!("more bytes than the {want} asked for"),
+            });
+        }
+        let at = got.len();
+        got.resize(at + chunk.length() as usize, 0);
+        chunk.copy_to(&mut got[at..]);
+        received += len;
+    }
+    if received != want {
+        return Err(ApiError::network(format!(
+            "download ended after {received} of {want} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// The next piece of the body; `None` at its end.
 async fn read_chunk(
     reader: &web_sys::ReadableStreamDefaultReader,

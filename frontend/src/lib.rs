@@ -11,6 +11,7 @@ pub mod client;
 pub mod components;
 pub mod download;
 pub mod flow;
+pub mod large;
 pub mod model;
 pub mod process;
 pub mod retry;
@@ -30,6 +31,7 @@ use crate::state::{Ctx, PendingRun};
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
+    browser::expose_wasm_memory();
     // A run this tab left unfinished (its sign-in expired, or the page was
     // reloaded) continues in the same batch once the user is signed in again.
     let pending = PendingRun::load();

@@ -114,8 +114,11 @@ impl Stage {
 pub struct Progress {
     /// Stage.
     pub stage: Stage,
-    /// Bytes of the fixed file (once known).
+    /// Bytes of the fixed file (once known); while a video is sent in parts, the
+    /// bytes the helper holds so far.
     pub bytes: u64,
+    /// The whole file's size while it is sent in parts (`bytes` of it are in).
+    pub total: Option<u64>,
     /// Why it failed.
     pub error: Option<String>,
     /// Path in the library once saved.
@@ -133,6 +136,7 @@ impl Default for Progress {
         Progress {
             stage: Stage::Waiting,
             bytes: 0,
+            total: None,
             error: None,
             saved_path: None,
             file_name: None,

@@ -7,8 +7,11 @@ use metafix::{FixOptions, ItemContext};
 use picker::{MediaSuffix, MediaType, PickedMediaItem};
 
 use crate::browser;
-use crate::client::{self, ApiError, BatchId, ItemId, PickerApi, SaveStatus, UploadQuery};
+use crate::client::{
+    self, ApiError, BatchId, ItemId, PickerApi, SaveOutcome, SaveStatus, UploadQuery,
+};
 use crate::download::{self, UrlBook};
+use crate::large;
 use crate::model::{Progress, Settings, Stage};
 
 /// Turns the settings card into metafix options, with the zone its time zone
@@ -99,15 +102,6 @@ async fn run(
             needs_sign_in: false,
         });
     }
-    let suffix = if item.kind == MediaType::Video {
-        MediaSuffix::DownloadVideo
-    } else {
-        MediaSuffix::Download
-    };
-    let original = download::download(&job.api, &job.urls, &item.id, suffix).await?;
-
-    progress.update(|p| p.stage = Stage::Fixing);
-    let input = client::to_vec(&original);
     let mut context = ItemContext::default()
         .with_create_time(item.create_time)
         .with_filename(item.media_file.filename.clone())
@@ -116,6 +110,19 @@ async fn run(
         context.camera_make = meta.camera_make.clone();
         context.camera_model = meta.camera_model.clone();
     }
+    let item_id: ItemId = item.id.parse().map_err(|err| ItemFailure {
+        message: format!("Google sent an item id the helper cannot store: {err}"),
+        needs_sign_in: false,
+    })?;
+    if item.kind == MediaType::Video {
+        // Any size, bounded memory: ranges in, parts out (see `large`).
+        let (saved, patch) = large::save_in_parts(job, item, &item_id, &context, progress).await?;
+        return finish(saved, patch.outcome(), progress);
+    }
+    let original = download::download(&job.api, &job.urls, &item.id, MediaSuffix::Download).await?;
+
+    progress.update(|p| p.stage = Stage::Fixing);
+    let input = client::to_vec(&original);
     let fixed = metafix::fix(&input, &job.options, &context);
     drop(input);
     let file_name = fixed.file_name(&item.media_file.filename);
@@ -145,15 +152,22 @@ async fn run(
         p.bytes = fixed.output_len() as u64;
     });
 
-    let item_id: ItemId = item.id.parse().map_err(|err| ItemFailure {
-        message: format!("Google sent an item id the helper cannot store: {err}"),
-        needs_sign_in: false,
-    })?;
     let query = UploadQuery {
         filename: file_name.clone(),
         capture_time,
     };
     let saved = client::upload(&job.batch, &item_id, &query, &body).await?;
+    finish(saved, fixed.outcome(), progress)
+}
+
+/// Shows the saved file; a file metafix could not edit is kept as it came (never
+/// lose a photo), but it is not "saved and unchanged": the user asked for edits
+/// it did not get.
+fn finish(
+    saved: SaveOutcome,
+    outcome: metafix::Outcome,
+    progress: RwSignal<Progress>,
+) -> Result<(), ItemFailure> {
     progress.update(|p| {
         p.stage = match saved.status {
             SaveStatus::Duplicate => Stage::Duplicate,
@@ -161,10 +175,9 @@ async fn run(
         };
         p.saved_path = Some(saved.path);
         p.bytes = saved.size;
+        p.total = None;
     });
-    // A file metafix could not edit is kept as it came (never lose a photo), but it
-    // is not "saved and unchanged": the user asked for edits it did not get.
-    if let metafix::Outcome::CouldNotEdit(why) = fixed.outcome() {
+    if let metafix::Outcome::CouldNotEdit(why) = outcome {
         return Err(ItemFailure {
             message: format!(
                 "saved as it came, but its metadata could not be edited: {}",

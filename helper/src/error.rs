@@ -45,6 +45,15 @@ pub enum AppError {
     /// The library's disk is full, or would fall below the configured free space.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// A resumable upload's part or commit does not follow what the helper holds;
+    /// the body names `received`, where the client resumes.
+    #[error("{message}")]
+    UploadConflict {
+        /// For people.
+        message: String,
+        /// Bytes the upload holds.
+        received: u64,
+    },
     /// A bug or an I/O failure on this server.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -63,6 +72,7 @@ impl AppError {
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            AppError::UploadConflict { .. } => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,7 +94,17 @@ impl IntoResponse for AppError {
             AppError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
-        let mut response = (status, Json(api::ErrorBody { error: message })).into_response();
+        let mut response = match &self {
+            AppError::UploadConflict { received, .. } => (
+                status,
+                Json(api::UploadConflict {
+                    error: message,
+                    received: *received,
+                }),
+            )
+                .into_response(),
+            _ => (status, Json(api::ErrorBody { error: message })).into_response(),
+        };
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()
@@ -106,6 +126,11 @@ impl From<library::Error> for AppError {
             library::Error::EmptyUpload | library::Error::UploadBroke(_) => {
                 AppError::BadRequest(err.to_string())
             }
+            library::Error::UploadNotFound => AppError::NotFound(err.to_string()),
+            library::Error::UploadOffset { received, .. } => AppError::UploadConflict {
+                message: err.to_string(),
+                received,
+            },
             library::Error::LowSpace { .. } | library::Error::DiskFull { .. } => {
                 tracing::warn!(error = %err, "an upload was refused for lack of disk space");
                 AppError::InsufficientStorage(err.to_string())

@@ -21,49 +21,92 @@ pub(crate) struct BoxRef {
     pub end: usize,
 }
 
+/// One box header read at `pos`, as [`boxes`] and the streaming
+/// [`crate::movie::locate_moov`] both read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoxHeader {
+    /// A box: its type, where its body starts and where it ends. `runs_past`: it
+    /// claims to end before its body or past `limit`, so `end` is `limit` and no box
+    /// follows it.
+    Box {
+        kind: [u8; 4],
+        body: u64,
+        end: u64,
+        runs_past: bool,
+    },
+    /// No (readable) box header here: the walk ends.
+    Stop,
+}
+
+/// Reads the box header at `pos` from `bytes` (the data from `pos` on; 16 bytes are
+/// enough for any header), inside a parent that ends at `limit`. Size 0 runs to
+/// `limit`; size 1 takes the 64-bit size that follows the type.
+pub(crate) fn box_header(bytes: &[u8], pos: u64, limit: u64) -> BoxHeader {
+    if pos.checked_add(8).is_none_or(|e| e > limit) {
+        return BoxHeader::Stop;
+    }
+    let (Some(size), Some(kind)) = (bytes.get(0..4), bytes.get(4..8)) else {
+        return BoxHeader::Stop;
+    };
+    let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]);
+    let kind = [kind[0], kind[1], kind[2], kind[3]];
+    let (body, end) = match size {
+        0 => (pos + 8, limit),
+        1 => {
+            let Some(b) = bytes.get(8..16) else {
+                return BoxHeader::Stop;
+            };
+            let mut large = [0u8; 8];
+            large.copy_from_slice(b);
+            let Some(end) = pos.checked_add(u64::from_be_bytes(large)) else {
+                return BoxHeader::Stop;
+            };
+            (pos + 16, end)
+        }
+        n => (pos + 8, pos.saturating_add(u64::from(n))),
+    };
+    if end < body || end > limit {
+        // A box that claims to run past its parent: keep what is there for reading.
+        BoxHeader::Box {
+            kind,
+            body,
+            end: limit,
+            runs_past: true,
+        }
+    } else {
+        BoxHeader::Box {
+            kind,
+            body,
+            end,
+            runs_past: false,
+        }
+    }
+}
+
 /// The boxes directly inside `range`, stopping at the first malformed header.
 pub(crate) fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
     let mut out = Vec::new();
     let mut pos = range.start;
     let limit = range.end.min(data.len());
-    while pos.checked_add(8).is_some_and(|e| e <= limit) {
-        let size = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
-        let mut kind = [0u8; 4];
-        kind.copy_from_slice(&data[pos + 4..pos + 8]);
-        let (body, end) = match size {
-            0 => (pos + 8, limit),
-            1 => {
-                let Some(b) = data.get(pos + 8..pos + 16) else {
-                    break;
-                };
-                let mut large = [0u8; 8];
-                large.copy_from_slice(b);
-                let Some(end) = usize::try_from(u64::from_be_bytes(large))
-                    .ok()
-                    .and_then(|l| pos.checked_add(l))
-                else {
-                    break;
-                };
-                (pos + 16, end)
-            }
-            n => (pos + 8, pos.saturating_add(n as usize)),
-        };
-        if end < body || end > limit {
-            // A box that claims to run past its parent: keep what is there for reading.
-            out.push(BoxRef {
-                kind,
-                start: pos,
-                body,
-                end: limit,
-            });
-            break;
-        }
+    while let BoxHeader::Box {
+        kind,
+        body,
+        end,
+        runs_past,
+    } = box_header(data.get(pos..).unwrap_or(&[]), pos as u64, limit as u64)
+    {
+        // Both within `data` (`end` ≤ `limit`; `body` was read from `data`), so the
+        // conversions hold on every target.
+        let (body, end) = (body as usize, end as usize);
         out.push(BoxRef {
             kind,
             start: pos,
             body,
             end,
         });
+        if runs_past {
+            break;
+        }
         pos = end;
     }
     out
@@ -250,17 +293,19 @@ fn shown(secs: u64) -> String {
     movie_time(secs).map_or_else(|| "0 (unset)".to_owned(), |t| t.to_string())
 }
 
-/// Patches zeroed (or, with `Overwrite`, all) creation/modification times in place in
-/// `header` (a copy of the input up to the end of `moov`). Returns whether it changed.
-pub(crate) fn fix_movie_dates(
-    header: &mut [u8],
+/// The edits that set zeroed (or, with `Overwrite`, all) creation/modification times
+/// of `dates` (found by [`movie_dates`] in the same bytes): each an offset into those
+/// bytes and the field's new big-endian value, the same length as the old one. The
+/// file is patched in place, so no other byte moves. Empty when nothing changes.
+pub(crate) fn movie_date_edits(
     dates: &[MovieDate],
     create: Timestamp,
     policy: DatePolicy,
     report: &mut Report,
-) -> bool {
+) -> Vec<(usize, Vec<u8>)> {
+    let mut edits = Vec::new();
     if policy == DatePolicy::Keep {
-        return false;
+        return edits;
     }
     let Ok(target) = u64::try_from(create.as_second() + EPOCH_1904) else {
         report.not_done(
@@ -268,9 +313,8 @@ pub(crate) fn fix_movie_dates(
             "set movie dates",
             "createTime is before 1904",
         );
-        return false;
+        return edits;
     };
-    let mut changed = false;
     let mut too_late = false;
     for d in dates {
         let fields = [
@@ -291,11 +335,7 @@ pub(crate) fn fix_movie_dates(
                 continue;
             }
             let bytes = target.to_be_bytes();
-            let Some(field) = header.get_mut(at..at + d.size) else {
-                continue;
-            };
-            field.copy_from_slice(&bytes[8 - d.size..]);
-            changed = true;
+            edits.push((at, bytes[8 - d.size..].to_vec()));
             report.change(
                 &format!("{} {name} time", d.kind),
                 None,
@@ -312,5 +352,5 @@ pub(crate) fn fix_movie_dates(
             "createTime is after 2040 and the boxes have 32-bit time fields",
         );
     }
-    changed
+    edits
 }

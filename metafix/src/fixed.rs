@@ -61,14 +61,7 @@ impl Fixed {
     /// JPEG → `IMG_1.jpg`); unchanged when the extension already names the format or
     /// the format is unknown.
     pub fn file_name(&self, original: &str) -> String {
-        if self.format == Format::Unknown {
-            return original.to_owned();
-        }
-        let (stem, ext) = crate::split_extension(original);
-        if ext.and_then(Format::from_extension) == Some(self.format) {
-            return original.to_owned();
-        }
-        format!("{stem}.{}", self.format.extension())
+        corrected_file_name(self.format, original)
     }
 
     /// The capture time the saved file should get as its modification time: what the
@@ -115,4 +108,16 @@ impl Fixed {
     pub fn output_len(&self) -> usize {
         self.header.len() + self.tail.len()
     }
+}
+
+/// `original` with its extension corrected for `format` (see [`Fixed::file_name`]).
+pub(crate) fn corrected_file_name(format: Format, original: &str) -> String {
+    if format == Format::Unknown {
+        return original.to_owned();
+    }
+    let (stem, ext) = crate::split_extension(original);
+    if ext.and_then(Format::from_extension) == Some(format) {
+        return original.to_owned();
+    }
+    format!("{stem}.{}", format.extension())
 }

@@ -80,6 +80,7 @@ mod png;
 mod webp;
 // Orchestration: one path per kind of file.
 mod image;
+pub mod movie;
 mod video;
 
 use serde::{Deserialize, Serialize};

@@ -1,25 +1,37 @@
 //! Fixing a movie (MP4/MOV): the fixed-size dates of its `mvhd`/`tkhd`/`mdhd` boxes,
-//! patched in place.
+//! patched in place. [`movie_edits`] decides what to change from the bytes that hold
+//! `moov`; [`fix_video`] (a whole file in memory) and [`crate::movie::fix_moov`] (only
+//! `moov`, for files too large to hold) both use it.
 
 use crate::dates::Capture;
 use crate::image::google_capture;
 use crate::report::{NotDoneKind, Report};
 use crate::{DatePolicy, FixOptions, Fixed, Format, ItemContext, bmff};
 
-pub(crate) fn fix_video(
-    input: &[u8],
-    format: Format,
+/// What to change in a movie: byte edits at offsets into the bytes given to
+/// [`movie_edits`] (each the same length as what it replaces), the capture time
+/// the saved file should get, and where `moov` ends in those bytes.
+pub(crate) struct MovieEdits {
+    pub edits: Vec<(usize, Vec<u8>)>,
+    pub capture: Option<Capture>,
+    pub moov_end: usize,
+}
+
+/// The date edits of the `moov` box found among the top-level boxes of `data` (a
+/// whole file, or just the `moov` box); `None` when `data` holds no `moov` (reported).
+pub(crate) fn movie_edits(
+    data: &[u8],
     options: &FixOptions,
     item: &ItemContext,
-    mut report: Report,
-) -> Fixed {
-    let Some((dates, moov_end)) = bmff::movie_dates(input) else {
+    report: &mut Report,
+) -> Option<MovieEdits> {
+    let Some((dates, moov_end)) = bmff::movie_dates(data) else {
         report.not_done(
             NotDoneKind::NoMovieDates,
             "set movie dates",
             "no moov box found",
         );
-        return Fixed::unchanged(input, format, report, google_capture(item));
+        return None;
     };
     if dates.is_empty() {
         report.not_done(
@@ -40,18 +52,45 @@ pub(crate) fn fix_video(
                 "no createTime is known for this item",
             );
         }
-        return Fixed::unchanged(input, format, report, file_time.map(Capture::instant));
+        return Some(MovieEdits {
+            edits: Vec::new(),
+            capture: file_time.map(Capture::instant),
+            moov_end,
+        });
     };
-    let mut header = input.get(..moov_end).unwrap_or(input).to_vec();
-    let changed = bmff::fix_movie_dates(&mut header, &dates, create, options.dates, &mut report);
+    let edits = bmff::movie_date_edits(&dates, create, options.dates, report);
+    let changed = !edits.is_empty();
     // Movie times are UTC and carry no offset.
     let capture = if changed && (file_time.is_none() || options.dates == DatePolicy::Overwrite) {
         Some(Capture::instant(create))
     } else {
         Some(Capture::instant(file_time.unwrap_or(create)))
     };
-    if !changed {
-        return Fixed::unchanged(input, format, report, capture);
+    Some(MovieEdits {
+        edits,
+        capture,
+        moov_end,
+    })
+}
+
+pub(crate) fn fix_video(
+    input: &[u8],
+    format: Format,
+    options: &FixOptions,
+    item: &ItemContext,
+    mut report: Report,
+) -> Fixed {
+    let Some(movie) = movie_edits(input, options, item, &mut report) else {
+        return Fixed::unchanged(input, format, report, google_capture(item));
+    };
+    if movie.edits.is_empty() {
+        return Fixed::unchanged(input, format, report, movie.capture);
+    }
+    let mut header = input.get(..movie.moov_end).unwrap_or(input).to_vec();
+    for (at, bytes) in &movie.edits {
+        if let Some(field) = header.get_mut(*at..at + bytes.len()) {
+            field.copy_from_slice(bytes);
+        }
     }
     let tail = header.len()..input.len();
     Fixed {
@@ -59,7 +98,7 @@ pub(crate) fn fix_video(
         tail,
         format,
         report,
-        capture,
+        capture: movie.capture,
         input_len: input.len(),
     }
 }

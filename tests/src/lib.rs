@@ -67,15 +67,19 @@ pub fn dist_dir() -> Option<PathBuf> {
     dist.join("index.html").is_file().then_some(dist)
 }
 
-/// Builds the `helper` binary once per test process and returns its path;
-/// `KEEPSAKE_HELPER_BIN` names a binary to use instead (benchmarks use a release
-/// build).
+/// Builds the `helper` binary once per test process and returns its path; or the
+/// binary `KEEPSAKE_HELPER` names (a benchmark's release build), as it is.
 pub fn helper_binary() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            if let Some(binary) = std::env::var_os("KEEPSAKE_HELPER_BIN") {
-                return Ok(PathBuf::from(binary));
+            if let Some(given) = std::env::var_os("KEEPSAKE_HELPER") {
+                let given = PathBuf::from(given);
+                return if given.is_file() {
+                    Ok(given)
+                } else {
+                    Err(format!("KEEPSAKE_HELPER: no binary at {}", given.display()))
+                };
             }
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
@@ -196,6 +200,11 @@ impl HelperProcess {
 }
 
 impl HelperProcess {
+    /// The helper's process id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the helper and hands back its library folder (for a restart).
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

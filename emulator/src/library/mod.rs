@@ -101,7 +101,8 @@ pub enum Oddity {
     Mp4ZeroDates,
     /// MP4 video still PROCESSING: `=dv` is refused.
     Mp4Processing,
-    /// A large MP4 (size configurable) for throughput tests; streamed.
+    /// A large MP4 (size configurable) with zeroed dates, for throughput tests;
+    /// streamed.
     LargeMp4,
 }
 
@@ -128,7 +129,7 @@ impl Oddity {
             Oddity::Mp4 => "MP4 video, READY",
             Oddity::Mp4ZeroDates => "MP4 video with zeroed mvhd/tkhd/mdhd dates",
             Oddity::Mp4Processing => "MP4 video still PROCESSING (=dv refused)",
-            Oddity::LargeMp4 => "large MP4 video (throughput)",
+            Oddity::LargeMp4 => "large MP4 video with zeroed dates (throughput)",
         }
     }
 
@@ -606,7 +607,9 @@ fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, config: &EmulatorConfi
         let fps = f64::from(timescale) / f64::from(frame_ticks);
         let seconds = rng.range(3, 12) as u32;
         let frames = (fps * f64::from(seconds)).round() as u32;
-        let mac_time = if oddity == Oddity::Mp4ZeroDates {
+        // The large videos carry zeroed dates too, as phone exports often do: so
+        // the app's streaming path (patching moov as the file goes by) has work.
+        let mac_time = if matches!(oddity, Oddity::Mp4ZeroDates | Oddity::LargeMp4) {
             0
         } else {
             u64::try_from(create_time.as_second()).unwrap_or(0) + MAC_EPOCH_OFFSET

@@ -60,8 +60,16 @@ fn RowDetails(row: Row) -> impl IntoView {
             {move || progress.with(|p| p.saved_path.clone()).map(|path| view! {
                 <dt>"Saved as"</dt><dd class="wrap" data-testid="saved-path">{path}</dd>
             })}
-            {move || progress.with(|p| (p.bytes > 0).then(|| human_bytes(p.bytes))).map(|size| view! {
-                <dt>"Size"</dt><dd>{size}</dd>
+            {move || progress.with(|p| match p.total {
+                Some(total) => Some(view! {
+                    <dt>"Sent"</dt>
+                    <dd data-testid="detail-sent">
+                        {format!("{} of {}", human_bytes(p.bytes), human_bytes(total))}
+                    </dd>
+                }.into_any()),
+                None => (p.bytes > 0).then(|| view! {
+                    <dt>"Size"</dt><dd>{human_bytes(p.bytes)}</dd>
+                }.into_any()),
             })}
         </dl>
         {move || progress.with(|p| p.error.clone()).map(|error| view! {

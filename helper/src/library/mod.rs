@@ -14,6 +14,7 @@ pub mod batch_zip;
 mod index;
 pub mod names;
 pub mod store;
+pub mod uploads;
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -21,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use api::{BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile};
+use api::{
+    BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadId,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use jiff::Timestamp;
@@ -31,6 +34,7 @@ use jiff::tz::Offset;
 
 use self::index::{Claim, Index};
 use self::store::{LinkError, SpaceFloor, Written};
+use self::uploads::{Taken, Uploads};
 
 pub use self::index::SCHEMA_VERSION;
 
@@ -128,6 +132,18 @@ pub enum Error {
     /// [`LibraryOptions`] that cannot work.
     #[error("invalid library option: {0}")]
     InvalidOption(String),
+    /// No such resumable upload for this member, batch and item (never begun,
+    /// committed, abandoned, or someone else's).
+    #[error("no such upload: begin it again")]
+    UploadNotFound,
+    /// A part (or a commit) that does not follow what the upload holds.
+    #[error("the upload holds {received} bytes, not {offset}: continue from {received}")]
+    UploadOffset {
+        /// Bytes the upload holds.
+        received: u64,
+        /// Where the part started (or the size the commit named).
+        offset: u64,
+    },
 }
 
 impl Error {
@@ -315,6 +331,10 @@ pub struct OpenReport {
     pub recovered_saves: usize,
     /// Saves that stopped before their file had its name: the claim was dropped.
     pub abandoned_saves: usize,
+    /// Resumable uploads found under way: their clients can go on.
+    pub resumable_uploads: usize,
+    /// Files of abandoned or half-begun resumable uploads deleted.
+    pub swept_uploads: usize,
 }
 
 /// The library root and its index. Cheap to clone; the lock is released when the
@@ -357,6 +377,8 @@ struct Shared {
     options: LibraryOptions,
     /// Held from the claim to the row (steps 3 to 5 above).
     publishing: Mutex<()>,
+    /// Resumable uploads under way.
+    uploads: Uploads,
     report: OpenReport,
     /// Locked for as long as the library is open.
     _lock: File,
@@ -398,8 +420,11 @@ impl Library {
         let index = Index::open(&root.join(DATABASE_NAME))?;
         // Safe only now: holding the lock, no other helper is writing temp files here.
         let swept = store::sweep_temp_files(root);
+        let (uploads, found) = Uploads::open(root);
         let mut report = OpenReport {
             swept_temp_files: swept.removed,
+            resumable_uploads: found.resumable,
+            swept_uploads: found.swept,
             ..OpenReport::default()
         };
         for claim in index.claims()? {
@@ -415,6 +440,8 @@ impl Library {
                 unsweepable_temp_files = swept.failed,
                 recovered_saves = report.recovered_saves,
                 abandoned_saves = report.abandoned_saves,
+                resumable_uploads = report.resumable_uploads,
+                swept_uploads = report.swept_uploads,
                 "the library was left mid-save (a crash or kill): repaired"
             );
         }
@@ -424,6 +451,7 @@ impl Library {
                 index,
                 options,
                 publishing: Mutex::new(()),
+                uploads,
                 report,
                 _lock: lock,
             }),
@@ -524,7 +552,104 @@ impl Library {
         .await
     }
 
-    /// Blocking: steps 2 to 5 of a save (see [`Library`]).
+    /// Begins a resumable upload of `item` (see [`uploads`]), or finds the one the
+    /// owner has under way for this batch and item: its id and the bytes it holds.
+    pub async fn begin_upload(
+        &self,
+        owner: &Owner,
+        batch: &BatchId,
+        item: &ItemId,
+    ) -> Result<(UploadId, u64), Error> {
+        self.shared
+            .uploads
+            .begin(owner.key(), batch, item, self.shared.options.min_free_bytes)
+            .await
+    }
+
+    /// The bytes a resumable upload holds.
+    pub async fn upload_received(
+        &self,
+        owner: &Owner,
+        batch: &BatchId,
+        item: &ItemId,
+        upload: &UploadId,
+    ) -> Result<u64, Error> {
+        self.shared
+            .uploads
+            .received(owner.key(), batch, item, upload)
+            .await
+    }
+
+    /// Appends a part at `offset` (which must be the bytes the upload holds,
+    /// else [`Error::UploadOffset`]); answers the bytes it then holds.
+    pub async fn append_part<S, E>(
+        &self,
+        owner: &Owner,
+        (batch, item, upload): (&BatchId, &ItemId, &UploadId),
+        offset: u64,
+        body: S,
+    ) -> Result<u64, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.shared
+            .uploads
+            .append(
+                owner.key(),
+                batch,
+                item,
+                upload,
+                offset,
+                body,
+                self.shared.options.min_free_bytes,
+            )
+            .await
+    }
+
+    /// Publishes a resumable upload of `size` bytes exactly as [`Library::save`]
+    /// publishes a one-request upload: a duplicate when the owner already holds the
+    /// item, otherwise linked under a free name, never overwriting, with its claim
+    /// and row. The upload is gone afterwards, whatever the outcome.
+    pub async fn commit_upload(
+        &self,
+        owner: &Owner,
+        upload: &UploadId,
+        request: SaveRequest,
+        size: u64,
+    ) -> Result<SaveOutcome, Error> {
+        if size == 0 {
+            return Err(Error::EmptyUpload);
+        }
+        let Taken { written, note } = self
+            .shared
+            .uploads
+            .take(owner.key(), &request.batch, &request.item_id, upload, size)
+            .await?;
+        let outcome = async {
+            if let Some(outcome) = self.existing(owner, &request).await? {
+                return Ok(outcome);
+            }
+            let filename = names::sanitize_filename(&request.filename);
+            let relative_dir = names::capture_folder(request.capture_time.local);
+            let dir = self.owner_dir(owner).join(&relative_dir);
+            let owner = owner.clone();
+            self.blocking(move |lib| {
+                store::create_dir_durable(&dir)
+                    .map_err(Error::io("creating a folder in the library"))?;
+                lib.publish(&owner, &request, written, &dir, &relative_dir, &filename)
+            })
+            .await
+        }
+        .await;
+        // Published, a duplicate, or failed: the part file is gone (linked, or
+        // deleted with its temp handle), so its note goes too.
+        let _ = tokio::task::spawn_blocking(move || Taken::forget(&note)).await;
+        outcome
+    }
+
+    /// Blocking: steps 2 to 5 of a save (see [`Library`]), shared by the one-request
+    /// save and the commit of a resumable upload.
     fn publish(
         &self,
         owner: &Owner,
@@ -1271,6 +1396,7 @@ mod tests {
                 swept_temp_files: 1,
                 recovered_saves: 0,
                 abandoned_saves: 1,
+                ..OpenReport::default()
             }
         );
         assert!(files_under(dir.path()).is_empty());

@@ -135,7 +135,7 @@ pub fn create_temp(floor: &SpaceFloor) -> Result<NamedTempFile, Error> {
 
 /// Blocking: `create_dir_all`, then syncs the parent of every folder it made, so a
 /// new `<YYYY>/<MM>` cannot vanish in a power cut with the photo fsynced inside it.
-fn create_dir_durable(dir: &Path) -> io::Result<()> {
+pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     let made: Vec<&Path> = dir
         .ancestors()
         .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())

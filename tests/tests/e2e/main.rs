@@ -17,6 +17,7 @@ mod family;
 mod faults;
 mod fix_command;
 mod hostile_input;
+mod large_video;
 mod library_crash;
 mod pick;
 mod sample_library;
