@@ -25,9 +25,20 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// Fetches `urls` through the helper's proxy, `parallel` at a time; the bytes.
-async fn fetch_all(base: &str, token: &str, urls: &[String], parallel: usize) -> u64 {
-    let queue = Arc::new(Mutex::new(urls.to_vec()));
+/// One photo for the plain client: its download URL and what an upload names.
+#[derive(Clone)]
+struct Photo {
+    url: String,
+    id: String,
+    filename: String,
+    create_time: String,
+}
+
+/// Fetches `photos` through the helper's proxy, `parallel` at a time, and with
+/// `save` uploads each to the helper as the app does (same route, bytes as they
+/// came); the bytes fetched.
+async fn fetch_all(base: &str, token: &str, photos: &[Photo], parallel: usize, save: bool) -> u64 {
+    let queue = Arc::new(Mutex::new(photos.to_vec()));
     let http = reqwest::Client::new();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..parallel {
@@ -36,10 +47,10 @@ async fn fetch_all(base: &str, token: &str, urls: &[String], parallel: usize) ->
         workers.spawn(async move {
             let mut bytes = 0u64;
             loop {
-                let Some(url) = queue.lock().unwrap().pop() else {
+                let Some(photo) = queue.lock().unwrap().pop() else {
                     return bytes;
                 };
-                let proxied = format!("{base}{}", api::routes::media(&url));
+                let proxied = format!("{base}{}", api::routes::media(&photo.url));
                 let body = http
                     .get(&proxied)
                     .bearer_auth(&token)
@@ -52,6 +63,24 @@ async fn fetch_all(base: &str, token: &str, urls: &[String], parallel: usize) ->
                     .await
                     .unwrap();
                 bytes += body.len() as u64;
+                if save {
+                    let upload = api::routes::upload(
+                        &"bfloor".parse().unwrap(),
+                        &photo.id.parse().unwrap(),
+                        &api::UploadQuery {
+                            filename: photo.filename.clone(),
+                            capture_time: photo.create_time.clone(),
+                        },
+                    );
+                    http.put(format!("{base}{upload}"))
+                        .header(api::CSRF_HEADER, api::CSRF_VALUE)
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .error_for_status()
+                        .unwrap();
+                }
             }
         });
     }
@@ -78,29 +107,10 @@ fn wasm_sizes(dist: &std::path::Path) -> (u64, u64, u64) {
     (size(wasm), size(gz.into()), size(br.into()))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "a benchmark: scripts/bench-app runs it against a release helper"]
-async fn bench_app_saves_phone_photos() {
-    let photos: usize = env_or("KEEPSAKE_BENCH_PHOTOS", 200);
-    let photo_size: String = env_or("KEEPSAKE_BENCH_PHOTO_SIZE", "4M".to_owned());
-    helper::media_proxy::install_crypto_provider();
-    let dist = dist_dir().expect("a built app: ./scripts/build-app");
-    let extra = (photos + 10).to_string();
-    let helper = HelperProcess::start_demo(
-        Some(&dist),
-        &[
-            "--demo-large-files",
-            "0",
-            "--demo-no-processing-video",
-            "--demo-extra-photos",
-            &extra,
-            "--demo-photo-size",
-            &photo_size,
-        ],
-    )
-    .unwrap();
-
-    // The loopback floor: the same photos' bytes through the proxy, 3 at a time.
+/// Signs in at `helper`'s demo Google as a plain client, picks everything, and
+/// returns the token and the first `count` photos (the app's picks: the picker's
+/// first photos).
+async fn photos_of(helper: &HelperProcess, count: usize) -> (String, Vec<Photo>) {
     let emu = Emu {
         origin: helper.base_url.clone(),
         emulator: emulator::Emulator::new(keepsake_tests::emulator_client::config()).unwrap(),
@@ -112,22 +122,61 @@ async fn bench_app_saves_phone_photos() {
     let token = emu.sign_in(MARIA).await;
     let (session, _) = emu.picked_session(&token, None).await;
     let listed = emu.list_all(&token, &session, Some("100")).await;
-    let urls: Vec<String> = listed
+    let photos: Vec<Photo> = listed
         .iter()
         .filter(|item| item["type"] == "PHOTO")
-        .take(photos)
-        .map(|item| format!("{}=d", item["mediaFile"]["baseUrl"].as_str().unwrap()))
+        .take(count)
+        .map(|item| Photo {
+            url: format!("{}=d", item["mediaFile"]["baseUrl"].as_str().unwrap()),
+            id: item["id"].as_str().unwrap().to_owned(),
+            filename: item["mediaFile"]["filename"].as_str().unwrap().to_owned(),
+            create_time: item["createTime"].as_str().unwrap().to_owned(),
+        })
         .collect();
-    assert_eq!(urls.len(), photos, "the library has {photos} photos");
+    assert_eq!(photos.len(), count, "the library has {count} photos");
+    (token, photos)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: scripts/bench-app runs it against a release helper"]
+async fn bench_app_saves_phone_photos() {
+    let photos: usize = env_or("KEEPSAKE_BENCH_PHOTOS", 200);
+    let photo_size: String = env_or("KEEPSAKE_BENCH_PHOTO_SIZE", "4M".to_owned());
+    helper::media_proxy::install_crypto_provider();
+    let dist = dist_dir().expect("a built app: ./scripts/build-app");
+    let extra = (photos + 10).to_string();
+    let flags = [
+        "--demo-large-files",
+        "0",
+        "--demo-no-processing-video",
+        "--demo-extra-photos",
+        &extra,
+        "--demo-photo-size",
+        &photo_size,
+    ];
+    let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+
+    // The loopback floor: the same photos' bytes through the proxy, 3 at a time.
+    let (token, photos_listed) = photos_of(&helper, photos).await;
     let warm = Instant::now();
-    fetch_all(&helper.base_url, &token, &urls, 3).await;
+    fetch_all(&helper.base_url, &token, &photos_listed, 3, false).await;
     eprintln!(
         "bench: first pass (the emulator encodes its photos) {:.1} s",
         warm.elapsed().as_secs_f64()
     );
     let floor_started = Instant::now();
-    let floor_bytes = fetch_all(&helper.base_url, &token, &urls, 3).await;
+    let floor_bytes = fetch_all(&helper.base_url, &token, &photos_listed, 3, false).await;
     let floor = floor_started.elapsed();
+
+    // The same, each photo also saved through the helper (on a second helper, so
+    // the app's run does not find them saved already).
+    let saver = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let (save_token, save_photos) = photos_of(&saver, photos).await;
+    fetch_all(&saver.base_url, &save_token, &save_photos, 3, false).await;
+    let save_started = Instant::now();
+    fetch_all(&saver.base_url, &save_token, &save_photos, 3, true).await;
+    let save_floor = save_started.elapsed();
+    drop(saver);
 
     // The app.
     let browser = Browser::start().await.expect("chromium and chromedriver");
@@ -135,6 +184,17 @@ async fn bench_app_saves_phone_photos() {
     let mut shots = Screenshots::new("bench-app");
     client.goto(&helper.base_url).await.unwrap();
     sign_in(client, &mut shots).await;
+    let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 3);
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=parallel]');
+             s.value = String(arguments[0]);
+             s.dispatchEvent(new Event('change'));
+             return null;",
+            vec![serde_json::json!(parallel)],
+        )
+        .await
+        .unwrap();
     pick_first(client, &mut shots, photos).await;
     let started = Instant::now();
     let mut peak_heap = 0u64;
@@ -177,7 +237,7 @@ async fn bench_app_saves_phone_photos() {
 
     let mb = |bytes: u64, time: Duration| bytes as f64 / 1e6 / time.as_secs_f64();
     let (raw, gz, br) = wasm_sizes(&dist);
-    println!("bench-app: {photos} photos of about {photo_size}");
+    println!("bench-app: {photos} photos of about {photo_size}, {parallel} at a time in the app");
     println!(
         "  app:   {:.1} s from Done to the last saved, {:.2} items/s, {:.1} MB/s ({:.0} MB saved)",
         elapsed.as_secs_f64(),
@@ -191,8 +251,14 @@ async fn bench_app_saves_phone_photos() {
         mb(floor_bytes, floor)
     );
     println!(
-        "  ratio: the app takes {:.2}x the floor's time",
-        elapsed.as_secs_f64() / floor.as_secs_f64()
+        "  floor with saving: {:.1} s, {:.1} MB/s (the same, each photo also uploaded to the helper and saved)",
+        save_floor.as_secs_f64(),
+        mb(floor_bytes, save_floor)
+    );
+    println!(
+        "  ratio: the app takes {:.2}x the floor's time, {:.2}x the floor with saving",
+        elapsed.as_secs_f64() / floor.as_secs_f64(),
+        elapsed.as_secs_f64() / save_floor.as_secs_f64()
     );
     println!(
         "  tab:   peak JS heap {:.1} MB (performance.memory.usedJSHeapSize)",

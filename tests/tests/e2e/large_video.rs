@@ -65,7 +65,16 @@ fn mib(bytes: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_1_gib_video_is_saved_in_parts_byte_identical_but_its_dates_with_bounded_tab_memory() {
-    save_large_video("1G", 1 << 30, true).await;
+    save_large_video("1G", 1 << 30, true, false).await;
+}
+
+/// The helper is killed (`kill -9`) while a 256 MiB video's parts are arriving,
+/// and started again on the same address and library: the app resumes from the
+/// parts the helper kept, and the saved file is still byte-identical to the
+/// original but its dates.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_video_upload_resumes_after_the_helper_is_killed_midway() {
+    save_large_video("256M", 256 << 20, true, true).await;
 }
 
 /// The benchmark of `scripts/bench-large`: a `KEEPSAKE_BENCH_SIZE` video (4G unless
@@ -78,7 +87,7 @@ async fn bench_large_video() {
     let size_arg = std::env::var("KEEPSAKE_BENCH_SIZE").unwrap_or_else(|_| "4G".into());
     let size = parse_size(&size_arg).expect("KEEPSAKE_BENCH_SIZE like 4G or 512M");
     let verify = std::env::var("KEEPSAKE_BENCH_VERIFY").is_ok_and(|v| v == "1");
-    save_large_video(&size_arg, size, verify).await;
+    save_large_video(&size_arg, size, verify, false).await;
 }
 
 fn parse_size(text: &str) -> Option<u64> {
@@ -99,8 +108,9 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// Saves one `size`-byte demo video from the browser and checks the tab's memory;
-/// with `verify`, also the saved bytes against the original.
-async fn save_large_video(size_arg: &str, size: u64, verify: bool) {
+/// with `verify`, also the saved bytes against the original; with `restart`, the
+/// helper is killed and restarted once parts of the upload have arrived.
+async fn save_large_video(size_arg: &str, size: u64, verify: bool, restart: bool) {
     let Some(dist) = dist_dir() else {
         skip_or_fail(
             "KEEPSAKE_REQUIRE_BROWSER",
@@ -111,18 +121,20 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool) {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let mut shots = Screenshots::new("large-video");
-    let helper = HelperProcess::start_demo(
-        Some(&dist),
-        &[
-            "--demo-large-files",
-            "1",
-            "--demo-large-file-size",
-            size_arg,
-            "--demo-no-processing-video",
-        ],
-    )
-    .unwrap();
+    let mut shots = Screenshots::new(if restart {
+        "large-video-restart"
+    } else {
+        "large-video"
+    });
+    let flags = [
+        "--demo-large-files",
+        "1",
+        "--demo-large-file-size",
+        size_arg,
+        "--demo-no-processing-video",
+    ];
+    let mut helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let mut restarted_at = None;
     // The same library in this process: the oracle for the original's bytes.
     let emu = emulator_client::start(EmulatorConfig {
         large_file_count: 1,
@@ -168,6 +180,20 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool) {
             break;
         }
         assert_ne!(stage, "failed", "the video failed to save");
+        if restart && restarted_at.is_none() {
+            // Kill once a few parts are in the helper's upload file.
+            let received: u64 = walk_files(&helper.library.path().join(".keepsake-uploads"))
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "part"))
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            if received >= 48 << 20 {
+                helper = helper.restart(Some(&dist), &flags).unwrap();
+                restarted_at = Some(received);
+                shots.take(client, "helper-restarted").await;
+            }
+        }
         if !shot_midway && started.elapsed() > Duration::from_secs(5) {
             shots.take(client, "uploading").await;
             shot_midway = true;
@@ -179,6 +205,14 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let took = started.elapsed();
+    if restart {
+        let received = restarted_at.expect("the helper was killed before the video was saved");
+        assert!(
+            received < size,
+            "killed midway: {received} of {size} bytes in"
+        );
+        println!("helper killed with {received} of {size} bytes received; the upload resumed");
+    }
     sample(client, &mut peaks).await;
     shots.take(client, "saved").await;
     println!(
