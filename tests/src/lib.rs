@@ -205,6 +205,33 @@ impl HelperProcess {
         self.child.id()
     }
 
+    /// The names of the files saved in its library folder, at any depth: none of
+    /// the helper's own (`.keepsake…` files and folders: index, lock, uploads).
+    pub fn saved_files(&self) -> Vec<String> {
+        let root = self.library.path();
+        walk_files(root)
+            .into_iter()
+            .filter(|p| {
+                !p.strip_prefix(root)
+                    .unwrap_or(p)
+                    .components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with(".keepsake"))
+            })
+            .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+            .collect()
+    }
+
+    /// Asserts the library holds `count` saved files, none a `name (2).jpg`: one
+    /// file per item, nothing saved twice.
+    pub fn assert_one_file_each(&self, count: usize) {
+        let files = self.saved_files();
+        assert_eq!(files.len(), count, "files in the library: {files:?}");
+        assert!(
+            files.iter().all(|name| !name.contains(" (")),
+            "a duplicate file name: {files:?}"
+        );
+    }
+
     /// Stops the helper and hands back its library folder (for a restart).
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

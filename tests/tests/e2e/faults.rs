@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use keepsake_tests::{Browser, HelperProcess, Screenshots, dist_dir, skip_or_fail, walk_files};
+use keepsake_tests::{Browser, HelperProcess, Screenshots, dist_dir, skip_or_fail};
 
 use crate::browser::{css, pick, sign_in, tiles_in};
 
@@ -139,18 +139,7 @@ async fn run(
     );
 
     // Exactly one file per item in the library folder, none a `name (2).jpg`.
-    let on_disk: Vec<String> = walk_files(helper.library.path())
-        .into_iter()
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().into_owned();
-            (!name.starts_with(".keepsake")).then_some(name)
-        })
-        .collect();
-    assert_eq!(on_disk.len(), count, "files in the library: {on_disk:?}");
-    assert!(
-        on_disk.iter().all(|name| !name.contains(" (")),
-        "a duplicate file name: {on_disk:?}"
-    );
+    helper.assert_one_file_each(count);
     Run {
         picked,
         files,
@@ -345,15 +334,7 @@ async fn an_expired_token_pauses_the_run_and_a_new_sign_in_finishes_it() {
         sign_ins >= 1,
         "every item was saved before the token ran out: nothing was tested"
     );
-    let files: Vec<String> = walk_files(helper.library.path())
-        .into_iter()
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().into_owned();
-            (!name.starts_with(".keepsake")).then_some(name)
-        })
-        .collect();
-    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
-    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    helper.assert_one_file_each(PICKS);
     eprintln!(
         "token expiry: {PICKS} items saved over {sign_ins} new sign-in(s); {} saved before the first",
         saved_at_first_pause.unwrap_or(PICKS)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Client;
 use keepsake_tests::{
     BROWSER_STEP, Browser, HelperProcess, Screenshots, dist_dir, eventually, new_window,
-    skip_or_fail, walk_files,
+    skip_or_fail,
 };
 use serde_json::json;
 
@@ -261,15 +261,7 @@ async fn a_helper_killed_and_restarted_mid_run_finishes_the_run() {
     let mut settled = tiles_in(client, "saved").await;
     settled.extend(tiles_in(client, "duplicate").await);
     assert_eq!(settled, picked);
-    let files: Vec<String> = walk_files(helper.library.path())
-        .into_iter()
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().into_owned();
-            (!name.starts_with(".keepsake")).then_some(name)
-        })
-        .collect();
-    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
-    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    helper.assert_one_file_each(PICKS);
     eprintln!("helper restart: {saved_before} of {PICKS} saved before the kill, all after");
     client.clone().close().await.unwrap();
 }
@@ -281,17 +273,6 @@ async fn tiles_in_any(client: &Client, stages: &[&str]) -> BTreeSet<String> {
         ids.extend(tiles_in(client, stage).await);
     }
     ids
-}
-
-/// Files in the helper's library folder, not its own.
-fn library_files(helper: &HelperProcess) -> Vec<String> {
-    walk_files(helper.library.path())
-        .into_iter()
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().into_owned();
-            (!name.starts_with(".keepsake")).then_some(name)
-        })
-        .collect()
 }
 
 /// Cancel mid-run: nothing new starts, the items under way finish, the picking
@@ -347,7 +328,7 @@ async fn cancel_keeps_what_is_saved_deletes_the_session_and_picking_again_finish
         "every item saved or cancelled, none left under way or failed"
     );
     assert_eq!(
-        library_files(&helper).len(),
+        helper.saved_files().len(),
         saved.len(),
         "the library holds exactly what the app shows as saved"
     );
@@ -376,8 +357,6 @@ async fn cancel_keeps_what_is_saved_deletes_the_session_and_picking_again_finish
     })
     .await;
     shots.take(client, "picked-again").await;
-    let files = library_files(&helper);
-    assert_eq!(files.len(), PICKS, "one file per item: {files:?}");
-    assert!(files.iter().all(|name| !name.contains(" (")), "{files:?}");
+    helper.assert_one_file_each(PICKS);
     client.clone().close().await.unwrap();
 }
