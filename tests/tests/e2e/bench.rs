@@ -184,7 +184,7 @@ async fn bench_app_saves_phone_photos() {
     let mut shots = Screenshots::new("bench-app");
     client.goto(&helper.base_url).await.unwrap();
     sign_in(client, &mut shots).await;
-    let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 3);
+    let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 4);
     client
         .execute(
             "const s = document.querySelector('[data-testid=parallel]');
