@@ -265,12 +265,16 @@ impl ChromeDriver {
     /// Starts ChromeDriver on a free port and polls until it answers.
     fn start(binary: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting chromedriver")?;
+            .stderr(Stdio::null());
+        // Its own process group, which the Chromium it starts joins: dropping the
+        // driver ends the browser too, even when a test failed before closing it.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().context("starting chromedriver")?;
         let driver = ChromeDriver {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -290,6 +294,12 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        // The whole group: ChromeDriver and the browser it started.
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
