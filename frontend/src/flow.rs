@@ -13,21 +13,26 @@ use picker::{PickedMediaItem, PickingSession, PollDecision, PollSchedule};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
+use crate::batch::{Event, Slot};
 use crate::browser;
 use crate::client::{self, ApiError, BatchId, BrowserEnv, PickerApi};
 use crate::download::UrlBook;
 use crate::model::{Progress, Settings, Stage};
 use crate::process::{self, ItemFailure, Job};
 use crate::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
-use crate::state::{Ctx, PendingRun, Phase, Row};
+use crate::state::{Ctx, PendingRun, Row};
 use metafix::FixOptions;
 
 /// Starts a picking session and carries it through to the end.
 pub async fn pick_and_process(ctx: Ctx) {
+    // One run at a time (a second click, a second tab's resume…).
+    if ctx.run.advance(Event::Start).is_err() {
+        return;
+    }
     let Some((api, job)) = prepare(&ctx).await else {
+        let _ = ctx.run.advance(Event::Stopped);
         return;
     };
-    ctx.phase.set(Phase::Creating);
     let request_id = match browser::random_id() {
         Ok(id) => id,
         Err(message) => return ctx.stop(&message),
@@ -36,8 +41,8 @@ pub async fn pick_and_process(ctx: Ctx) {
         Ok(session) => session,
         Err(err) => return ctx.stop_api("could not start a picking session", &err),
     };
-    ctx.remember_run(&session.id);
-    ctx.phase.set(Phase::Picking(session.clone()));
+    ctx.run.remember(&session.id);
+    let _ = ctx.run.advance(Event::Created(session.clone()));
 
     let session_id = session.id.clone();
     match wait_for_picks(&ctx, &api, session).await {
@@ -45,19 +50,19 @@ pub async fn pick_and_process(ctx: Ctx) {
         Ok(None) => {
             // Cancelled or timed out: the session is of no further use.
             let _ = api.delete_session(&session_id).await;
-            ctx.forget_run();
-            ctx.phase.set(Phase::Idle);
+            ctx.run.forget();
+            let _ = ctx.run.advance(Event::Stopped);
             return;
         }
         Err(err) => return ctx.stop_api("lost the picking session", &err),
     }
 
-    ctx.phase.set(Phase::Listing);
+    let _ = ctx.run.advance(Event::Picked);
     let items = match api.list_all(&session_id).await {
         Ok(items) => items,
         Err(err) => return ctx.stop_api("could not list the picked items", &err),
     };
-    let work = ctx.add_items(items);
+    let work = ctx.run.add_items(items);
     run(&ctx, &api, job, &session_id, work).await;
 }
 
@@ -65,22 +70,25 @@ pub async fn pick_and_process(ctx: Ctx) {
 /// reloaded): lists its session again, marks what the helper already saved, and
 /// processes the rest.
 pub async fn resume(ctx: Ctx, pending: PendingRun) {
+    if ctx.run.advance(Event::Relist).is_err() {
+        return;
+    }
     let Some((api, job)) = prepare(&ctx).await else {
+        let _ = ctx.run.advance(Event::Stopped);
         return;
     };
-    ctx.phase.set(Phase::Listing);
     let items = match api.list_all(&pending.session).await {
         Ok(items) => items,
         Err(err) => {
             // The session expired or was deleted: nothing left to resume.
-            ctx.forget_run();
+            ctx.run.forget();
             return ctx.stop_api(
                 "could not resume the last run (pick the photos again)",
                 &err,
             );
         }
     };
-    ctx.remember_run(&pending.session);
+    ctx.run.remember(&pending.session);
     let saved: HashMap<String, api::SavedFile> = match client::batch_items(&job.0).await {
         // A file the user has since deleted from the folder is fetched again.
         Ok(saved) => saved
@@ -91,9 +99,9 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
         Err(err) => return ctx.stop_api("could not ask the helper what it saved", &err),
     };
     let mut work = Vec::new();
-    for (row, item) in ctx.add_items(items) {
+    for (row, item) in ctx.run.add_items(items) {
         match saved.get(&row.item.id) {
-            Some(file) => row.progress.set(Progress {
+            Some(file) => row.set_progress(Progress {
                 stage: Stage::Saved,
                 bytes: file.size,
                 saved_path: Some(file.path.clone()),
@@ -108,31 +116,32 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
 /// Processes the batch's failed items again (those failed for `reason`, or all),
 /// with fresh download URLs.
 pub async fn retry_failed(ctx: Ctx, reason: Option<String>) {
-    let Some(session) = ctx.open_session.get_untracked() else {
+    let Some(session) = ctx.run.open_session.get_untracked() else {
         return;
     };
+    if ctx.run.advance(Event::Relist).is_err() {
+        return;
+    }
     let Some((api, job)) = prepare(&ctx).await else {
+        let _ = ctx.run.advance(Event::Stopped);
         return;
     };
-    ctx.phase.set(Phase::Listing);
     // Download URLs live an hour: list again for fresh ones.
     let fresh: HashMap<String, PickedMediaItem> = match api.list_all(&session).await {
         Ok(items) => items.into_iter().map(|i| (i.id.clone(), i)).collect(),
         Err(err) => {
-            ctx.forget_run();
+            ctx.run.forget();
             return ctx.stop_api("could not list the picked items again", &err);
         }
     };
-    let rows = ctx.rows.get_untracked();
-    let work: Vec<(Row, PickedMediaItem)> = rows
-        .iter()
-        .filter(|row| {
-            row.progress.with_untracked(|p| {
-                p.stage == Stage::Failed
-                    && reason.as_ref().is_none_or(|r| p.error.as_ref() == Some(r))
-            })
+    let work: Vec<(Row, PickedMediaItem)> = ctx
+        .run
+        .peek(|batch| batch.failed(reason.as_deref()))
+        .into_iter()
+        .filter_map(|row| {
+            let item = fresh.get(&row.item.id)?.clone();
+            Some((row, item))
         })
-        .filter_map(|row| Some((row.clone(), fresh.get(&row.item.id)?.clone())))
         .collect();
     run(&ctx, &api, job, &session, work).await;
 }
@@ -141,20 +150,21 @@ pub async fn retry_failed(ctx: Ctx, reason: Option<String>) {
 /// cannot start. The batch and options become a [`Job`] once the items (and so
 /// their URLs) are listed.
 async fn prepare(ctx: &Ctx) -> Option<(PickerApi, (BatchId, FixOptions))> {
-    let Some(api) = ctx.picker_api() else {
-        ctx.fail("your Google sign-in has expired; please sign in again");
+    let Some(api) = ctx.auth.picker_api() else {
+        ctx.notices
+            .fail("your Google sign-in has expired; please sign in again");
         return None;
     };
-    let zone = match ctx.time_zone().await {
+    let zone = match ctx.prefs.time_zone().await {
         Ok(zone) => zone,
         Err(why) => {
-            ctx.fail(&format!("time zone: {why}"));
+            ctx.notices.fail(&format!("time zone: {why}"));
             return None;
         }
     };
-    let options = process::fix_options(&ctx.settings.get_untracked(), zone);
-    ctx.notice.set(None);
-    Some((api, (ctx.batch.get_value(), options)))
+    let options = process::fix_options(&ctx.prefs.settings.get_untracked(), zone);
+    ctx.notices.clear();
+    Some((api, (ctx.run.id.get_value(), options)))
 }
 
 /// Processes `work` (the grid loads thumbnails as tiles come into view); then
@@ -167,7 +177,7 @@ async fn run(
     session: &str,
     work: Vec<(Row, PickedMediaItem)>,
 ) {
-    ctx.phase.set(Phase::Processing);
+    let _ = ctx.run.advance(Event::Listed);
     let job = &Job {
         api: api.clone(),
         batch,
@@ -182,6 +192,10 @@ async fn run(
     // midway might still land in the library while the app called it cancelled).
     let cancelled = std::cell::Cell::new(false);
     let cancelled = &cancelled;
+    // Once Google says the session expired, nothing more can be fetched from it:
+    // the items not started yet fail at once, for the same reason.
+    let gone = std::cell::Cell::new(false);
+    let gone = &gone;
     let processing = futures::stream::iter(work)
         .map(|(row, item)| async move {
             if cancelled.get() {
@@ -195,21 +209,36 @@ async fn run(
                 return Some(ItemFailure {
                     message: "waiting for a new Google sign-in".into(),
                     needs_sign_in: true,
+                    session_gone: false,
+                });
+            }
+            if gone.get() {
+                row.progress.set(Progress {
+                    stage: Stage::Failed,
+                    error: Some(process::SESSION_GONE.to_owned()),
+                    ..Progress::default()
+                });
+                return Some(ItemFailure {
+                    message: process::SESSION_GONE.to_owned(),
+                    needs_sign_in: false,
+                    session_gone: true,
                 });
             }
             let failure = process::process(job, &item, row.progress).await.err();
-            if failure.as_ref().is_some_and(|f| f.needs_sign_in) {
-                paused.set(true);
+            if let Some(failure) = &failure {
+                paused.set(paused.get() || failure.needs_sign_in);
+                gone.set(gone.get() || failure.session_gone);
             }
             failure
         })
-        .buffer_unordered(ctx.settings.with_untracked(Settings::parallel))
+        .buffer_unordered(ctx.prefs.settings.with_untracked(Settings::parallel))
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();
-    let cancel = ctx.cancellation().then(|sent| async move {
+    let cancel = ctx.run.cancellation().then(|sent| async move {
         if sent.is_ok() {
             cancelled.set(true);
-            ctx.inform("cancelling: finishing the items under way");
+            ctx.notices
+                .inform("cancelling: finishing the items under way");
         }
         // Whatever happened, the processing decides when the run ends.
         futures::future::pending::<std::convert::Infallible>().await
@@ -223,14 +252,23 @@ async fn run(
     if cancelled.get() {
         return cancelled_run(ctx, api, session).await;
     }
-    let any_failed = ctx.rows.with_untracked(|rows| {
-        rows.iter()
-            .any(|r| r.progress.with_untracked(|p| p.stage == Stage::Failed))
-    });
-    if failures.iter().any(|f| f.needs_sign_in) {
+    let any_failed = ctx.run.peek(|batch| batch.count(Stage::Failed) > 0);
+    let lost = failures.iter().filter(|f| f.session_gone).count();
+    if lost > 0 {
+        // Retrying would list the dead session again: the way on is a new one
+        // ("Pick more"), into the same batch.
+        let _ = api.delete_session(session).await;
+        ctx.run.forget();
+        ctx.notices.inform(&format!(
+            "Google's picking session expired before {lost} item{} saved; press \
+             “Pick more” and pick {} again — what is saved stays",
+            if lost == 1 { " was" } else { "s were" },
+            if lost == 1 { "it" } else { "them" },
+        ));
+    } else if failures.iter().any(|f| f.needs_sign_in) {
         // Keep the session: after the new sign-in the run resumes where it stopped.
-        ctx.token.set(None);
-        ctx.inform(
+        ctx.auth.sign_out();
+        ctx.notices.inform(
             "your Google sign-in expired during the run; sign in again and Keepsake \
              continues with the photos not saved yet",
         );
@@ -239,9 +277,9 @@ async fn run(
         if let Err(err) = api.delete_session(session).await {
             leptos::logging::warn!("could not delete the picking session: {err}");
         }
-        ctx.forget_run();
+        ctx.run.forget();
     }
-    ctx.phase.set(Phase::Done);
+    let _ = ctx.run.advance(Event::Finished);
 }
 
 /// The user cancelled a run, and the items under way have finished: the session
@@ -250,17 +288,13 @@ async fn cancelled_run(ctx: &Ctx, api: &PickerApi, session: &str) {
     if let Err(err) = api.delete_session(session).await {
         leptos::logging::warn!("could not delete the picking session: {err}");
     }
-    ctx.forget_run();
-    let dropped = ctx.rows.with_untracked(|rows| {
-        rows.iter()
-            .filter(|r| r.progress.with_untracked(|p| p.stage == Stage::Cancelled))
-            .count()
-    });
-    ctx.inform(&format!(
+    ctx.run.forget();
+    let dropped = ctx.run.peek(|batch| batch.count(Stage::Cancelled));
+    ctx.notices.inform(&format!(
         "cancelled: what was saved stays in the library; {dropped} item{} not saved",
         if dropped == 1 { " was" } else { "s were" },
     ));
-    ctx.phase.set(Phase::Done);
+    let _ = ctx.run.advance(Event::Finished);
 }
 
 /// Polls `sessions.get` as `pollingConfig` says — and at once whenever the tab
@@ -284,7 +318,7 @@ async fn wait_for_picks(
             on_visible.as_ref().unchecked_ref(),
         );
     }
-    let mut cancelled = ctx.cancellation();
+    let mut cancelled = ctx.run.cancellation();
     let mut received_at = BrowserEnv.now();
     let result = async {
         loop {
@@ -297,7 +331,8 @@ async fn wait_for_picks(
             let delay = match schedule.next(Duration::ZERO) {
                 PollDecision::Wait(delay) => delay,
                 PollDecision::Stop => {
-                    ctx.fail("the picking session timed out; press “Pick photos” to start again");
+                    ctx.notices
+                        .fail("the picking session timed out; press “Pick photos” to start again");
                     return Ok(None);
                 }
             };
@@ -311,12 +346,13 @@ async fn wait_for_picks(
                 Polled::Answer(next) => next,
                 Polled::Cancelled => return Ok(None),
                 Polled::TimedOut => {
-                    ctx.fail("the picking session timed out; press “Pick photos” to start again");
+                    ctx.notices
+                        .fail("the picking session timed out; press “Pick photos” to start again");
                     return Ok(None);
                 }
             };
             received_at = BrowserEnv.now();
-            ctx.phase.set(Phase::Picking(session.clone()));
+            let _ = ctx.run.advance(Event::Polled(session.clone()));
         }
     }
     .await;

@@ -42,10 +42,7 @@ const MAX_TOP_LEVEL_BOXES: u32 = 1000;
 const _: () = assert!(PART_LEN <= api::UPLOAD_PART_MAX);
 
 fn failure(message: impl Into<String>) -> ItemFailure {
-    ItemFailure {
-        message: message.into(),
-        needs_sign_in: false,
-    }
+    ItemFailure::item(message)
 }
 
 /// Reads `range` of the item's file, of which `have` holds the first bytes.

@@ -6,6 +6,7 @@
 //! mount it. Build and serve it with trunk (see the README).
 
 pub mod auth;
+pub mod batch;
 pub mod browser;
 pub mod client;
 pub mod components;
@@ -46,36 +47,35 @@ pub fn App() -> impl IntoView {
                     .expect("'b' and digits make a valid batch id")
             }),
     };
-    let ctx = Ctx::new(batch);
-    provide_context(ctx);
-    provide_context(thumbs::Thumbnails::new(ctx));
+    let ctx = Ctx::provide(batch);
+    provide_context(thumbs::Thumbnails::new(ctx.auth));
+    let Ctx {
+        notices, auth, run, ..
+    } = ctx;
 
     match auth::take_return(browser::now_ms()) {
-        Some(Return::Token(token)) => ctx.token.set(Some(token)),
-        Some(Return::Failed(message)) => ctx.fail(&message),
+        Some(Return::Token(token)) => auth.token.set(Some(token)),
+        Some(Return::Failed(message)) => notices.fail(&message),
         None => {}
     }
-    if pending.is_some() && ctx.token.with_untracked(Option::is_none) {
-        ctx.inform("sign in again to continue where Keepsake stopped");
+    if pending.is_some() && auth.token.with_untracked(Option::is_none) {
+        notices.inform("sign in again to continue where Keepsake stopped");
     }
     spawn_local(async move {
         ctx.reload_config().await;
-        if ctx.config.with_untracked(Option::is_none) {
+        if auth.config.with_untracked(Option::is_none) {
             return;
         }
-        if let Some(run) = pending
-            && ctx.token.with_untracked(Option::is_some)
+        if let Some(pending) = pending
+            && auth.token.with_untracked(Option::is_some)
         {
-            flow::resume(ctx, run).await;
+            flow::resume(ctx, pending).await;
         }
     });
 
-    let signed_in = move || ctx.token.with(Option::is_some);
-    let has_rows = move || ctx.rows.with(|rows| !rows.is_empty());
-    let demo = move || {
-        ctx.config
-            .with(|c| c.as_ref().is_some_and(|c| c.mode == api::Mode::Demo))
-    };
+    let signed_in = move || auth.signed_in();
+    let has_rows = move || run.has_items();
+    let demo = move || auth.is_demo();
 
     view! {
         <header class="topbar">
@@ -92,13 +92,13 @@ pub fn App() -> impl IntoView {
         </header>
         <main class="page">
             <Notice/>
-            <Show when=move || ctx.needs_member()>
+            <Show when=move || auth.needs_member()>
                 <MemberSignIn/>
             </Show>
-            <Show when=move || !signed_in() && !ctx.needs_member() && ctx.config.with(Option::is_some)>
+            <Show when=move || !signed_in() && !auth.needs_member() && auth.config.with(Option::is_some)>
                 <SignIn/>
             </Show>
-            <Show when=move || signed_in() && !ctx.needs_member()>
+            <Show when=move || signed_in() && !auth.needs_member()>
                 <div class="columns">
                     <SettingsCard/>
                     <PickCard/>
@@ -112,7 +112,7 @@ pub fn App() -> impl IntoView {
                     <Details/>
                 </div>
             </Show>
-            <Show when=move || ctx.config.with(Option::is_some) && !ctx.needs_member()>
+            <Show when=move || auth.config.with(Option::is_some) && !auth.needs_member()>
                 <History/>
             </Show>
         </main>

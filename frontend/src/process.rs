@@ -41,19 +41,48 @@ pub struct Job {
     pub urls: UrlBook,
 }
 
-/// An item failed for good; `needs_sign_in` when the token ran out.
+/// An item failed for good; `needs_sign_in` when the token ran out,
+/// `session_gone` when Google no longer gives access to the picking session.
 #[derive(Debug, Clone)]
 pub struct ItemFailure {
     /// Why.
     pub message: String,
     /// The token expired or was revoked: the run must pause for a new sign-in.
     pub needs_sign_in: bool,
+    /// The picking session expired (or was deleted): its items cannot be
+    /// fetched any more; picking them again in a new session is the way on.
+    pub session_gone: bool,
+}
+
+/// Why an item whose session expired failed (the results card groups by it).
+pub const SESSION_GONE: &str = "Google's picking session expired before this item was saved; \
+                                press “Pick more” and pick it again";
+
+impl ItemFailure {
+    /// A failure of this item alone.
+    pub fn item(message: impl Into<String>) -> Self {
+        ItemFailure {
+            message: message.into(),
+            needs_sign_in: false,
+            session_gone: false,
+        }
+    }
 }
 
 impl From<ApiError> for ItemFailure {
     fn from(err: ApiError) -> Self {
+        // The Picker API's 403 (`PERMISSION_DENIED`, the session's access has
+        // ended): a download that needed fresh URLs could not list them.
+        if matches!(err, ApiError::Google { code: 403, .. }) {
+            return ItemFailure {
+                message: SESSION_GONE.to_owned(),
+                needs_sign_in: false,
+                session_gone: true,
+            };
+        }
         ItemFailure {
             needs_sign_in: err.needs_sign_in(),
+            session_gone: false,
             message: err.to_string(),
         }
     }
@@ -97,10 +126,9 @@ async fn run(
     });
     if item.is_processing() {
         // Google refuses `=dv` until the video is ready; no point downloading.
-        return Err(ItemFailure {
-            message: "Google is still processing this video; try again later".into(),
-            needs_sign_in: false,
-        });
+        return Err(ItemFailure::item(
+            "Google is still processing this video; try again later",
+        ));
     }
     let mut context = ItemContext::default()
         .with_create_time(item.create_time)
@@ -110,9 +138,10 @@ async fn run(
         context.camera_make = meta.camera_make.clone();
         context.camera_model = meta.camera_model.clone();
     }
-    let item_id: ItemId = item.id.parse().map_err(|err| ItemFailure {
-        message: format!("Google sent an item id the helper cannot store: {err}"),
-        needs_sign_in: false,
+    let item_id: ItemId = item.id.parse().map_err(|err| {
+        ItemFailure::item(format!(
+            "Google sent an item id the helper cannot store: {err}"
+        ))
     })?;
     if item.kind == MediaType::Video {
         // Any size, bounded memory: ranges in, parts out (see `large`).
@@ -140,10 +169,7 @@ async fn run(
         fixed.tail.end,
         fixed.format.mime_type(),
     )
-    .map_err(|message| ItemFailure {
-        message,
-        needs_sign_in: false,
-    })?;
+    .map_err(ItemFailure::item)?;
     progress.update(|p| {
         p.stage = Stage::Uploading;
         p.report = Some(fixed.report.clone());
@@ -178,13 +204,10 @@ fn finish(
         p.total = None;
     });
     if let metafix::Outcome::CouldNotEdit(why) = outcome {
-        return Err(ItemFailure {
-            message: format!(
-                "saved as it came, but its metadata could not be edited: {}",
-                why.why
-            ),
-            needs_sign_in: false,
-        });
+        return Err(ItemFailure::item(format!(
+            "saved as it came, but its metadata could not be edited: {}",
+            why.why
+        )));
     }
     Ok(())
 }

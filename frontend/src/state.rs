@@ -1,19 +1,21 @@
-//! The app-wide state, shared through a context: signals created once where the
-//! state is owned (in `App`), read and written by the components.
+//! The app-wide state: four small contexts — [`Notices`], [`Auth`], [`Prefs`],
+//! [`Run`] — created once in `App`, each component taking the ones it reads. The
+//! flow takes all four as a [`Ctx`]. The logic they hold is plain code in
+//! [`crate::batch`] and [`crate::model`].
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::channel::oneshot;
 use jiff::tz::TimeZone;
 use leptos::prelude::*;
-use picker::{PickedMediaItem, PickingSession};
+use picker::PickedMediaItem;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AccessToken;
+use crate::batch::{Batch, Event, Phase, Refused, Slot};
 use crate::browser;
 use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
-use crate::model::{Progress, Settings, Stage, Totals};
+use crate::model::{Progress, Settings, Totals};
 
 /// A message shown above the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,30 +24,6 @@ pub struct Notice {
     pub text: String,
     /// A problem (red) or a hint (blue).
     pub is_error: bool,
-}
-
-/// Where the app is in the picking flow.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Phase {
-    /// Nothing running.
-    Idle,
-    /// Creating a session.
-    Creating,
-    /// Waiting for the user to pick in Google Photos.
-    Picking(PickingSession),
-    /// Reading the list of picked items.
-    Listing,
-    /// Downloading, fixing, saving.
-    Processing,
-    /// The last session's items are all done.
-    Done,
-}
-
-impl Phase {
-    /// A session is open or its items are being processed.
-    pub fn is_busy(&self) -> bool {
-        !matches!(self, Phase::Idle | Phase::Done)
-    }
 }
 
 /// The time zone the settings name, as far as the app knows it (the app has no
@@ -73,7 +51,8 @@ impl Zone {
     }
 }
 
-/// One picked item in the batch.
+/// One picked item in the batch: the app's [`Slot`], its progress and thumbnail
+/// in signals so a tile re-renders alone.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// What the Picker said.
@@ -84,32 +63,140 @@ pub struct Row {
     pub progress: RwSignal<Progress>,
 }
 
-/// Shared state. `Copy`: every field is a handle.
+impl Slot for Row {
+    fn new(item: Arc<PickedMediaItem>) -> Self {
+        Row {
+            item,
+            thumb: RwSignal::new(None),
+            progress: RwSignal::new(Progress::default()),
+        }
+    }
+    fn item(&self) -> &Arc<PickedMediaItem> {
+        &self.item
+    }
+    fn with_progress<T>(&self, read: impl FnOnce(&Progress) -> T) -> T {
+        self.progress.with(read)
+    }
+    fn set_progress(&self, progress: Progress) {
+        self.progress.set(progress);
+    }
+}
+
+/// The message shown above the page (a context of its own).
 #[derive(Clone, Copy)]
-pub struct Ctx {
+pub struct Notices(RwSignal<Option<Notice>>);
+
+impl Notices {
+    /// The message shown, tracked.
+    pub fn current(&self) -> Option<Notice> {
+        self.0.get()
+    }
+
+    /// Shows a problem.
+    pub fn fail(&self, message: &str) {
+        self.0.set(Some(Notice {
+            text: sentence(message),
+            is_error: true,
+        }));
+    }
+
+    /// Shows a hint.
+    pub fn inform(&self, message: &str) {
+        self.0.set(Some(Notice {
+            text: sentence(message),
+            is_error: false,
+        }));
+    }
+
+    /// Hides the message.
+    pub fn clear(&self) {
+        self.0.set(None);
+    }
+}
+
+/// Who is signed in: the helper's configuration (with the family member, if
+/// any) and the Google token (a context of its own).
+#[derive(Clone, Copy)]
+pub struct Auth {
     /// The helper's configuration (`None` while loading).
     pub config: RwSignal<Option<ClientConfig>>,
     /// The Google access token, kept in memory only.
     pub token: RwSignal<Option<AccessToken>>,
-    /// A message for the user.
-    pub notice: RwSignal<Option<Notice>>,
+}
+
+impl Auth {
+    /// Signed in to Google (tracked).
+    pub fn signed_in(&self) -> bool {
+        self.token.with(Option::is_some)
+    }
+
+    /// Forgets the Google token: the user signs in again.
+    pub fn sign_out(&self) {
+        self.token.set(None);
+    }
+
+    /// The helper runs its Google emulator (tracked).
+    pub fn is_demo(&self) -> bool {
+        self.config
+            .with(|c| c.as_ref().is_some_and(|c| c.mode == api::Mode::Demo))
+    }
+
+    /// Whether the helper waits for a family member to sign in (tracked).
+    pub fn needs_member(&self) -> bool {
+        self.config
+            .with(|c| c.as_ref().is_some_and(|c| c.family && c.member.is_none()))
+    }
+
+    /// A Picker API client with the current token, if signed in and not expired.
+    pub fn picker_api(&self) -> Option<PickerApi> {
+        let config = self.config.get_untracked()?;
+        let token = self.token.get_untracked()?;
+        if token.is_expired(browser::now_ms()) {
+            self.token.set(None);
+            return None;
+        }
+        Some(PickerApi::new(&config.picker_api, &token.token))
+    }
+}
+
+/// The settings card and the time zone it names (a context of its own).
+#[derive(Clone, Copy)]
+pub struct Prefs {
     /// The settings card.
     pub settings: RwSignal<Settings>,
     /// The settings' time zone, loaded from the helper.
     pub zone: RwSignal<Zone>,
+}
+
+/// This tab's batch and the run over it (a context of its own).
+#[derive(Clone, Copy)]
+pub struct Run {
     /// This run's batch id (one zip, one history entry).
-    pub batch: StoredValue<BatchId>,
-    /// Where the flow is.
-    pub phase: RwSignal<Phase>,
+    pub id: StoredValue<BatchId>,
+    /// Where the run is; changed only through [`Run::advance`].
+    phase: RwSignal<Phase>,
     /// Every item of the batch, across "Pick more" sessions.
-    pub rows: RwSignal<Vec<Row>>,
+    pub batch: RwSignal<Batch<Row>>,
     /// The item whose details are open.
     pub selected: RwSignal<Option<String>>,
     /// The picking session whose items are not all saved yet (kept for a retry,
     /// and remembered across a sign-in redirect so the run can resume).
     pub open_session: RwSignal<Option<String>>,
-    /// Cancels the picking wait.
+    /// Cancels the picking wait, or the processing.
     cancel: StoredValue<Option<oneshot::Sender<()>>>,
+}
+
+/// Everything the flow touches: the four contexts. `Copy`: every field is a handle.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    /// The message above the page.
+    pub notices: Notices,
+    /// Helper configuration and Google sign-in.
+    pub auth: Auth,
+    /// Settings.
+    pub prefs: Prefs,
+    /// The batch and its run.
+    pub run: Run,
 }
 
 /// Key of the remembered settings.
@@ -134,27 +221,25 @@ impl PendingRun {
     }
 }
 
-impl Ctx {
-    /// Creates the state (in `App`).
-    pub fn new(batch: BatchId) -> Self {
+impl Prefs {
+    fn load() -> Self {
         let settings = browser::local_get(SETTINGS_KEY)
             .and_then(|json| serde_json::from_str::<Settings>(&json).ok())
             .unwrap_or_else(|| Settings {
                 time_zone: browser::time_zone().unwrap_or_default(),
                 ..Settings::default()
             });
-        Ctx {
-            config: RwSignal::new(None),
-            token: RwSignal::new(None),
-            notice: RwSignal::new(None),
+        Prefs {
             settings: RwSignal::new(settings),
             zone: RwSignal::new(Zone::Unset),
-            batch: StoredValue::new(batch),
-            phase: RwSignal::new(Phase::Idle),
-            rows: RwSignal::new(Vec::new()),
-            selected: RwSignal::new(None),
-            open_session: RwSignal::new(None),
-            cancel: StoredValue::new(None),
+        }
+    }
+
+    /// Changes the settings and remembers them.
+    pub fn update(&self, change: impl FnOnce(&mut Settings)) {
+        self.settings.update(change);
+        if let Ok(json) = serde_json::to_string(&self.settings.get_untracked()) {
+            browser::local_set(SETTINGS_KEY, &json);
         }
     }
 
@@ -197,20 +282,80 @@ impl Ctx {
             }
         }
     }
+}
 
-    /// Changes the settings and remembers them.
-    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) {
-        self.settings.update(change);
-        if let Ok(json) = serde_json::to_string(&self.settings.get_untracked()) {
-            browser::local_set(SETTINGS_KEY, &json);
+impl Run {
+    fn new(id: BatchId) -> Self {
+        Run {
+            id: StoredValue::new(id),
+            phase: RwSignal::new(Phase::Idle),
+            batch: RwSignal::new(Batch::default()),
+            selected: RwSignal::new(None),
+            open_session: RwSignal::new(None),
+            cancel: StoredValue::new(None),
         }
     }
 
-    /// Remembers that `session`'s items are being processed (until [`Ctx::forget_run`]).
-    pub fn remember_run(&self, session: &str) {
+    /// Where the run is (tracked).
+    pub fn phase(&self) -> Phase {
+        self.phase.get()
+    }
+
+    /// Reads the phase (tracked).
+    pub fn with_phase<T>(&self, read: impl FnOnce(&Phase) -> T) -> T {
+        self.phase.with(read)
+    }
+
+    /// A session is open or its items are being processed (tracked).
+    pub fn is_busy(&self) -> bool {
+        self.phase.with(Phase::is_busy)
+    }
+
+    /// Moves the run on; a transition the machine refuses changes nothing and
+    /// says why (logged): the caller must not go on.
+    pub fn advance(&self, event: Event) -> Result<(), Refused> {
+        let has_items = self.batch.with_untracked(|b| !b.is_empty());
+        let next = self.phase.with_untracked(|p| p.next(event, has_items));
+        match next {
+            Ok(next) => {
+                self.phase.set(next);
+                Ok(())
+            }
+            Err(refused) => {
+                leptos::logging::warn!("run: {refused}");
+                Err(refused)
+            }
+        }
+    }
+
+    /// The batch has items (tracked).
+    pub fn has_items(&self) -> bool {
+        self.batch.with(|b| !b.is_empty())
+    }
+
+    /// Totals over the batch (tracked: every row's progress).
+    pub fn totals(&self) -> Totals {
+        self.batch.with(Batch::totals)
+    }
+
+    /// Reads the batch without tracking (the flow's view).
+    pub fn peek<T>(&self, read: impl FnOnce(&Batch<Row>) -> T) -> T {
+        untrack(|| self.batch.with_untracked(read))
+    }
+
+    /// Adds a listing's items to the batch; returns what to process (see
+    /// [`Batch::add_items`]).
+    pub fn add_items(&self, items: Vec<PickedMediaItem>) -> Vec<(Row, PickedMediaItem)> {
+        let mut work = Vec::new();
+        untrack(|| self.batch.update(|b| work = b.add_items(items)));
+        work
+    }
+
+    /// Remembers that `session`'s items are being processed (until [`Run::forget`]).
+    pub fn remember(&self, session: &str) {
         self.open_session.set(Some(session.to_owned()));
         let run = PendingRun {
-            batch: self.batch.get_value(),
+            batch: self.id.get_value(),
             session: session.to_owned(),
         };
         if let Ok(json) = serde_json::to_string(&run) {
@@ -219,136 +364,9 @@ impl Ctx {
     }
 
     /// The open session is finished (or gone): nothing to resume.
-    pub fn forget_run(&self) {
+    pub fn forget(&self) {
         self.open_session.set(None);
         browser::session_remove(RUN_KEY);
-    }
-
-    /// A Picker API client with the current token, if signed in and not expired.
-    pub fn picker_api(&self) -> Option<PickerApi> {
-        let config = self.config.get_untracked()?;
-        let token = self.token.get_untracked()?;
-        if token.is_expired(browser::now_ms()) {
-            self.token.set(None);
-            return None;
-        }
-        Some(PickerApi::new(&config.picker_api, &token.token))
-    }
-
-    /// Hides the notice.
-    pub fn clear_notice(&self) {
-        self.notice.set(None);
-    }
-
-    /// Loads the helper's configuration again (after a member signs in or out),
-    /// and pre-fills the member's Artist and Copyright where the settings have none.
-    pub async fn reload_config(&self) {
-        match crate::client::load_config().await {
-            Ok(mut config) => {
-                crate::auth::rebase_demo_config(&mut config, &crate::browser::origin());
-                if let Some(member) = &config.member {
-                    self.update_settings(|s| {
-                        if s.artist.trim().is_empty() {
-                            s.artist = member.artist.clone().unwrap_or_default();
-                        }
-                        if s.copyright.trim().is_empty() {
-                            s.copyright = member.copyright.clone().unwrap_or_default();
-                        }
-                    });
-                }
-                self.config.set(Some(config));
-            }
-            Err(err) => self.fail(&format!("could not reach the Keepsake helper: {err}")),
-        }
-    }
-
-    /// Whether the helper waits for a family member to sign in.
-    pub fn needs_member(&self) -> bool {
-        self.config
-            .with(|c| c.as_ref().is_some_and(|c| c.family && c.member.is_none()))
-    }
-
-    /// Shows a problem.
-    pub fn fail(&self, message: &str) {
-        self.notice.set(Some(Notice {
-            text: sentence(message),
-            is_error: true,
-        }));
-    }
-
-    /// Shows a hint.
-    pub fn inform(&self, message: &str) {
-        self.notice.set(Some(Notice {
-            text: sentence(message),
-            is_error: false,
-        }));
-    }
-
-    /// Shows why a run stopped, and leaves the flow where the user can go on.
-    pub fn stop(&self, message: &str) {
-        self.fail(message);
-        self.settle();
-    }
-
-    /// Like [`Ctx::stop`], for a failed call.
-    pub fn stop_api(&self, what: &str, err: &ApiError) {
-        self.api_failed(what, err);
-        self.settle();
-    }
-
-    fn settle(&self) {
-        let has_rows = self.rows.with_untracked(|rows| !rows.is_empty());
-        self.phase
-            .set(if has_rows { Phase::Done } else { Phase::Idle });
-    }
-
-    /// Shows a failed call; an expired token signs the user out so they can sign in again.
-    pub fn api_failed(&self, what: &str, err: &ApiError) {
-        if err.needs_sign_in() {
-            self.token.set(None);
-            self.fail(&format!(
-                "{what}: your Google sign-in has expired; please sign in again"
-            ));
-        } else {
-            self.fail(&format!("{what}: {err}"));
-        }
-    }
-
-    /// Adds the picked items to the batch; returns what to process: the new rows,
-    /// and the rows of items picked again after they failed or were cancelled (with
-    /// the fresh item, whose URLs are new). Items saved or under way are left alone.
-    pub fn add_items(&self, items: Vec<PickedMediaItem>) -> Vec<(Row, PickedMediaItem)> {
-        let existing = self.rows.get_untracked();
-        let by_id: HashMap<&str, &Row> = existing
-            .iter()
-            .map(|row| (row.item.id.as_str(), row))
-            .collect();
-        let mut again = Vec::new();
-        let mut again_ids = HashSet::new();
-        let mut fresh = Vec::new();
-        for item in items {
-            match by_id.get(item.id.as_str()) {
-                Some(row) => {
-                    let retake = row
-                        .progress
-                        .with_untracked(|p| matches!(p.stage, Stage::Failed | Stage::Cancelled));
-                    if retake && again_ids.insert(item.id.clone()) {
-                        row.progress.set(Progress::default());
-                        again.push(((*row).clone(), item));
-                    }
-                }
-                None => fresh.push(item),
-            }
-        }
-        let rows = new_rows(&existing, fresh);
-        self.rows.update(|all| all.extend(rows.iter().cloned()));
-        again
-            .into_iter()
-            .chain(rows.into_iter().map(|row| {
-                let item = (*row.item).clone();
-                (row, item)
-            }))
-            .collect()
     }
 
     /// A receiver that resolves when the user cancels the current wait.
@@ -364,29 +382,75 @@ impl Ctx {
             let _ = sender.send(());
         }
     }
-
-    /// Totals over the batch.
-    pub fn totals(&self) -> Totals {
-        self.rows.with(|rows| {
-            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
-            Totals::of(&progress)
-        })
-    }
 }
 
-/// New rows for items not already in the batch (a "Pick more" session may
-/// return items picked before).
-fn new_rows(existing: &[Row], items: Vec<PickedMediaItem>) -> Vec<Row> {
-    let mut seen: HashSet<String> = existing.iter().map(|row| row.item.id.clone()).collect();
-    items
-        .into_iter()
-        .filter(|item| seen.insert(item.id.clone()))
-        .map(|item| Row {
-            item: Arc::new(item),
-            thumb: RwSignal::new(None),
-            progress: RwSignal::new(Progress::default()),
-        })
-        .collect()
+impl Ctx {
+    /// Creates the state (in `App`) and provides each context.
+    pub fn provide(batch: BatchId) -> Self {
+        let ctx = Ctx {
+            notices: Notices(RwSignal::new(None)),
+            auth: Auth {
+                config: RwSignal::new(None),
+                token: RwSignal::new(None),
+            },
+            prefs: Prefs::load(),
+            run: Run::new(batch),
+        };
+        provide_context(ctx);
+        provide_context(ctx.notices);
+        provide_context(ctx.auth);
+        provide_context(ctx.prefs);
+        provide_context(ctx.run);
+        ctx
+    }
+
+    /// Loads the helper's configuration again (after a member signs in or out),
+    /// and pre-fills the member's Artist and Copyright where the settings have none.
+    pub async fn reload_config(&self) {
+        match crate::client::load_config().await {
+            Ok(mut config) => {
+                crate::auth::rebase_demo_config(&mut config, &crate::browser::origin());
+                if let Some(member) = &config.member {
+                    self.prefs.update(|s| {
+                        if s.artist.trim().is_empty() {
+                            s.artist = member.artist.clone().unwrap_or_default();
+                        }
+                        if s.copyright.trim().is_empty() {
+                            s.copyright = member.copyright.clone().unwrap_or_default();
+                        }
+                    });
+                }
+                self.auth.config.set(Some(config));
+            }
+            Err(err) => self
+                .notices
+                .fail(&format!("could not reach the Keepsake helper: {err}")),
+        }
+    }
+
+    /// Shows why a run stopped, and leaves the flow where the user can go on.
+    pub fn stop(&self, message: &str) {
+        self.notices.fail(message);
+        let _ = self.run.advance(Event::Stopped);
+    }
+
+    /// Like [`Ctx::stop`], for a failed call.
+    pub fn stop_api(&self, what: &str, err: &ApiError) {
+        self.api_failed(what, err);
+        let _ = self.run.advance(Event::Stopped);
+    }
+
+    /// Shows a failed call; an expired token signs the user out so they can sign in again.
+    pub fn api_failed(&self, what: &str, err: &ApiError) {
+        if err.needs_sign_in() {
+            self.auth.sign_out();
+            self.notices.fail(&format!(
+                "{what}: your Google sign-in has expired; please sign in again"
+            ));
+        } else {
+            self.notices.fail(&format!("{what}: {err}"));
+        }
+    }
 }
 
 /// `message` with a capital first letter (messages are composed from lowercase
@@ -396,5 +460,17 @@ fn sentence(message: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_with_a_capital() {
+        assert_eq!(sentence("could not reach"), "Could not reach");
+        assert_eq!(sentence("ünïcode first"), "Ünïcode first");
+        assert_eq!(sentence(""), "");
     }
 }

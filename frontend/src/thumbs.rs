@@ -16,7 +16,7 @@ use web_sys::{IntersectionObserver, IntersectionObserverEntry, IntersectionObser
 use crate::browser;
 use crate::client::{self, PickerApi};
 use crate::retry::RetryPolicy;
-use crate::state::{Ctx, Row};
+use crate::state::{Auth, Row};
 
 /// Thumbnails fetched at the same time.
 const CONCURRENT: usize = 6;
@@ -58,7 +58,7 @@ struct Loader {
 
 impl Thumbnails {
     /// Creates the loader (once, in `App`).
-    pub fn new(ctx: Ctx) -> Self {
+    pub fn new(auth: Auth) -> Self {
         let thumbnails = Thumbnails {
             loader: StoredValue::new_local(Loader::default()),
         };
@@ -72,7 +72,7 @@ impl Thumbnails {
                 };
                 thumbnails.set_near(&id, entry.is_intersecting());
             }
-            thumbnails.pump(ctx);
+            thumbnails.pump(auth);
         });
         let options = IntersectionObserverInit::new();
         options.set_root_margin(ROOT_MARGIN);
@@ -87,7 +87,7 @@ impl Thumbnails {
     }
 
     /// Starts watching a tile: its thumbnail loads while it is near the viewport.
-    pub fn watch(&self, ctx: Ctx, row: Row, element: web_sys::Element) {
+    pub fn watch(&self, auth: Auth, row: Row, element: web_sys::Element) {
         let id = row.item.id.clone();
         let observed = self.loader.with_value(|loader| match &loader.observer {
             Some(observer) => {
@@ -109,7 +109,7 @@ impl Thumbnails {
         });
         if !observed {
             self.set_near(&id, true);
-            self.pump(ctx);
+            self.pump(auth);
         }
     }
 
@@ -142,7 +142,7 @@ impl Thumbnails {
     }
 
     /// Starts fetches for queued tiles that are still near, up to [`CONCURRENT`].
-    fn pump(&self, ctx: Ctx) {
+    fn pump(&self, auth: Auth) {
         loop {
             let next = self.loader.try_update_value(|loader| {
                 if loader.running >= CONCURRENT {
@@ -167,15 +167,15 @@ impl Thumbnails {
             };
             let thumbnails = *self;
             spawn_local(async move {
-                let url = fetch(ctx, &row).await;
-                thumbnails.loaded(ctx, &row, url);
+                let url = fetch(auth, &row).await;
+                thumbnails.loaded(auth, &row, url);
             });
         }
     }
 
     /// A fetch ended: shows the thumbnail, releases the oldest far ones past
     /// [`MAX_LOADED`], and starts the next fetch.
-    fn loaded(&self, ctx: Ctx, row: &Row, url: Option<String>) {
+    fn loaded(&self, auth: Auth, row: &Row, url: Option<String>) {
         let id = row.item.id.clone();
         self.loader.update_value(|loader| {
             loader.running = loader.running.saturating_sub(1);
@@ -195,7 +195,7 @@ impl Thumbnails {
             loader.loaded.push_back(id);
             evict(loader);
         });
-        self.pump(ctx);
+        self.pump(auth);
     }
 }
 
@@ -232,8 +232,8 @@ fn revoke(url: &str) {
 
 /// Fetches a row's thumbnail through the proxy (an `<img>` cannot send the bearer
 /// token): an object URL, or `None` (logged) when it could not be had.
-async fn fetch(ctx: Ctx, row: &Row) -> Option<String> {
-    let api = ctx.picker_api()?;
+async fn fetch(auth: Auth, row: &Row) -> Option<String> {
+    let api = auth.picker_api()?;
     let url = PickerApi::media_url(
         &row.item,
         MediaSuffix::Fit {

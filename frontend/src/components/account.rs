@@ -2,14 +2,17 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client;
-use crate::state::Ctx;
+use crate::state::{Auth, Ctx, Notices, Run};
 
 /// The signed-in indicator and "Sign out" in the top bar.
 #[component]
 pub fn Account() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let auth = expect_context::<Auth>();
+    let notices = expect_context::<Notices>();
+    let run = expect_context::<Run>();
     let member = move || {
-        ctx.config.with(|c| {
+        auth.config.with(|c| {
             c.as_ref()
                 .and_then(|c| c.member.as_ref().map(|m| m.name.clone()))
         })
@@ -21,26 +24,26 @@ pub fn Account() -> impl IntoView {
                 <button
                     class="link"
                     data-testid="member-sign-out"
-                    disabled=move || ctx.phase.with(|p| p.is_busy())
+                    disabled=move || run.is_busy()
                     on:click=move |_| spawn_local(async move {
                         if let Err(err) = client::logout().await {
-                            ctx.fail(&format!("could not sign out: {err}"));
+                            notices.fail(&format!("could not sign out: {err}"));
                         }
                         // Google's token is this member's: it goes too.
-                        ctx.token.set(None);
+                        auth.sign_out();
                         ctx.reload_config().await;
                     })
                 >
                     "Sign out of the helper"
                 </button>
             })}
-            <Show when=move || ctx.token.with(Option::is_some)>
+            <Show when=move || auth.signed_in()>
                 <span class="signed-in" data-testid="signed-in">"Signed in to Google Photos"</span>
                 <button
                     class="link"
                     data-testid="sign-out"
-                    disabled=move || ctx.phase.with(|p| p.is_busy())
-                    on:click=move |_| ctx.token.set(None)
+                    disabled=move || run.is_busy()
+                    on:click=move |_| auth.sign_out()
                 >
                     "Sign out"
                 </button>

@@ -2,22 +2,21 @@ use leptos::prelude::*;
 use metafix::Report;
 
 use crate::model::{Stage, human_bytes, photographer_time};
-use crate::state::{Ctx, Row};
+use crate::state::{Prefs, Row, Run};
 
 /// The selected item: what metafix changed (before → after), repaired, could not
 /// do, and what Google had already lost.
 #[component]
 pub fn Details() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let run = expect_context::<Run>();
     let row = move || {
-        let id = ctx.selected.get()?;
-        ctx.rows
-            .with(|rows| rows.iter().find(|r| r.item.id == id).cloned())
+        let id = run.selected.get()?;
+        run.batch.with(|b| b.get(&id).cloned())
     };
     view! {
         <aside
             class="card details"
-            class:has-selection=move || ctx.selected.with(Option::is_some)
+            class:has-selection=move || run.selected.with(Option::is_some)
             data-testid="details"
             aria-label="What Keepsake changed in the selected photo"
         >
@@ -33,7 +32,8 @@ pub fn Details() -> impl IntoView {
 
 #[component]
 fn RowDetails(row: Row) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let run = expect_context::<Run>();
+    let prefs = expect_context::<Prefs>();
     let item = row.item.clone();
     let progress = row.progress;
     let create_time = item.create_time;
@@ -41,14 +41,15 @@ fn RowDetails(row: Row) -> impl IntoView {
     // time zone setting's (the same rule metafix writes dates by).
     let created = move || {
         let offset = progress.with(|p| p.capture_offset);
-        ctx.zone
+        prefs
+            .zone
             .with(|zone| photographer_time(create_time, offset, zone.time_zone()))
     };
     let mime = item.media_file.mime_type.clone();
     view! {
         <div class="details-head">
             <h2 class="wrap">{move || progress.with(|p| p.file_name.clone()).unwrap_or_else(|| item.media_file.filename.clone())}</h2>
-            <button class="link close" data-testid="details-close" aria-label="Close the details" on:click=move |_| ctx.selected.set(None)>
+            <button class="link close" data-testid="details-close" aria-label="Close the details" on:click=move |_| run.selected.set(None)>
                 "✕"
             </button>
         </div>

@@ -1,15 +1,21 @@
 use leptos::prelude::*;
 
-use crate::state::{Ctx, Row};
+use crate::batch::Batch;
+use crate::state::{Auth, Row, Run};
 use crate::thumbs::Thumbnails;
 
 /// Thumbnails of every picked item, each with its stage.
 #[component]
 pub fn Grid() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let run = expect_context::<Run>();
+    // Only the list of rows: a row's progress is its own tile's business.
+    let rows = move || {
+        run.batch
+            .with(|b: &Batch<Row>| untrack(|| b.rows().to_vec()))
+    };
     view! {
         <section class="grid" data-testid="grid">
-            <For each=move || ctx.rows.get() key=|row| row.item.id.clone() let:row>
+            <For each=rows key=|row| row.item.id.clone() let:row>
                 <Tile row=row/>
             </For>
         </section>
@@ -18,13 +24,14 @@ pub fn Grid() -> impl IntoView {
 
 #[component]
 fn Tile(row: Row) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let run = expect_context::<Run>();
+    let auth = expect_context::<Auth>();
     let thumbnails = expect_context::<Thumbnails>();
     let id = row.item.id.clone();
     // The thumbnail loads while the tile is near the viewport.
     let tile = NodeRef::<leptos::html::Button>::new();
     let watched = row.clone();
-    tile.on_load(move |element| thumbnails.watch(ctx, watched, element.into()));
+    tile.on_load(move |element| thumbnails.watch(auth, watched, element.into()));
     let gone = id.clone();
     on_cleanup(move || thumbnails.forget(&gone));
     let id_for_click = id.clone();
@@ -35,7 +42,7 @@ fn Tile(row: Row) -> impl IntoView {
     let thumb = row.thumb;
     let is_video = row.item.kind == picker::MediaType::Video;
     let selected = move || {
-        ctx.selected
+        run.selected
             .with(|s| s.as_deref() == Some(id_for_class.as_str()))
     };
     view! {
@@ -47,7 +54,7 @@ fn Tile(row: Row) -> impl IntoView {
             data-item-id=id
             data-stage=move || progress.with(|p| p.stage.name())
             title=move || progress.with(|p| p.error.clone().unwrap_or_default())
-            on:click=move |_| ctx.selected.set(Some(id_for_click.clone()))
+            on:click=move |_| run.selected.set(Some(id_for_click.clone()))
         >
             <div class="thumb">
                 {move || match thumb.get() {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::browser;
 use crate::client::{self, SavedFile};
 use crate::model::{human_bytes, local_time};
-use crate::state::Ctx;
+use crate::state::Run;
 
 /// One past batch, as the history shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,12 +39,12 @@ pub fn past_batches(files: Vec<SavedFile>) -> Vec<PastBatch> {
 /// "What I saved before": past batches with their files and a zip of each.
 #[component]
 pub fn History() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let run = expect_context::<Run>();
     let open = RwSignal::new(false);
     // Loaded when opened, and again whenever a run finishes (new files).
     let history = LocalResource::new(move || {
         let wanted = open.get();
-        let _ = ctx.phase.with(|p| p.is_busy());
+        let _ = run.is_busy();
         async move {
             if wanted {
                 Some(client::history().await)

@@ -20,13 +20,13 @@ pub fn MemberSignIn() -> impl IntoView {
             match client::login(name.trim(), &passphrase.get_untracked()).await {
                 Ok(_) => {
                     passphrase.set(String::new());
-                    ctx.clear_notice();
+                    ctx.notices.clear();
                     ctx.reload_config().await;
                 }
-                Err(err) if err.status() == 401 => {
-                    ctx.fail("that name and passphrase do not match a member of this helper")
-                }
-                Err(err) => ctx.fail(&format!("could not sign in: {err}")),
+                Err(err) if err.status() == 401 => ctx
+                    .notices
+                    .fail("that name and passphrase do not match a member of this helper"),
+                Err(err) => ctx.notices.fail(&format!("could not sign in: {err}")),
             }
             busy.set(false);
         });

@@ -1,13 +1,13 @@
 use leptos::prelude::*;
 
-use crate::state::Ctx;
+use crate::state::Notices;
 
 /// A dismissible message banner (errors and hints).
 #[component]
 pub fn Notice() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let notices = expect_context::<Notices>();
     move || {
-        ctx.notice.get().map(|notice| {
+        notices.current().map(|notice| {
             view! {
                 <div
                     class="notice"
@@ -16,7 +16,7 @@ pub fn Notice() -> impl IntoView {
                     data-testid="notice"
                 >
                     <span>{notice.text}</span>
-                    <button class="link" on:click=move |_| ctx.notice.set(None)>"Dismiss"</button>
+                    <button class="link" on:click=move |_| notices.clear()>"Dismiss"</button>
                 </div>
             }
         })

@@ -2,21 +2,24 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::Qr;
+use crate::batch::Phase;
 use crate::flow;
-use crate::state::{Ctx, Phase};
+use crate::state::{Auth, Ctx, Run};
 
 /// "Pick photos": opens a picking session, links to Google Photos, and shows
 /// where the session is.
 #[component]
 pub fn PickCard() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let auth = expect_context::<Auth>();
+    let run = expect_context::<Run>();
     let start = move |_| spawn_local(flow::pick_and_process(ctx));
-    let has_rows = move || ctx.rows.with(|rows| !rows.is_empty());
+    let has_rows = move || run.has_items();
 
     view! {
         <section class="card pick">
             <h2>"Pick photos"</h2>
-            {move || match ctx.phase.get() {
+            {move || match run.phase() {
                 Phase::Idle | Phase::Done => view! {
                     <p>"Choose photos and videos in Google Photos; Keepsake takes it from there."</p>
                     <button class="primary big" data-testid="pick-photos" on:click=start>
@@ -29,7 +32,7 @@ pub fn PickCard() -> impl IntoView {
                 Phase::Picking(session) => {
                     // A real link, clicked by the user: a popup opened after an
                     // await would be blocked. `/autoclose` closes the tab when done.
-                    let demo = ctx.config.with_untracked(|c| c.as_ref().is_some_and(|c| c.mode == api::Mode::Demo));
+                    let demo = untrack(|| auth.is_demo());
                     let picker_uri = if demo {
                         crate::auth::rebase(&session.picker_uri, &crate::browser::origin())
                     } else {
@@ -56,7 +59,7 @@ pub fn PickCard() -> impl IntoView {
                             <Qr text=qr_hint.clone()/>
                             <code class="wrap">{qr_hint}</code>
                         </details>
-                        <button class="link" data-testid="cancel-picking" on:click=move |_| ctx.cancel()>
+                        <button class="link" data-testid="cancel-picking" on:click=move |_| run.cancel()>
                             "Cancel"
                         </button>
                     }.into_any()

@@ -1,14 +1,15 @@
 use leptos::prelude::*;
 
+use crate::batch::Phase;
 use crate::browser;
 use crate::model::{Mark, Pace, Totals, human_bytes, human_duration};
-use crate::state::{Ctx, Phase};
+use crate::state::Run;
 
 /// The overall progress bar.
 #[component]
 pub fn ProgressCard() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let totals = Memo::new(move |_| ctx.totals());
+    let run = expect_context::<Run>();
+    let totals = Memo::new(move |_| run.totals());
     // The pace is measured from when this run started to move (the first change
     // seen), and re-based whenever nothing is left to do (a "Pick more" starts over).
     let mark = StoredValue::new(None::<Mark>);
@@ -53,12 +54,12 @@ pub fn ProgressCard() -> impl IntoView {
                 <span class="counts" data-testid="progress-counts">
                     {move || counts(&totals.get())}
                 </span>
-                <Show when=move || ctx.phase.with(|p| *p == Phase::Processing)>
+                <Show when=move || run.with_phase(|p| *p == Phase::Processing)>
                     <button
                         class="link"
                         data-testid="cancel-run"
                         title="Stop now: what is saved stays saved, the picking session is deleted"
-                        on:click=move |_| ctx.cancel()
+                        on:click=move |_| run.cancel()
                     >
                         "Cancel"
                     </button>

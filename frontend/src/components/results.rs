@@ -1,25 +1,22 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::batch::{Batch, Phase};
 use crate::flow;
-use crate::model::{Progress, Totals, failure_groups};
-use crate::state::{Ctx, Phase};
+use crate::model::Totals;
+use crate::state::Ctx;
 
 /// When a session's items are all done: what happened, and the zip.
 #[component]
 pub fn Results() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let totals = Memo::new(move |_| ctx.totals());
-    let done = move || ctx.phase.with(|p| *p == Phase::Done) && totals.get().finished();
-    let zip_url = move || api::routes::batch_zip(&ctx.batch.get_value());
-    let groups = Memo::new(move |_| {
-        ctx.rows.with(|rows| {
-            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
-            failure_groups(&progress)
-        })
-    });
+    let run = ctx.run;
+    let totals = Memo::new(move |_| run.totals());
+    let done = move || run.with_phase(|p| *p == Phase::Done) && totals.get().finished();
+    let zip_url = move || api::routes::batch_zip(&run.id.get_value());
+    let groups = Memo::new(move |_| run.batch.with(Batch::failure_groups));
     // The session is kept while items failed; without it there is nothing to retry.
-    let can_retry = move || ctx.open_session.with(Option::is_some);
+    let can_retry = move || run.open_session.with(Option::is_some);
     view! {
         <Show when=done>
             <section class="card results" data-testid="results">

@@ -3,15 +3,16 @@ use leptos::prelude::*;
 use metafix::DatePolicy;
 
 use crate::model::Settings;
-use crate::state::{Ctx, Zone};
+use crate::state::{Prefs, Run, Zone};
 
 /// Artist, Copyright, date policy and time zone.
 #[component]
 pub fn SettingsCard() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let s = ctx.settings;
-    let busy = move || ctx.phase.with(|p| p.is_busy());
-    let problem = move || match ctx.zone.get() {
+    let prefs = expect_context::<Prefs>();
+    let run = expect_context::<Run>();
+    let s = prefs.settings;
+    let busy = move || run.is_busy();
+    let problem = move || match prefs.zone.get() {
         Zone::Unknown(_, why) => Some(format!("Time zone: {why}")),
         _ => None,
     };
@@ -19,7 +20,7 @@ pub fn SettingsCard() -> impl IntoView {
     Effect::new(move |_| {
         s.with(|settings| settings.time_zone.clone());
         leptos::task::spawn_local(async move {
-            let _ = ctx.time_zone().await;
+            let _ = prefs.time_zone().await;
         });
     });
     view! {
@@ -47,7 +48,7 @@ pub fn SettingsCard() -> impl IntoView {
                     disabled=busy
                     on:change=move |ev| {
                         if let Ok(choice) = event_target_value(&ev).parse::<DatePolicy>() {
-                            ctx.update_settings(|s| s.dates = choice);
+                            prefs.update(|s| s.dates = choice);
                         }
                     }
                 >
@@ -84,7 +85,7 @@ pub fn SettingsCard() -> impl IntoView {
                         disabled=busy
                         on:change=move |ev| {
                             if let Ok(n) = event_target_value(&ev).parse::<usize>() {
-                                ctx.update_settings(|s| s.parallel = n);
+                                prefs.update(|s| s.parallel = n);
                             }
                         }
                     >
@@ -113,7 +114,8 @@ fn TextSetting(
     get: fn(&Settings) -> String,
     set: fn(&mut Settings, String),
 ) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let prefs = expect_context::<Prefs>();
+    let run = expect_context::<Run>();
     view! {
         <label>
             {label}
@@ -121,11 +123,11 @@ fn TextSetting(
                 type="text"
                 data-testid=testid
                 placeholder=placeholder
-                prop:value=move || ctx.settings.with(get)
-                disabled=move || ctx.phase.with(|p| p.is_busy())
+                prop:value=move || prefs.settings.with(get)
+                disabled=move || run.is_busy()
                 on:change=move |ev| {
                     let value = event_target_value(&ev);
-                    ctx.update_settings(|s| set(s, value));
+                    prefs.update(|s| set(s, value));
                 }
             />
         </label>

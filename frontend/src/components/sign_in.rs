@@ -1,21 +1,21 @@
 use leptos::prelude::*;
 
-use crate::auth;
-use crate::state::Ctx;
+use crate::state::{Auth, Notices};
 
 /// The first card: what Keepsake does, and "Sign in with Google".
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let auth = expect_context::<Auth>();
+    let notices = expect_context::<Notices>();
     let problem = move || {
-        ctx.config
-            .with(|c| c.as_ref().and_then(|c| auth::origin_problem(c.mode)))
+        auth.config
+            .with(|c| c.as_ref().and_then(|c| crate::auth::origin_problem(c.mode)))
     };
     let sign_in = move |_| {
-        if let Some(config) = ctx.config.get_untracked()
-            && let Err(message) = auth::start_sign_in(&config, None)
+        if let Some(config) = auth.config.get_untracked()
+            && let Err(message) = crate::auth::start_sign_in(&config, None)
         {
-            ctx.fail(&message);
+            notices.fail(&message);
         }
     };
     view! {
@@ -31,7 +31,7 @@ pub fn SignIn() -> impl IntoView {
             <button
                 class="primary big"
                 data-testid="sign-in"
-                disabled=move || ctx.config.with(Option::is_none)
+                disabled=move || auth.config.with(Option::is_none)
                 on:click=sign_in
             >
                 "Sign in with Google"

@@ -1,0 +1,244 @@
+//! The app's logic in a real browser (headless Chromium, through
+//! `wasm-bindgen-test-runner`): what only holds in WASM and the DOM — blobs
+//! assembled from WASM memory and JS buffers, metafix compiled to WASM, the
+//! time zone from the browser, storage, the contexts' reactivity, the retry
+//! policy on the browser's clock.
+//!
+//! Run by `scripts/test` as
+//! `cargo test -p frontend --target wasm32-unknown-unknown --test browser`
+//! (the runner comes from `.cargo/config.toml`, Chromium's flags from
+//! `frontend/webdriver.json`). Natively this file is empty.
+#![cfg(target_arch = "wasm32")]
+// `#[wasm_bindgen_test]` functions are tests too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use frontend::batch::{Event, Phase, Slot};
+use frontend::browser;
+use frontend::client::{self, ApiError};
+use frontend::model::{Progress, Stage};
+use frontend::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
+use frontend::state::{Ctx, PendingRun};
+use js_sys::{ArrayBuffer, Uint8Array};
+use leptos::prelude::*;
+use metafix::{FixOptions, ItemContext};
+use picker::PickedMediaItem;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A small real JPEG (no EXIF), made here so the test needs no file.
+fn jpeg(width: u16, height: u16) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height) * 3)
+        .map(|n| (n * 7 % 251) as u8)
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 85)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+fn js_buffer(bytes: &[u8]) -> ArrayBuffer {
+    Uint8Array::from(bytes).buffer()
+}
+
+/// The bytes a Blob holds, as `fetch` would send them.
+async fn blob_bytes(blob: &web_sys::Blob) -> Vec<u8> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
+    Uint8Array::new(&buffer).to_vec()
+}
+
+fn item(id: &str) -> PickedMediaItem {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "createTime": "2024-05-01T10:00:00Z",
+        "type": "PHOTO",
+        "mediaFile": {
+            "baseUrl": format!("https://lh3.googleusercontent.com/{id}"),
+            "mimeType": "image/jpeg",
+            "filename": format!("{id}.jpg"),
+        }
+    }))
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_is_fixed_in_wasm_and_sent_as_header_plus_the_original_tail() {
+    let original = jpeg(64, 48);
+    let buffer = js_buffer(&original);
+    // The app's photo path: the download's buffer copied into WASM, fixed there,
+    // then a Blob of the new header and the untouched rest of the JS buffer.
+    let input = client::to_vec(&buffer);
+    assert_eq!(input, original);
+    let options = FixOptions::default().with_artist("Ada Lovelace");
+    let context = ItemContext::default()
+        .with_create_time("2024-05-01T10:00:00Z".parse().unwrap())
+        .with_filename("IMG_0001.jpg".to_owned())
+        .with_mime_type("image/jpeg".to_owned());
+    let fixed = metafix::fix(&input, &options, &context);
+    assert!(
+        !fixed.header.is_empty(),
+        "an Artist to add means a new header"
+    );
+    let blob = browser::blob_of(
+        &fixed.header,
+        &buffer,
+        fixed.tail.start,
+        fixed.tail.end,
+        fixed.format.mime_type(),
+    )
+    .unwrap();
+    assert_eq!(blob.type_(), "image/jpeg");
+    let sent = blob_bytes(&blob).await;
+    let mut expected = fixed.header.clone();
+    expected.extend_from_slice(&original[fixed.tail.clone()]);
+    assert_eq!(
+        sent, expected,
+        "the blob is exactly header + original[tail]"
+    );
+    assert_eq!(sent.len(), fixed.output_len());
+    // The pixels are the original's bytes; the metadata says what was asked.
+    assert!(original.ends_with(&sent[sent.len() - (fixed.tail.end - fixed.tail.start)..]));
+    let read = metafix::read(&sent).unwrap();
+    assert_eq!(read.artist.as_deref(), Some("Ada Lovelace"));
+    assert!(read.date_time_original.is_some(), "the date was filled in");
+    // Fixing the result again changes nothing.
+    let again = metafix::fix(&sent, &options, &context);
+    assert_eq!(again.outcome(), metafix::Outcome::AlreadyAsAsked);
+}
+
+#[wasm_bindgen_test]
+async fn a_blob_of_an_empty_header_is_the_original_range_alone() {
+    let original: Vec<u8> = (0..=255).collect();
+    let buffer = js_buffer(&original);
+    let blob = browser::blob_of(&[], &buffer, 10, 200, "video/mp4").unwrap();
+    assert_eq!(blob_bytes(&blob).await, &original[10..200]);
+    let blob = browser::blob_of(b"head", &buffer, 5, 5, "video/mp4").unwrap();
+    assert_eq!(blob_bytes(&blob).await, b"head");
+}
+
+#[wasm_bindgen_test]
+fn the_browser_names_a_time_zone_the_app_can_fill_in() {
+    // The settings start from the browser's zone: an IANA name.
+    let zone = browser::time_zone().expect("Chromium names its time zone");
+    assert!(!zone.is_empty());
+    let now = jiff::Timestamp::now();
+    let offset = browser::local_offset(now);
+    assert!(offset.seconds().abs() <= 14 * 3600);
+}
+
+#[wasm_bindgen_test]
+fn a_pending_run_survives_in_the_tabs_session_storage() {
+    let owner = Owner::new();
+    owner.with(|| {
+        let ctx = Ctx::provide("b-storage".parse().unwrap());
+        ctx.run.remember("session-1");
+        assert_eq!(
+            PendingRun::load(),
+            Some(PendingRun {
+                batch: "b-storage".parse().unwrap(),
+                session: "session-1".to_owned(),
+            })
+        );
+        assert_eq!(
+            ctx.run.open_session.get_untracked().as_deref(),
+            Some("session-1")
+        );
+        ctx.run.forget();
+        assert_eq!(PendingRun::load(), None);
+    });
+}
+
+#[wasm_bindgen_test]
+fn settings_are_remembered_in_local_storage() {
+    let owner = Owner::new();
+    owner.with(|| {
+        let ctx = Ctx::provide("b-settings".parse().unwrap());
+        ctx.prefs.update(|s| {
+            s.artist = "Grace Hopper".to_owned();
+            s.parallel = 6;
+        });
+        // A new tab reads them back.
+        let again = Ctx::provide("b-other".parse().unwrap());
+        let settings = again.prefs.settings.get_untracked();
+        assert_eq!(settings.artist, "Grace Hopper");
+        assert_eq!(settings.parallel(), 6);
+        ctx.prefs.update(|s| *s = Default::default());
+    });
+}
+
+#[wasm_bindgen_test]
+fn totals_follow_every_rows_progress_and_the_run_refuses_a_second_start() {
+    let owner = Owner::new();
+    owner.with(|| {
+        let ctx = Ctx::provide("b-totals".parse().unwrap());
+        let run = ctx.run;
+        let totals = Memo::new(move |_| run.totals());
+        assert_eq!(totals.get_untracked().items, 0);
+
+        let work = run.add_items(vec![item("a"), item("b"), item("c")]);
+        assert_eq!(work.len(), 3);
+        assert_eq!(totals.get_untracked().waiting, 3);
+        // A row's own signal changes the batch's totals (the memo tracks every row).
+        work[1].0.set_progress(Progress {
+            stage: Stage::Saved,
+            bytes: 1234,
+            ..Progress::default()
+        });
+        let t = totals.get_untracked();
+        assert_eq!((t.saved, t.waiting, t.bytes), (1, 2, 1234));
+
+        // The phase moves only as the machine allows.
+        assert_eq!(run.advance(Event::Start), Ok(()));
+        assert!(run.advance(Event::Start).is_err(), "one run at a time");
+        assert!(run.with_phase(Phase::is_busy));
+        ctx.stop("the picking session timed out");
+        assert_eq!(
+            run.with_phase(Clone::clone),
+            Phase::Done,
+            "a stopped run with items shows them"
+        );
+        assert_eq!(
+            ctx.notices.current().map(|n| (n.text, n.is_error)),
+            Some(("The picking session timed out".to_owned(), true))
+        );
+        // "Pick more" listing an item again after it saved leaves it alone.
+        assert!(run.add_items(vec![item("b"), item("d")]).len() == 1);
+        assert_eq!(run.peek(|b| b.len()), 4);
+        let row = run.peek(|b| b.get("d").cloned()).unwrap();
+        assert!(Arc::ptr_eq(row.item(), &row.item));
+    });
+}
+
+#[wasm_bindgen_test]
+async fn the_retry_policy_waits_on_the_browsers_clock_and_honours_retry_after() {
+    let env = client::BrowserEnv;
+    let start = env.now();
+    let mut backoff = Backoff::new(RetryPolicy::MEDIA, start);
+    let busy = ApiError::Http {
+        status: 429,
+        message: "slow down".to_owned(),
+        retry_after: Some(std::time::Duration::from_millis(300)),
+    };
+    let wait = match backoff.after(&busy, env.now(), env.random()) {
+        Verdict::Wait(wait) => wait,
+        other => panic!("a 429 is transient: {other:?}"),
+    };
+    assert!(wait >= std::time::Duration::from_millis(300), "{wait:?}");
+    gloo_timers::future::sleep(wait).await;
+    assert!(env.now() - start >= std::time::Duration::from_millis(290));
+    let random = env.random();
+    assert!((0.0..1.0).contains(&random));
+    let gone = ApiError::Http {
+        status: 404,
+        message: "gone".to_owned(),
+        retry_after: None,
+    };
+    assert!(matches!(
+        backoff.after(&gone, env.now(), env.random()),
+        Verdict::Permanent
+    ));
+}
