@@ -3,7 +3,9 @@
 //! helper whose emulator injects seeded faults.
 //!
 //! - Every kind of request fault at once (5xx, 429 with `Retry-After` on the
-//!   Picker API and on media, a Picker-API-only 429, cut and slow bodies): every
+//!   Picker API and on media, a Picker-API-only 429, cut and slow bodies, and
+//!   sessions that expire early — the items left when one does fail with that
+//!   reason and are picked again with "Pick more", as a user would): every
 //!   picked item ends saved exactly once, byte-identical to a fault-free run of
 //!   the same picks on a second helper with the same seed.
 //! - `baseUrl`s that expire mid-run: the app lists the session again for fresh
@@ -58,10 +60,21 @@ struct Run {
     files: BTreeMap<String, (String, Vec<u8>)>,
     /// From Done in the picker to the last item settled.
     elapsed: Duration,
+    /// How many times the items of an expired session were picked again.
+    repicks: usize,
 }
 
+/// The reason the app gives an item whose picking session expired before it was
+/// saved (the start of `process::SESSION_GONE`).
+const SESSION_GONE: &str = "Google's picking session expired";
+
+/// How many times a run may pick again the items an expired session left.
+const MAX_REPICKS: usize = 8;
+
 /// Signs in at `helper`'s app, picks the first `count` items of the picker page,
-/// waits for every item to settle, and reads what the helper saved.
+/// waits for every item to settle — picking again, with "Pick more", the items
+/// of a session that expired first (up to [`MAX_REPICKS`] times) — and reads
+/// what the helper saved.
 async fn run(
     client: &Client,
     helper: &HelperProcess,
@@ -72,7 +85,29 @@ async fn run(
     sign_in(client, shots).await;
     let picked = crate::scale::pick_first_of(client, shots, count, true).await;
     let started = Instant::now();
-    let stages = wait_until_settled(client, count).await;
+    let mut stages = wait_until_run_ends(client, count).await;
+    let mut repicks = 0;
+    loop {
+        let reasons = failure_titles(client).await;
+        let expired: BTreeSet<String> = reasons
+            .iter()
+            .filter(|(_, why)| why.starts_with(SESSION_GONE))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if expired.is_empty() || expired.len() != reasons.len() || repicks == MAX_REPICKS {
+            break;
+        }
+        repicks += 1;
+        eprintln!(
+            "faults: the session expired with {} items left; picking them again ({repicks})",
+            expired.len()
+        );
+        shots
+            .take(client, &format!("session-expired-{repicks}"))
+            .await;
+        crate::scale::pick_ids(client, shots, &expired).await;
+        stages = wait_until_run_ends(client, count).await;
+    }
     let elapsed = started.elapsed();
     shots.take(client, "settled").await;
     let failed = tiles_in(client, "failed").await;
@@ -144,6 +179,44 @@ async fn run(
         picked,
         files,
         elapsed,
+        repicks,
+    }
+}
+
+/// Per failed tile: its item id and the reason it shows (the tile's title).
+async fn failure_titles(client: &Client) -> BTreeMap<String, String> {
+    let found = client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=item][data-stage=failed]')]
+                 .map(t => [t.dataset.itemId, t.title]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let pairs: Vec<(String, String)> = serde_json::from_value(found).unwrap();
+    pairs.into_iter().collect()
+}
+
+/// [`wait_until_settled`], and the run over (the app offers "Pick more" again):
+/// a run that has only just listed its items may still show the last one's stages.
+pub(crate) async fn wait_until_run_ends(client: &Client, count: usize) -> BTreeMap<String, usize> {
+    let deadline = Instant::now() + RUN_LIMIT;
+    loop {
+        let stages = wait_until_settled(client, count).await;
+        let ended = client
+            .find_all(Locator::Css("[data-testid=pick-photos]"))
+            .await
+            .unwrap()
+            .len()
+            == 1;
+        if ended {
+            return stages;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not end within {RUN_LIMIT:?}: {stages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -206,6 +279,12 @@ async fn every_item_is_saved_once_and_intact_through_seeded_faults() {
         "0.1",
         "--demo-fault-slow-speed",
         "256K",
+        // Every session expires early: the run outlives the first and picks
+        // what it left again, in sessions that expire as early.
+        "--demo-fault-early-expiry",
+        "1",
+        "--demo-fault-early-expiry-after",
+        "60s",
     ]);
     let faulty = HelperProcess::start_demo(Some(&dist), &faulty_flags).unwrap();
     let mut shots = Screenshots::new("faults-injected");
@@ -223,9 +302,15 @@ async fn every_item_is_saved_once_and_intact_through_seeded_faults() {
             "item {id} ({path}) differs from the fault-free run"
         );
     }
+    assert!(
+        ridden.repicks > 0,
+        "the run outlived its first session (expiring after 60 s), so some items were picked again"
+    );
+    assert_eq!(reference.repicks, 0);
     eprintln!(
-        "faults: {PICKS} items saved in {:.1} s with faults, {:.1} s without",
+        "faults: {PICKS} items saved in {:.1} s with faults ({} sessions), {:.1} s without",
         ridden.elapsed.as_secs_f64(),
+        ridden.repicks + 1,
         reference.elapsed.as_secs_f64()
     );
     client.clone().close().await.unwrap();

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
+mod bench_scale;
 mod browser;
 mod emulator_browser;
 mod emulator_contract;

@@ -52,6 +52,47 @@ pub(crate) async fn pick_first_of(
     count: usize,
     videos: bool,
 ) -> BTreeSet<String> {
+    let picked = pick_in_page(
+        client,
+        shots,
+        "const tiles = [...document.querySelectorAll('[data-testid=picker-item]')]
+             .filter(t => arguments[1] || !t.querySelector('.vid')).slice(0, arguments[0]);",
+        vec![json!(count), json!(videos)],
+    )
+    .await;
+    assert_eq!(picked.len(), count, "the picker offers {count} items");
+    picked
+}
+
+/// Opens the picker from the app ("Pick more" once the batch has items), ticks
+/// exactly the items `ids`, presses Done and comes back.
+pub(crate) async fn pick_ids(
+    client: &Client,
+    shots: &mut Screenshots,
+    ids: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let picked = pick_in_page(
+        client,
+        shots,
+        "const wanted = new Set(arguments[0]);
+         const tiles = [...document.querySelectorAll('[data-testid=picker-item]')]
+             .filter(t => wanted.has(t.dataset.itemId));",
+        vec![json!(ids)],
+    )
+    .await;
+    assert_eq!(&picked, ids, "the picker offers every item asked for");
+    picked
+}
+
+/// Opens the picker, runs `select` (a script that sets `tiles` to the picker
+/// tiles to tick, given `args`), ticks them, presses Done and comes back to the
+/// app's window; returns the ticked ids.
+pub(crate) async fn pick_in_page(
+    client: &Client,
+    shots: &mut Screenshots,
+    select: &str,
+    args: Vec<serde_json::Value>,
+) -> BTreeSet<String> {
     css(client, "[data-testid=pick-photos]")
         .await
         .click()
@@ -63,18 +104,13 @@ pub(crate) async fn pick_first_of(
     let picker_window = new_window(client, &app_window).await;
     client.switch_to_window(picker_window).await.unwrap();
     css(client, "[data-testid=picker-item]").await;
-    let ticked = client
-        .execute(
-            "const tiles = [...document.querySelectorAll('[data-testid=picker-item]')]
-                 .filter(t => arguments[1] || !t.querySelector('.vid')).slice(0, arguments[0]);
-             tiles.forEach(t => t.querySelector('input').click());
-             return tiles.map(t => t.dataset.itemId);",
-            vec![json!(count), json!(videos)],
-        )
-        .await
-        .unwrap();
+    let script = format!(
+        "{select}
+         tiles.forEach(t => t.querySelector('input').click());
+         return tiles.map(t => t.dataset.itemId);"
+    );
+    let ticked = client.execute(&script, args).await.unwrap();
     let picked: BTreeSet<String> = serde_json::from_value(ticked).unwrap();
-    assert_eq!(picked.len(), count, "the picker offers {count} items");
     shots.take(client, "picker-ticked").await;
     css(client, "[data-testid=picker-done]:not([disabled])")
         .await
