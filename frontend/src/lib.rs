@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
             }),
     };
     let ctx = Ctx::provide(batch);
+    ctx.run.keep_counting();
     provide_context(thumbs::Thumbnails::new(ctx.auth));
     let Ctx {
         notices, auth, run, ..

@@ -168,6 +168,21 @@ pub struct Prefs {
     pub zone: RwSignal<Zone>,
 }
 
+/// What the progress and results cards show of the whole batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// Counts and bytes.
+    pub totals: Totals,
+    /// Failed items grouped by reason, most common first.
+    pub failures: Vec<(String, usize)>,
+}
+
+/// How often the batch's [`Tally`] is counted again while rows change. Counting
+/// reads every row: done on every row's change, a 5,000-item batch would do
+/// it some 25,000 times per run (tens of billions of reads); a few times a
+/// second is as fresh as a person can read.
+pub const TALLY_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// This tab's batch and the run over it (a context of its own).
 #[derive(Clone, Copy)]
 pub struct Run {
@@ -184,6 +199,11 @@ pub struct Run {
     pub open_session: RwSignal<Option<String>>,
     /// Cancels the picking wait, or the processing.
     cancel: StoredValue<Option<oneshot::Sender<()>>>,
+    /// Bumped to count the tally again (by the clock, and when the phase moves).
+    recount: RwSignal<u64>,
+    /// The batch's totals and failures, counted on [`Run::recount`] and when
+    /// rows are added — not on every row's change.
+    tally: Memo<Tally>,
 }
 
 /// Everything the flow touches: the four contexts. `Copy`: every field is a handle.
@@ -286,14 +306,52 @@ impl Prefs {
 
 impl Run {
     fn new(id: BatchId) -> Self {
+        let batch = RwSignal::new(Batch::<Row>::default());
+        let recount = RwSignal::new(0);
+        let tally = Memo::new(move |_| {
+            recount.track();
+            batch.track();
+            untrack(|| {
+                batch.with_untracked(|b| Tally {
+                    totals: b.totals(),
+                    failures: b.failure_groups(),
+                })
+            })
+        });
         Run {
             id: StoredValue::new(id),
             phase: RwSignal::new(Phase::Idle),
-            batch: RwSignal::new(Batch::default()),
+            batch,
             selected: RwSignal::new(None),
             open_session: RwSignal::new(None),
             cancel: StoredValue::new(None),
+            recount,
+            tally,
         }
+    }
+
+    /// Counts the tally again now.
+    pub fn recount(&self) {
+        self.recount.update(|n| *n += 1);
+    }
+
+    /// Counts the tally again every [`TALLY_EVERY`], for as long as the app runs
+    /// (in `App`). An unchanged tally changes nothing on the page.
+    pub fn keep_counting(&self) {
+        let run = *self;
+        leptos::task::spawn_local(async move {
+            loop {
+                gloo_timers::future::sleep(TALLY_EVERY).await;
+                if run.recount.try_update(|n| *n += 1).is_none() {
+                    return; // the app is gone
+                }
+            }
+        });
+    }
+
+    /// The batch's totals and failures (tracked; at most [`TALLY_EVERY`] old).
+    pub fn tally(&self) -> Tally {
+        self.tally.get()
     }
 
     /// Where the run is (tracked).
@@ -319,6 +377,8 @@ impl Run {
         match next {
             Ok(next) => {
                 self.phase.set(next);
+                // The cards read the phase with the tally: both fresh together.
+                self.recount();
                 Ok(())
             }
             Err(refused) => {
@@ -333,9 +393,9 @@ impl Run {
         self.batch.with(|b| !b.is_empty())
     }
 
-    /// Totals over the batch (tracked: every row's progress).
+    /// Totals over the batch (tracked; at most [`TALLY_EVERY`] old).
     pub fn totals(&self) -> Totals {
-        self.batch.with(Batch::totals)
+        self.tally.with(|t| t.totals)
     }
 
     /// Reads the batch without tracking (the flow's view).

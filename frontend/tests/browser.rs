@@ -182,14 +182,24 @@ fn totals_follow_every_rows_progress_and_the_run_refuses_a_second_start() {
         let work = run.add_items(vec![item("a"), item("b"), item("c")]);
         assert_eq!(work.len(), 3);
         assert_eq!(totals.get_untracked().waiting, 3);
-        // A row's own signal changes the batch's totals (the memo tracks every row).
+        // A row's change reaches the batch's totals at the next count (the
+        // clock's, every TALLY_EVERY), not at once: counting reads every row.
         work[1].0.set_progress(Progress {
             stage: Stage::Saved,
             bytes: 1234,
             ..Progress::default()
         });
+        assert_eq!(totals.get_untracked().saved, 0);
+        run.recount();
         let t = totals.get_untracked();
         assert_eq!((t.saved, t.waiting, t.bytes), (1, 2, 1234));
+        work[2].0.set_progress(Progress {
+            stage: Stage::Failed,
+            error: Some("network error".to_owned()),
+            ..Progress::default()
+        });
+        run.recount();
+        assert_eq!(run.tally().failures, [("network error".to_owned(), 1)]);
 
         // The phase moves only as the machine allows.
         assert_eq!(run.advance(Event::Start), Ok(()));
@@ -211,6 +221,27 @@ fn totals_follow_every_rows_progress_and_the_run_refuses_a_second_start() {
         let row = run.peek(|b| b.get("d").cloned()).unwrap();
         assert!(Arc::ptr_eq(row.item(), &row.item));
     });
+}
+
+#[wasm_bindgen_test]
+async fn the_tally_is_counted_again_by_the_clock() {
+    // What mounting the app does: Leptos' tasks run on wasm-bindgen-futures.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let owner = Owner::new();
+    let run = owner.with(|| {
+        let ctx = Ctx::provide("b-clock".parse().unwrap());
+        ctx.run.keep_counting();
+        ctx.run
+    });
+    let work = owner.with(|| run.add_items(vec![item("x")]));
+    work[0].0.set_progress(Progress {
+        stage: Stage::Saved,
+        ..Progress::default()
+    });
+    let waited = js_sys::Date::now();
+    gloo_timers::future::sleep(frontend::state::TALLY_EVERY * 2).await;
+    assert!(js_sys::Date::now() - waited >= frontend::state::TALLY_EVERY.as_millis() as f64);
+    assert_eq!(owner.with(|| run.totals()).saved, 1);
 }
 
 #[wasm_bindgen_test]

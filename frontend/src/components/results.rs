@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::batch::{Batch, Phase};
+use crate::batch::Phase;
 use crate::flow;
 use crate::model::Totals;
 use crate::state::Ctx;
@@ -14,7 +14,7 @@ pub fn Results() -> impl IntoView {
     let totals = Memo::new(move |_| run.totals());
     let done = move || run.with_phase(|p| *p == Phase::Done) && totals.get().finished();
     let zip_url = move || api::routes::batch_zip(&run.id.get_value());
-    let groups = Memo::new(move |_| run.batch.with(Batch::failure_groups));
+    let groups = Memo::new(move |_| run.tally().failures);
     // The session is kept while items failed; without it there is nothing to retry.
     let can_retry = move || run.open_session.with(Option::is_some);
     view! {
