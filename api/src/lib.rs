@@ -152,20 +152,146 @@ pub struct SaveOutcome {
 pub const UPLOAD_PART_MAX: u64 = 64 << 20;
 
 /// A resumable upload, for files too large to send in one request (videos of
-/// several GB): `POST` [`routes::UPLOAD_BEGIN`] begins one (or finds the one
-/// already under way for this member, batch and item, after a cut or a restart of
-/// either side), `PUT` [`routes::UPLOAD_PART`]`?offset=N` appends a part that must
+/// several GB): `POST` [`routes::UPLOAD_BEGIN`]`?size=…&fingerprint=…` begins one
+/// (or finds the one already under way for this member, batch and item, after a
+/// cut or a restart of either side, if it is of the same file: [`BeginQuery`]), or
+/// answers at once that the item is already saved ([`UploadBegun`]), `PUT` [`routes::UPLOAD_PART`]`?offset=N` appends a part that must
 /// start exactly at `received`, `GET` [`routes::UPLOAD_PART`] says how much has
 /// arrived, and `POST` [`routes::UPLOAD_COMMIT`] publishes the file atomically and
 /// answers the same [`SaveOutcome`] as the one-request upload.
 ///
-/// The answer to beginning an upload, to asking its state, and to a part.
+/// The state of an upload: the answer to asking it, to a part, and (as
+/// [`UploadBegun::Uploading`]) to beginning it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadStatus {
     /// The upload's id, for the part, state and commit URLs.
     pub upload_id: UploadId,
     /// Bytes the helper holds: the next part starts here.
     pub received: u64,
+}
+
+/// What the bytes of a resumable upload will be, named before the first part is
+/// sent: a 128-bit FNV-1a hash (hex) of the output's length and of every edit the
+/// app makes to the original as it streams past. The same item saved with other
+/// settings (another dates policy, time zone…) gets other edits, so another
+/// fingerprint; the helper then discards the parts it holds rather than append
+/// bytes patched one way to bytes patched another.
+///
+/// FNV-1a, not a cryptographic hash: this is no security boundary (a member can
+/// only spoil their own upload), the input is a few hundred bytes, and it keeps
+/// the browser app small. Built with [`UploadFingerprint::of_edits`]; any other
+/// value is 32 lowercase hex digits or it does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UploadFingerprint(String);
+
+/// A fingerprint that is not 32 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid upload fingerprint: use 32 lowercase hex digits")]
+pub struct InvalidFingerprint;
+
+impl UploadFingerprint {
+    /// Hex digits in a fingerprint.
+    pub const LEN: usize = 32;
+
+    /// The fingerprint of a file of `len` bytes made of an original of the same
+    /// length with `edits` (each: its offset and the bytes written there, in file
+    /// order) applied. The encoding is length-prefixed, so no two different lists
+    /// of edits hash the same bytes.
+    pub fn of_edits<'a>(len: u64, edits: impl IntoIterator<Item = (u64, &'a [u8])>) -> Self {
+        let mut hash = Fnv1a128::new();
+        hash.write(b"keepsake upload v1");
+        hash.write(&len.to_le_bytes());
+        for (offset, bytes) in edits {
+            hash.write(&offset.to_le_bytes());
+            hash.write(&(bytes.len() as u64).to_le_bytes());
+            hash.write(bytes);
+        }
+        UploadFingerprint(format!("{:032x}", hash.0))
+    }
+
+    /// The fingerprint as text (32 lowercase hex digits).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// FNV-1a with the 128-bit parameters of the FNV specification
+/// (draft-eastlake-fnv): XOR each byte in, multiply by the FNV prime.
+struct Fnv1a128(u128);
+
+impl Fnv1a128 {
+    const OFFSET_BASIS: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+
+    fn new() -> Self {
+        Fnv1a128(Self::OFFSET_BASIS)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u128::from(byte)).wrapping_mul(Self::PRIME);
+        }
+    }
+}
+
+impl TryFrom<String> for UploadFingerprint {
+    type Error = InvalidFingerprint;
+
+    fn try_from(text: String) -> Result<Self, InvalidFingerprint> {
+        let ok = text.len() == Self::LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if ok {
+            Ok(UploadFingerprint(text))
+        } else {
+            Err(InvalidFingerprint)
+        }
+    }
+}
+
+impl std::str::FromStr for UploadFingerprint {
+    type Err = InvalidFingerprint;
+
+    fn from_str(text: &str) -> Result<Self, InvalidFingerprint> {
+        UploadFingerprint::try_from(text.to_owned())
+    }
+}
+
+impl From<UploadFingerprint> for String {
+    fn from(fingerprint: UploadFingerprint) -> String {
+        fingerprint.0
+    }
+}
+
+impl std::fmt::Display for UploadFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The query of beginning a resumable upload (`POST` [`routes::UPLOAD_BEGIN`]):
+/// what the whole file will be. An upload of the item already under way with
+/// another size or fingerprint holds bytes of another file: the helper discards
+/// it and begins anew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginQuery {
+    /// The whole file's length.
+    pub size: u64,
+    /// What its bytes will be.
+    pub fingerprint: UploadFingerprint,
+}
+
+/// The answer to beginning a resumable upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadBegun {
+    /// Send the parts: an upload begun, or the one under way (`received` > 0).
+    Uploading(UploadStatus),
+    /// The library already holds the item: nothing to send, no upload was made.
+    /// The same [`SaveOutcome`] (status duplicate) the one-request upload gives.
+    AlreadySaved(SaveOutcome),
 }
 
 /// The query of a part (`PUT` [`routes::UPLOAD_PART`]).
@@ -395,6 +521,87 @@ mod tests {
         let query: HistoryQuery = serde_json::from_str(r#"{"before":"5.x"}"#).unwrap();
         assert_eq!(query.before.unwrap().saved_at_ms(), 5);
         assert!(serde_json::from_str::<HistoryQuery>(r#"{"before":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn upload_fingerprints_follow_the_fnv_1a_128_vectors_and_every_edit() {
+        // The specification's test vectors, through the hasher itself.
+        let fnv = |bytes: &[u8]| {
+            let mut hash = Fnv1a128::new();
+            hash.write(bytes);
+            format!("{:032x}", hash.0)
+        };
+        assert_eq!(fnv(b""), "6c62272e07bb014262b821756295c58d");
+        assert_eq!(fnv(b"a"), "d228cb696f1a8caf78912b704e4a8964");
+        assert_eq!(fnv(b"foobar"), "343e1662793c64bf6f0d3597ba446f18");
+
+        let of = |len: u64, edits: &[(u64, &[u8])]| {
+            UploadFingerprint::of_edits(len, edits.iter().map(|&(at, bytes)| (at, bytes)))
+        };
+        let base = of(1000, &[(40, b"\x01\x02"), (90, b"\x03")]);
+        assert_eq!(
+            base,
+            of(1000, &[(40, b"\x01\x02"), (90, b"\x03")]),
+            "stable"
+        );
+        assert_eq!(base.as_str().len(), UploadFingerprint::LEN);
+        for other in [
+            of(1001, &[(40, b"\x01\x02"), (90, b"\x03")]),
+            of(1000, &[(41, b"\x01\x02"), (90, b"\x03")]),
+            of(1000, &[(40, b"\x01\x09"), (90, b"\x03")]),
+            of(1000, &[(40, b"\x01\x02")]),
+            of(1000, &[]),
+            // The same bytes cut into other edits.
+            of(1000, &[(40, b"\x01"), (41, b"\x02"), (90, b"\x03")]),
+        ] {
+            assert_ne!(other, base);
+        }
+    }
+
+    #[test]
+    fn upload_fingerprints_parse_only_as_32_lowercase_hex_digits() {
+        let good = UploadFingerprint::of_edits(5, []);
+        assert_eq!(
+            good.to_string().parse::<UploadFingerprint>(),
+            Ok(good.clone())
+        );
+        let json = serde_json::to_string(&good).unwrap();
+        assert_eq!(
+            serde_json::from_str::<UploadFingerprint>(&json).unwrap(),
+            good
+        );
+        for bad in [
+            "",
+            "abc",
+            &"A".repeat(32),
+            &"g".repeat(32),
+            &"0".repeat(31),
+            &"0".repeat(33),
+            "0123456789abcdef0123456789abcde/",
+        ] {
+            assert!(bad.parse::<UploadFingerprint>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn beginning_an_upload_answers_an_upload_or_the_saved_file() {
+        let uploading = UploadBegun::Uploading(UploadStatus {
+            upload_id: "u1".parse().unwrap(),
+            received: 7,
+        });
+        assert_eq!(
+            serde_json::to_value(&uploading).unwrap(),
+            serde_json::json!({"uploading": {"upload_id": "u1", "received": 7}})
+        );
+        let saved = UploadBegun::AlreadySaved(SaveOutcome {
+            status: SaveStatus::Duplicate,
+            path: "2021/03/a.mp4".into(),
+            size: 9,
+            sha256: "00".into(),
+        });
+        let json = serde_json::to_value(&saved).unwrap();
+        assert_eq!(json["already_saved"]["status"], "duplicate");
+        assert_eq!(serde_json::from_value::<UploadBegun>(json).unwrap(), saved);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{name}` syntax) and the URL builders the app calls, side by side so they
 //! cannot drift apart. URLs are relative to the helper's origin.
 
-use crate::{BatchId, CommitQuery, HistoryQuery, ItemId, UploadId, UploadQuery};
+use crate::{BatchId, BeginQuery, CommitQuery, HistoryQuery, ItemId, UploadId, UploadQuery};
 
 /// `GET`: 200 when the helper is ready.
 pub const HEALTHZ: &str = "/healthz";
@@ -16,8 +16,9 @@ pub const LOGOUT: &str = "/api/logout";
 pub const MEDIA: &str = "/api/media";
 /// `PUT` (body: the file, query: [`UploadQuery`]): [`SaveOutcome`](crate::SaveOutcome).
 pub const UPLOAD: &str = "/api/batches/{batch}/items/{item_id}";
-/// `POST`: begins a resumable upload of the item, or finds the one under way:
-/// [`UploadStatus`](crate::UploadStatus).
+/// `POST ?size=…&fingerprint=…` ([`BeginQuery`]): begins a resumable upload of the
+/// item, or finds the one under way for the same file, or says the item is
+/// already saved: [`UploadBegun`](crate::UploadBegun).
 pub const UPLOAD_BEGIN: &str = "/api/batches/{batch}/items/{item_id}/upload";
 /// `PUT ?offset=N` (body: the part, at most [`UPLOAD_PART_MAX`](crate::UPLOAD_PART_MAX)
 /// bytes) appends a part; `GET` says how much has arrived. Both answer
@@ -66,9 +67,13 @@ pub fn upload(batch: &BatchId, item: &ItemId, query: &UploadQuery) -> String {
     format!("/api/batches/{batch}/items/{item}?{query}")
 }
 
-/// `/api/batches/{batch}/items/{item_id}/upload`.
-pub fn upload_begin(batch: &BatchId, item: &ItemId) -> String {
-    format!("/api/batches/{batch}/items/{item}/upload")
+/// `/api/batches/{batch}/items/{item_id}/upload?size=…&fingerprint=…`.
+pub fn upload_begin(batch: &BatchId, item: &ItemId, query: &BeginQuery) -> String {
+    // A fingerprint is hex digits: no escaping needed either.
+    format!(
+        "/api/batches/{batch}/items/{item}/upload?size={}&fingerprint={}",
+        query.size, query.fingerprint
+    )
 }
 
 /// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}` (the state).
@@ -178,7 +183,23 @@ mod tests {
         let item: ItemId = "i-2".parse().unwrap();
         let upload: UploadId = "u_3".parse().unwrap();
         let ids = [("batch", "b1"), ("item_id", "i-2"), ("upload_id", "u_3")];
-        assert_eq!(upload_begin(&batch, &item), fill(UPLOAD_BEGIN, &ids));
+        let begin = BeginQuery {
+            size: 5 << 30,
+            fingerprint: crate::UploadFingerprint::of_edits(5 << 30, []),
+        };
+        let url = upload_begin(&batch, &item, &begin);
+        let (path, query_text) = url.split_once('?').unwrap();
+        assert_eq!(path, fill(UPLOAD_BEGIN, &ids));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query_text.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("size".to_owned(), "5368709120".to_owned()),
+                ("fingerprint".to_owned(), begin.fingerprint.to_string()),
+            ]
+        );
         assert_eq!(
             upload_status(&batch, &item, &upload),
             fill(UPLOAD_PART, &ids)

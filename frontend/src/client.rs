@@ -17,8 +17,8 @@ use wasm_bindgen_futures::JsFuture;
 use crate::retry::{self, RetryEnv, RetryPolicy, Retryable};
 
 pub use api::{
-    BatchId, ClientConfig, CommitQuery, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadId,
-    UploadQuery, UploadStatus,
+    BatchId, BeginQuery, ClientConfig, CommitQuery, ItemId, SaveOutcome, SaveStatus, SavedFile,
+    UploadBegun, UploadFingerprint, UploadId, UploadQuery, UploadStatus,
 };
 
 /// What went wrong with a call, in words a person can act on, and in data the
@@ -400,10 +400,16 @@ pub async fn upload(
     .await
 }
 
-/// Begins a resumable upload of `item` (or finds the one under way, after a cut,
-/// a reload or a restart of the helper): its id and the bytes the helper holds.
-pub async fn begin_upload(batch: &BatchId, item: &ItemId) -> Result<UploadStatus, ApiError> {
-    let url = api::routes::upload_begin(batch, item);
+/// Begins a resumable upload of `item` (or finds the one under way for the same
+/// file, after a cut, a reload or a restart of the helper): its id and the bytes
+/// the helper holds. Or the helper already holds the item: then nothing is to be
+/// sent ([`UploadBegun::AlreadySaved`]).
+pub async fn begin_upload(
+    batch: &BatchId,
+    item: &ItemId,
+    query: &BeginQuery,
+) -> Result<UploadBegun, ApiError> {
+    let url = api::routes::upload_begin(batch, item, query);
     with_retry(RetryPolicy::HELPER, || async {
         let request = Request::post(&url)
             .header(api::CSRF_HEADER, api::CSRF_VALUE)

@@ -10,7 +10,11 @@
 //! EXIF may need a header rebuilt (the one-request path does that), while a movie
 //! is patched in place, and phone videos of several GB are common. Beginning the
 //! upload finds the one under way, so a failed item retried, a reloaded tab or a
-//! restarted helper resumes from the bytes the helper holds.
+//! restarted helper resumes from the bytes the helper holds — if they are bytes of
+//! the same file: the begin names the file's [`fingerprint`] (its edits), and the
+//! helper starts over when the settings changed since. Beginning also answers
+//! at once when the helper already holds the item (saved in another batch): then
+//! nothing past the first read (to find `moov`) is downloaded, and nothing is sent.
 //!
 //! [`api::UPLOAD_PART`]: api::routes::UPLOAD_PART
 
@@ -18,7 +22,9 @@ use leptos::prelude::*;
 use metafix::movie::{self, MoovSearch, MoviePatch};
 use picker::{MediaSuffix, PickedMediaItem};
 
-use crate::client::{self, ApiError, CommitQuery, ItemId, SaveOutcome};
+use crate::client::{
+    self, ApiError, BeginQuery, CommitQuery, ItemId, SaveOutcome, UploadBegun, UploadFingerprint,
+};
 use crate::download;
 use crate::model::Progress;
 use crate::process::{ItemFailure, Job};
@@ -136,6 +142,21 @@ async fn patch_of(
     Ok((patch, head))
 }
 
+/// What the saved file will be, for the helper to tell a resume of the same file
+/// from one of another: its length and the edits, since the rest is the
+/// original's bytes whatever the settings. A setting that changes what is
+/// written (the dates policy, the time zone…) changes the edits; one that does
+/// not (a movie gets no Artist) keeps the parts already sent.
+pub fn fingerprint(patch: &MoviePatch) -> UploadFingerprint {
+    UploadFingerprint::of_edits(
+        patch.output_len(),
+        patch
+            .edits
+            .iter()
+            .map(|edit| (edit.offset, edit.bytes.as_slice())),
+    )
+}
+
 /// Downloads, fixes and saves one video in parts; `progress.bytes` counts the
 /// bytes the helper holds as they arrive.
 pub async fn save_in_parts(
@@ -154,8 +175,15 @@ pub async fn save_in_parts(
         p.file_name = Some(file_name.clone());
         p.total = Some(total);
     });
-    let begun = client::begin_upload(&job.batch, item_id).await?;
-    let (upload, mut received) = (begun.upload_id, begun.received);
+    let query = BeginQuery {
+        size: total,
+        fingerprint: fingerprint(&patch),
+    };
+    let (upload, mut received) = match client::begin_upload(&job.batch, item_id, &query).await? {
+        UploadBegun::Uploading(status) => (status.upload_id, status.received),
+        // Saved before (in another batch, by another tab): nothing to send.
+        UploadBegun::AlreadySaved(saved) => return Ok((saved, patch)),
+    };
     while received < total {
         progress.update(|p| p.bytes = received);
         let end = (received + PART_LEN).min(total);
@@ -190,4 +218,74 @@ pub async fn save_in_parts(
     };
     let saved = client::commit_upload(&job.batch, item_id, &upload, &query).await?;
     Ok((saved, patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use metafix::{DatePolicy, FixOptions, ItemContext};
+
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = u32::try_from(body.len() + 8)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// A movie whose `mvhd` has no dates (as the emulator's videos), and its `moov`'s range.
+    fn movie() -> (Vec<u8>, std::ops::Range<usize>) {
+        let ftyp = boxed(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
+        let moov = boxed(b"moov", &boxed(b"mvhd", &[0; 100]));
+        let mdat = boxed(b"mdat", &[7; 3000]);
+        let range = ftyp.len()..ftyp.len() + moov.len();
+        ([ftyp, moov, mdat].concat(), range)
+    }
+
+    fn patch(options: &FixOptions) -> MoviePatch {
+        let (file, moov) = movie();
+        let context = ItemContext::default()
+            .with_create_time("2021-03-04T05:06:07Z".parse().unwrap())
+            .with_filename("clip.mp4")
+            .with_mime_type("video/mp4");
+        movie::fix_moov(
+            &file[..movie::HEAD_LEN.min(file.len())],
+            &file[moov.clone()],
+            moov.start as u64,
+            file.len() as u64,
+            options,
+            &context,
+        )
+    }
+
+    #[test]
+    fn the_fingerprint_follows_what_is_written_not_settings_that_write_nothing() {
+        let fill = FixOptions::default().with_dates(DatePolicy::Fill);
+        let keep = FixOptions::default().with_dates(DatePolicy::Keep);
+        let fixed = patch(&fill);
+        assert!(fixed.changed(), "the dates are filled in");
+        assert!(!patch(&keep).changed());
+        assert_eq!(fingerprint(&fixed), fingerprint(&patch(&fill)), "stable");
+        assert_ne!(
+            fingerprint(&fixed),
+            fingerprint(&patch(&keep)),
+            "another dates policy writes other bytes"
+        );
+        // A movie gets no Artist: the same bytes, the same fingerprint, so a
+        // resume keeps the parts sent.
+        assert_eq!(
+            fingerprint(&patch(&fill.clone().with_artist("Ana"))),
+            fingerprint(&fixed)
+        );
+        // Every edit counts, wherever it falls.
+        let mut moved = fixed.clone();
+        moved.edits[0].offset += 1;
+        assert_ne!(fingerprint(&moved), fingerprint(&fixed));
+        let mut other = fixed.clone();
+        other.edits.last_mut().unwrap().bytes[0] ^= 1;
+        assert_ne!(fingerprint(&other), fingerprint(&fixed));
+    }
 }

@@ -123,9 +123,9 @@ impl From<std::io::Error> for AppError {
 impl From<library::Error> for AppError {
     fn from(err: library::Error) -> Self {
         match err {
-            library::Error::EmptyUpload | library::Error::UploadBroke(_) => {
-                AppError::BadRequest(err.to_string())
-            }
+            library::Error::EmptyUpload
+            | library::Error::UploadBroke(_)
+            | library::Error::UploadPastSize { .. } => AppError::BadRequest(err.to_string()),
             library::Error::UploadNotFound => AppError::NotFound(err.to_string()),
             library::Error::UploadOffset { received, .. } => AppError::UploadConflict {
                 message: err.to_string(),

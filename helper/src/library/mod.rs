@@ -23,7 +23,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use api::{
-    BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadId,
+    BatchId, HistoryCursor, HistoryPage, ItemId, SaveOutcome, SaveStatus, SavedFile, UploadBegun,
+    UploadFingerprint, UploadId, UploadStatus,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -136,6 +137,13 @@ pub enum Error {
     /// committed, abandoned, or someone else's).
     #[error("no such upload: begin it again")]
     UploadNotFound,
+    /// A part that would make the upload longer than the size it began with;
+    /// nothing of the part was kept.
+    #[error("the part runs past the {size} bytes the upload began with; nothing of it was kept")]
+    UploadPastSize {
+        /// The size the upload began with.
+        size: u64,
+    },
     /// A part (or a commit) that does not follow what the upload holds.
     #[error("the upload holds {received} bytes, not {offset}: continue from {received}")]
     UploadOffset {
@@ -518,7 +526,10 @@ impl Library {
         E: std::error::Error + Send + Sync + 'static,
     {
         let filename = names::sanitize_filename(&request.filename);
-        if let Some(outcome) = self.existing(owner, &request).await? {
+        if let Some(outcome) = self
+            .existing(owner, &request.batch, &request.item_id)
+            .await?
+        {
             // The client is still sending the file. Answering now and closing would
             // reset the connection under it, and a reset can lose the answer
             // (browsers report a network error): take the rest first. The body's
@@ -553,17 +564,37 @@ impl Library {
     }
 
     /// Begins a resumable upload of `item` (see [`uploads`]), or finds the one the
-    /// owner has under way for this batch and item: its id and the bytes it holds.
+    /// owner has under way for this batch and item if it is of the same file
+    /// (`size` and `fingerprint`; one of another file is discarded): its id and the
+    /// bytes it holds. When the owner already holds the item, answers at once what
+    /// [`Library::save`] answers then (a duplicate, joined to this batch) and begins
+    /// nothing, so the client sends no byte of it. The commit checks again (another
+    /// save of the item may land meanwhile).
     pub async fn begin_upload(
         &self,
         owner: &Owner,
-        batch: &BatchId,
-        item: &ItemId,
-    ) -> Result<(UploadId, u64), Error> {
-        self.shared
+        (batch, item): (&BatchId, &ItemId),
+        size: u64,
+        fingerprint: &UploadFingerprint,
+    ) -> Result<UploadBegun, Error> {
+        if let Some(outcome) = self.existing(owner, batch, item).await? {
+            return Ok(UploadBegun::AlreadySaved(outcome));
+        }
+        let (upload_id, received) = self
+            .shared
             .uploads
-            .begin(owner.key(), batch, item, self.shared.options.min_free_bytes)
-            .await
+            .begin(
+                owner.key(),
+                (batch, item),
+                size,
+                fingerprint,
+                self.shared.options.min_free_bytes,
+            )
+            .await?;
+        Ok(UploadBegun::Uploading(UploadStatus {
+            upload_id,
+            received,
+        }))
     }
 
     /// The bytes a resumable upload holds.
@@ -627,7 +658,10 @@ impl Library {
             .take(owner.key(), &request.batch, &request.item_id, upload, size)
             .await?;
         let outcome = async {
-            if let Some(outcome) = self.existing(owner, &request).await? {
+            if let Some(outcome) = self
+                .existing(owner, &request.batch, &request.item_id)
+                .await?
+            {
                 return Ok(outcome);
             }
             let filename = names::sanitize_filename(&request.filename);
@@ -680,7 +714,7 @@ impl Library {
             reconcile(&self.root, self.index(), &claim)?;
         }
         // Another upload of the item may have finished while this one streamed.
-        if let Held::Present(saved) = self.held(owner, request)? {
+        if let Held::Present(saved) = self.held(owner, &request.batch, &request.item_id)? {
             return Ok(duplicate(saved));
         }
 
@@ -748,21 +782,17 @@ impl Library {
         }
     }
 
-    /// Blocking: what the owner holds of the request's item; a held item also joins
-    /// the request's batch (so that batch's zip has it).
-    fn held(&self, owner: &Owner, request: &SaveRequest) -> Result<Held, Error> {
-        let Some(saved) = self.index().find(owner.key(), &request.item_id)? else {
+    /// Blocking: what the owner holds of `item`; a held item also joins `batch`
+    /// (so that batch's zip has it).
+    fn held(&self, owner: &Owner, batch: &BatchId, item: &ItemId) -> Result<Held, Error> {
+        let Some(saved) = self.index().find(owner.key(), item)? else {
             return Ok(Held::Absent);
         };
         if !self.owner_dir(owner).join(&saved.path).is_file() {
             return Ok(Held::Missing(saved));
         }
-        self.index().add_to_batch(
-            owner.key(),
-            &request.batch,
-            &request.item_id,
-            Timestamp::now(),
-        )?;
+        self.index()
+            .add_to_batch(owner.key(), batch, item, Timestamp::now())?;
         Ok(Held::Present(saved))
     }
 
@@ -773,14 +803,15 @@ impl Library {
     async fn existing(
         &self,
         owner: &Owner,
-        request: &SaveRequest,
+        batch: &BatchId,
+        item: &ItemId,
     ) -> Result<Option<SaveOutcome>, Error> {
-        let (owner, request) = (owner.clone(), request.clone());
-        self.blocking(move |lib| match lib.held(&owner, &request)? {
+        let (owner, batch, item) = (owner.clone(), batch.clone(), item.clone());
+        self.blocking(move |lib| match lib.held(&owner, &batch, &item)? {
             Held::Present(saved) => Ok(Some(duplicate(saved))),
             Held::Missing(saved) => {
                 tracing::warn!(
-                    item = %request.item_id,
+                    item = %item,
                     path = %saved.path,
                     saved_at = %saved.saved_at,
                     "the saved file is no longer in the library folder (deleted or moved); \

@@ -6,11 +6,15 @@
 //!
 //! Each upload is two files named by its id: `<id>.part` (the bytes so far, fsynced
 //! after each part, so its length is what arrived) and `<id>.json` (whose upload it
-//! is: owner, batch, item). A helper that restarts finds them again
-//! ([`Uploads::open`]), so the client resumes from the part file's length. An upload
-//! untouched for [`ABANDONED_AFTER`] is deleted, at start and whenever another
-//! upload begins; so is a part file without a readable note, or a note without
-//! its part file.
+//! is: owner, batch, item; and of what file: its size and [`UploadFingerprint`]). A
+//! helper that restarts finds them again ([`Uploads::open`]), so the client resumes
+//! from the part file's length. Beginning an upload of an item whose upload under
+//! way is of another file (the user changed a setting that changes the edits, so
+//! the parts held were patched another way) deletes that one and begins anew: a
+//! saved file is never made of parts of two versions. An upload untouched for
+//! [`ABANDONED_AFTER`] is deleted, at start and whenever another upload begins; so
+//! is a part file without a readable note (or one written before notes named the
+//! file), or a note without its part file.
 
 use std::collections::HashMap;
 use std::fs;
@@ -19,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use api::{BatchId, ItemId, UploadId};
+use api::{BatchId, ItemId, UploadFingerprint, UploadId};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -37,12 +41,23 @@ pub const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// How many bytes a part may grow between two free-space checks.
 const SPACE_CHECK_EVERY: u64 = 8 * 1024 * 1024;
 
-/// Whose upload it is; kept in `<id>.json`.
+/// Whose upload it is, and of what file; kept in `<id>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Note {
     owner: String,
     batch: BatchId,
     item_id: ItemId,
+    /// The whole file's length, as the begin declared it: no part may run past it.
+    size: u64,
+    /// What its bytes are: a begin naming another fingerprint discards the upload.
+    fingerprint: UploadFingerprint,
+}
+
+impl Note {
+    /// Whether this is an upload of `owner`'s `item` in `batch` (of any file).
+    fn is_of(&self, owner: &str, batch: &BatchId, item: &ItemId) -> bool {
+        self.owner == owner && &self.batch == batch && &self.item_id == item
+    }
 }
 
 /// One upload under way.
@@ -193,7 +208,7 @@ impl Uploads {
     ) -> Result<Arc<Entry>, Error> {
         self.entries()
             .get(id)
-            .filter(|e| e.note.owner == owner && &e.note.batch == batch && &e.note.item_id == item)
+            .filter(|e| e.note.is_of(owner, batch, item))
             .cloned()
             .ok_or(Error::UploadNotFound)
     }
@@ -228,13 +243,16 @@ impl Uploads {
         }
     }
 
-    /// Begins an upload of `item` for `owner` in `batch`, or finds the one under way:
-    /// its id and how many bytes it holds.
+    /// Begins an upload of `item` for `owner` in `batch`, of a file of `size` bytes
+    /// whose bytes `fingerprint` names, or finds the one under way: its id and how
+    /// many bytes it holds. One under way of another file (another size or
+    /// fingerprint) is deleted first, so its parts never join this file's.
     pub(crate) async fn begin(
         &self,
         owner: &str,
-        batch: &BatchId,
-        item: &ItemId,
+        (batch, item): (&BatchId, &ItemId),
+        size: u64,
+        fingerprint: &UploadFingerprint,
         min_free_bytes: u64,
     ) -> Result<(UploadId, u64), Error> {
         self.sweep_abandoned().await;
@@ -242,17 +260,37 @@ impl Uploads {
             owner: owner.to_owned(),
             batch: batch.clone(),
             item_id: item.clone(),
+            size,
+            fingerprint: fingerprint.clone(),
         };
-        let found = self
+        let found: Vec<(UploadId, Arc<Entry>)> = self
             .entries()
             .iter()
-            .find(|(_, e)| e.note == note)
-            .map(|(id, e)| (id.clone(), e.clone()));
-        if let Some((id, entry)) = found {
-            let state = entry.state.lock().await;
-            if !state.gone {
+            .filter(|(_, e)| e.note.is_of(owner, batch, item))
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect();
+        for (id, entry) in found {
+            let mut state = entry.state.lock().await;
+            if state.gone {
+                continue;
+            }
+            if entry.note == note {
                 return Ok((id, state.received));
             }
+            tracing::info!(
+                upload = %id,
+                item = %item,
+                held = state.received,
+                "discarding an upload of another version of the file (settings changed)"
+            );
+            state.gone = true;
+            self.entries().remove(&id);
+            let dir = self.dir.clone();
+            tokio::task::spawn_blocking(move || {
+                remove_quietly(&part_path(&dir, &id));
+                remove_quietly(&note_path(&dir, &id));
+            })
+            .await?;
         }
         let id: UploadId = uuid::Uuid::new_v4()
             .simple()
@@ -364,6 +402,11 @@ impl Uploads {
         let outcome: Result<(), Error> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|err| Error::UploadBroke(Box::new(err)))?;
+                if offset + written + chunk.len() as u64 > entry.note.size {
+                    return Err(Error::UploadPastSize {
+                        size: entry.note.size,
+                    });
+                }
                 if let Some(sha) = &mut sha {
                     sha.update(&chunk);
                 }
@@ -403,8 +446,8 @@ impl Uploads {
         Ok(state.received)
     }
 
-    /// Takes the upload out for its commit, if it holds exactly `size` bytes: the
-    /// part file (as a temp file that deletes itself unless published) and its
+    /// Takes the upload out for its commit, if it holds exactly `size` bytes, the
+    /// size it began with: the part file (as a temp file that deletes itself unless published) and its
     /// SHA-256. Its note is deleted by [`Uploads::forget`] once it is published.
     pub(crate) async fn take(
         &self,
@@ -419,7 +462,7 @@ impl Uploads {
         if state.gone {
             return Err(Error::UploadNotFound);
         }
-        if state.received != size {
+        if state.received != size || size != entry.note.size {
             return Err(Error::UploadOffset {
                 received: state.received,
                 offset: size,
@@ -477,7 +520,7 @@ impl Taken {
 mod tests {
     use std::convert::Infallible;
 
-    use api::SaveStatus;
+    use api::{SaveOutcome, SaveStatus};
 
     use super::super::{Library, Owner, SaveRequest};
     use super::*;
@@ -503,6 +546,34 @@ mod tests {
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    /// A fingerprint of a `size`-byte file patched with `edit` at offset 0.
+    fn version(size: u64, edit: &[u8]) -> UploadFingerprint {
+        UploadFingerprint::of_edits(size, [(0, edit)])
+    }
+
+    /// Begins (or finds) the upload of `item` in batch b1 of a `size`-byte file.
+    async fn begin_file(
+        library: &Library,
+        owner: &Owner,
+        item: &ItemId,
+        size: u64,
+        fingerprint: &UploadFingerprint,
+    ) -> api::UploadBegun {
+        let (batch, _) = ids();
+        library
+            .begin_upload(owner, (&batch, item), size, fingerprint)
+            .await
+            .unwrap()
+    }
+
+    /// [`begin_file`] of one version of the file, which is not saved yet.
+    async fn begin(library: &Library, owner: &Owner, item: &ItemId, size: u64) -> (UploadId, u64) {
+        match begin_file(library, owner, item, size, &version(size, b"v1")).await {
+            api::UploadBegun::Uploading(status) => (status.upload_id, status.received),
+            other => panic!("not an upload: {other:?}"),
+        }
     }
 
     async fn append(
@@ -542,10 +613,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
         let (batch, item) = ids();
-        let (id, received) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (id, received) = begin(&library, &Owner::Single, &item, 15).await;
         assert_eq!(received, 0);
         assert_eq!(
             append(&library, &Owner::Single, &id, 0, b"hello ")
@@ -574,10 +642,7 @@ mod tests {
         );
         // Asking again finds the same upload.
         assert_eq!(
-            library
-                .begin_upload(&Owner::Single, &batch, &item)
-                .await
-                .unwrap(),
+            begin(&library, &Owner::Single, &item, 15).await,
             (id.clone(), 15)
         );
         let outcome = library
@@ -617,11 +682,8 @@ mod tests {
     async fn a_part_at_the_wrong_offset_is_refused_naming_what_arrived() {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
-        let (batch, item) = ids();
-        let (id, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (_, item) = ids();
+        let (id, _) = begin(&library, &Owner::Single, &item, 5).await;
         append(&library, &Owner::Single, &id, 0, b"abcd")
             .await
             .unwrap();
@@ -658,10 +720,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
         let (batch, item) = ids();
-        let (id, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (id, _) = begin(&library, &Owner::Single, &item, 6).await;
         append(&library, &Owner::Single, &id, 0, b"abc")
             .await
             .unwrap();
@@ -695,12 +754,9 @@ mod tests {
     #[tokio::test]
     async fn an_upload_resumes_after_the_helper_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let (batch, item) = ids();
+        let (_, item) = ids();
         let library = Library::open(dir.path()).unwrap();
-        let (id, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (id, _) = begin(&library, &Owner::Single, &item, 23).await;
         append(&library, &Owner::Single, &id, 0, b"first half, ")
             .await
             .unwrap();
@@ -710,10 +766,7 @@ mod tests {
         assert_eq!(library.open_report().resumable_uploads, 1);
         assert_eq!(library.open_report().swept_uploads, 0);
         assert_eq!(
-            library
-                .begin_upload(&Owner::Single, &batch, &item)
-                .await
-                .unwrap(),
+            begin(&library, &Owner::Single, &item, 23).await,
             (id.clone(), 12),
             "the same upload, holding what arrived before the restart"
         );
@@ -739,15 +792,14 @@ mod tests {
     async fn a_commit_of_an_item_already_held_is_a_duplicate_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
-        let (batch, item) = ids();
+        let (_, item) = ids();
+        // The upload begins before the item is saved another way (a race the
+        // begin cannot see): the commit still finds it held.
+        let (id, _) = begin(&library, &Owner::Single, &item, 6).await;
         let one_shot =
             futures_util::stream::iter(vec![Ok::<_, Infallible>(Bytes::from_static(b"first"))]);
         library
             .save(&Owner::Single, request("a.mp4"), one_shot)
-            .await
-            .unwrap();
-        let (id, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
             .await
             .unwrap();
         append(&library, &Owner::Single, &id, 0, b"second")
@@ -772,17 +824,243 @@ mod tests {
         );
     }
 
+    /// The upload files in the uploads folder (none when it was never made).
+    fn upload_files(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = match fs::read_dir(root.join(UPLOADS_DIR)) {
+            Ok(listing) => listing
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => panic!("{err}"),
+        };
+        names.sort();
+        names
+    }
+
+    /// Issue "every item saved exactly once": a video saved before (in another
+    /// batch) was downloaded and uploaded whole before the commit said "duplicate".
+    #[tokio::test]
+    async fn beginning_an_upload_of_an_item_already_saved_answers_duplicate_and_makes_no_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let (_, item) = ids();
+        let one_shot =
+            futures_util::stream::iter(vec![Ok::<_, Infallible>(Bytes::from_static(b"first"))]);
+        let saved = library
+            .save(&Owner::Single, request("a.mp4"), one_shot)
+            .await
+            .unwrap();
+        assert_eq!(saved.status, SaveStatus::Saved);
+
+        let second: BatchId = "b2".parse().unwrap();
+        let begun = library
+            .begin_upload(
+                &Owner::Single,
+                (&second, &item),
+                1 << 30,
+                &version(1 << 30, b"v1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            begun,
+            api::UploadBegun::AlreadySaved(SaveOutcome {
+                status: SaveStatus::Duplicate,
+                path: "2019/07/a.mp4".into(),
+                size: 5,
+                sha256: saved.sha256,
+            }),
+            "what the one-request save answers for an item held"
+        );
+        assert_eq!(
+            upload_files(dir.path()),
+            Vec::<String>::new(),
+            "no upload made"
+        );
+        assert_eq!(saved_files(dir.path()), ["2019/07/a.mp4"]);
+        // Like a duplicate one-request save, the item joins the second batch (its zip).
+        let in_second = library.batch_files(&Owner::Single, &second).await.unwrap();
+        assert_eq!(in_second.len(), 1);
+        assert_eq!(in_second[0].path, "2019/07/a.mp4");
+
+        // Another member holds nothing: theirs begins.
+        let ana = Owner::Member("ana".into());
+        let theirs = begin_file(&library, &ana, &item, 5, &version(5, b"v1")).await;
+        assert!(
+            matches!(theirs, api::UploadBegun::Uploading(_)),
+            "{theirs:?}"
+        );
+    }
+
+    /// Issue "a restarted helper or browser resumes from the last part it has":
+    /// the user changed a setting between the cut and the resume, so the parts
+    /// held were patched the old way; resuming would mix both in one file.
+    #[tokio::test]
+    async fn beginning_an_upload_of_another_version_discards_the_parts_held_and_starts_at_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let (batch, item) = ids();
+        let old = version(10, b"artist=Ana");
+        let begun = begin_file(&library, &Owner::Single, &item, 10, &old).await;
+        let api::UploadBegun::Uploading(first) = begun else {
+            panic!("{begun:?}");
+        };
+        append(&library, &Owner::Single, &first.upload_id, 0, b"OLD-P")
+            .await
+            .unwrap();
+        let uploads = dir.path().join(UPLOADS_DIR);
+        assert!(part_path(&uploads, &first.upload_id).is_file());
+
+        // The helper restarts too: what decides is the note on disk.
+        drop(library);
+        let library = Library::open(dir.path()).unwrap();
+        let new = version(10, b"artist=Bo");
+        let begun = begin_file(&library, &Owner::Single, &item, 10, &new).await;
+        let api::UploadBegun::Uploading(second) = begun else {
+            panic!("{begun:?}");
+        };
+        assert_ne!(second.upload_id, first.upload_id);
+        assert_eq!(second.received, 0, "nothing of the old version is kept");
+        assert!(
+            !part_path(&uploads, &first.upload_id).exists()
+                && !note_path(&uploads, &first.upload_id).exists(),
+            "the old version's files are deleted: {:?}",
+            upload_files(dir.path())
+        );
+        assert!(matches!(
+            library
+                .upload_received(&Owner::Single, &batch, &item, &first.upload_id)
+                .await,
+            Err(Error::UploadNotFound)
+        ));
+        // Another size is another file too, whatever the fingerprint.
+        let begun = begin_file(&library, &Owner::Single, &item, 11, &new).await;
+        let api::UploadBegun::Uploading(third) = begun else {
+            panic!("{begun:?}");
+        };
+        assert_ne!(third.upload_id, second.upload_id);
+        assert_eq!(third.received, 0);
+        assert_eq!(
+            upload_files(dir.path()).len(),
+            2,
+            "one upload: part and note"
+        );
+
+        append(
+            &library,
+            &Owner::Single,
+            &third.upload_id,
+            0,
+            b"new version",
+        )
+        .await
+        .unwrap();
+        let outcome = library
+            .commit_upload(&Owner::Single, &third.upload_id, request("a.mp4"), 11)
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read(dir.path().join(&outcome.path)).unwrap(),
+            b"new version"
+        );
+    }
+
+    #[tokio::test]
+    async fn beginning_an_upload_of_the_same_version_resumes_at_what_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        let (batch, item) = ids();
+        let library = Library::open(dir.path()).unwrap();
+        let same = version(9, b"artist=Ana");
+        let api::UploadBegun::Uploading(first) =
+            begin_file(&library, &Owner::Single, &item, 9, &same).await
+        else {
+            panic!("not an upload");
+        };
+        append(&library, &Owner::Single, &first.upload_id, 0, b"abcd")
+            .await
+            .unwrap();
+        let again = begin_file(&library, &Owner::Single, &item, 9, &same).await;
+        assert_eq!(
+            again,
+            api::UploadBegun::Uploading(api::UploadStatus {
+                upload_id: first.upload_id.clone(),
+                received: 4,
+            })
+        );
+        drop(library);
+        let library = Library::open(dir.path()).unwrap();
+        let again = begin_file(&library, &Owner::Single, &item, 9, &same).await;
+        assert_eq!(
+            again,
+            api::UploadBegun::Uploading(api::UploadStatus {
+                upload_id: first.upload_id.clone(),
+                received: 4,
+            }),
+            "after a restart too"
+        );
+        append(&library, &Owner::Single, &first.upload_id, 4, b"efghi")
+            .await
+            .unwrap();
+        let outcome = library
+            .commit_upload(&Owner::Single, &first.upload_id, request("a.mp4"), 9)
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read(dir.path().join(&outcome.path)).unwrap(),
+            b"abcdefghi"
+        );
+        assert!(matches!(
+            library
+                .upload_received(&Owner::Single, &batch, &item, &first.upload_id)
+                .await,
+            Err(Error::UploadNotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_part_past_the_size_begun_with_is_refused_and_nothing_of_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(dir.path()).unwrap();
+        let (_, item) = ids();
+        let (id, _) = begin(&library, &Owner::Single, &item, 5).await;
+        append(&library, &Owner::Single, &id, 0, b"abc")
+            .await
+            .unwrap();
+        let err = append(&library, &Owner::Single, &id, 3, b"defg")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::UploadPastSize { size: 5 }), "{err}");
+        assert_eq!(
+            fs::metadata(part_path(&dir.path().join(UPLOADS_DIR), &id))
+                .unwrap()
+                .len(),
+            3
+        );
+        // Nor may a commit name another size than the upload began with.
+        append(&library, &Owner::Single, &id, 3, b"de")
+            .await
+            .unwrap();
+        assert!(matches!(
+            library
+                .commit_upload(&Owner::Single, &id, request("a.mp4"), 4)
+                .await,
+            Err(Error::UploadOffset { received: 5, .. })
+        ));
+        let outcome = library
+            .commit_upload(&Owner::Single, &id, request("a.mp4"), 5)
+            .await
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join(&outcome.path)).unwrap(), b"abcde");
+    }
+
     #[tokio::test]
     async fn a_commit_never_overwrites_a_file_with_the_name() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("2019/07")).unwrap();
         fs::write(dir.path().join("2019/07/a.mp4"), b"user's own").unwrap();
         let library = Library::open(dir.path()).unwrap();
-        let (batch, item) = ids();
-        let (id, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (_, item) = ids();
+        let (id, _) = begin(&library, &Owner::Single, &item, 3).await;
         append(&library, &Owner::Single, &id, 0, b"new")
             .await
             .unwrap();
@@ -803,7 +1081,7 @@ mod tests {
         let library = Library::open(dir.path()).unwrap();
         let (batch, item) = ids();
         let (ana, bo) = (Owner::Member("ana".into()), Owner::Member("bo".into()));
-        let (id, _) = library.begin_upload(&ana, &batch, &item).await.unwrap();
+        let (id, _) = begin(&library, &ana, &item, 5).await;
         append(&library, &ana, &id, 0, b"ana's").await.unwrap();
         assert!(matches!(
             library.upload_received(&bo, &batch, &item, &id).await,
@@ -824,7 +1102,7 @@ mod tests {
             Err(Error::UploadNotFound)
         ));
         // Bo's own upload of the same item is another upload.
-        let (bos, _) = library.begin_upload(&bo, &batch, &item).await.unwrap();
+        let (bos, _) = begin(&library, &bo, &item, 5).await;
         assert_ne!(bos, id);
         assert_eq!(
             library
@@ -846,18 +1124,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::open(dir.path()).unwrap();
         let (batch, item) = ids();
-        let (old, _) = library
-            .begin_upload(&Owner::Single, &batch, &item)
-            .await
-            .unwrap();
+        let (old, _) = begin(&library, &Owner::Single, &item, 3).await;
         append(&library, &Owner::Single, &old, 0, b"old")
             .await
             .unwrap();
         let kept_item: ItemId = "item2".parse().unwrap();
-        let (kept, _) = library
-            .begin_upload(&Owner::Single, &batch, &kept_item)
-            .await
-            .unwrap();
+        let (kept, _) = begin(&library, &Owner::Single, &kept_item, 1).await;
         let uploads = dir.path().join(UPLOADS_DIR);
         let age = |id: &UploadId| {
             let long_ago = SystemTime::now() - ABANDONED_AFTER - Duration::from_secs(60);
@@ -871,10 +1143,7 @@ mod tests {
         // Later: beginning another upload sweeps the one idle for too long.
         age(&old);
         let third: ItemId = "item3".parse().unwrap();
-        library
-            .begin_upload(&Owner::Single, &batch, &third)
-            .await
-            .unwrap();
+        begin(&library, &Owner::Single, &third, 1).await;
         assert!(!part_path(&uploads, &old).exists() && !note_path(&uploads, &old).exists());
         assert!(matches!(
             library

@@ -2,8 +2,8 @@
 //! and the history, a page at a time.
 
 use api::{
-    BatchId, BatchItems, CommitQuery, HistoryPage, HistoryQuery, ItemId, PartQuery, SaveOutcome,
-    UploadId, UploadQuery, UploadStatus,
+    BatchId, BatchItems, BeginQuery, CommitQuery, HistoryPage, HistoryQuery, ItemId, PartQuery,
+    SaveOutcome, UploadBegun, UploadId, UploadQuery, UploadStatus,
 };
 use axum::Json;
 use axum::body::Body;
@@ -61,21 +61,30 @@ pub async fn upload(
     Ok(Json(outcome))
 }
 
-/// `POST /api/batches/{batch}/items/{item_id}/upload`: begins a resumable upload,
-/// or finds the one under way for this member, batch and item.
+/// `POST /api/batches/{batch}/items/{item_id}/upload?size=…&fingerprint=…`: begins
+/// a resumable upload, or finds the one under way for this member, batch, item and
+/// file; or answers that the item is already saved, beginning nothing.
 pub async fn upload_begin(
     State(state): State<AppState>,
     SignedIn(owner): SignedIn,
     ApiPath((batch, item_id)): ApiPath<(BatchId, ItemId)>,
-) -> AppResult<Json<UploadStatus>> {
-    let (upload_id, received) = state
+    ApiQuery(query): ApiQuery<BeginQuery>,
+) -> AppResult<Json<UploadBegun>> {
+    let limits = &state.config().limits;
+    if query.size > limits.max_upload_size {
+        return Err(too_large(limits.max_upload_size));
+    }
+    if query.size == 0 {
+        return Err(library::Error::EmptyUpload.into());
+    }
+    let begun = state
         .library()
-        .begin_upload(&owner, &batch, &item_id)
+        .begin_upload(&owner, (&batch, &item_id), query.size, &query.fingerprint)
         .await?;
-    Ok(Json(UploadStatus {
-        upload_id,
-        received,
-    }))
+    if let UploadBegun::AlreadySaved(outcome) = &begun {
+        tracing::info!(path = %outcome.path, "resumable upload of an item already saved: nothing to send");
+    }
+    Ok(Json(begun))
 }
 
 /// `GET /api/batches/{batch}/items/{item_id}/upload/{upload_id}`: the bytes held.

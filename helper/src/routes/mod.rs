@@ -347,14 +347,31 @@ mod tests {
             .unwrap()
     }
 
+    /// `POST …/upload?size=…&fingerprint=…` of a `size`-byte file, one version of it.
+    fn begin(base: &str, size: u64) -> Request<Body> {
+        let fingerprint = api::UploadFingerprint::of_edits(size, [(0, &b"v1"[..])]);
+        call(
+            Method::POST,
+            &format!("{base}?size={size}&fingerprint={fingerprint}"),
+            b"",
+        )
+    }
+
+    fn uploading(body: &[u8]) -> api::UploadStatus {
+        match serde_json::from_slice::<api::UploadBegun>(body).unwrap() {
+            api::UploadBegun::Uploading(status) => status,
+            other => panic!("not an upload: {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn a_resumable_upload_over_http_resumes_after_a_restart_and_names_what_arrived() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));
         let base = "/api/batches/b1/items/item-v/upload";
-        let (status, body) = send(&app, call(Method::POST, base, b"")).await;
+        let (status, body) = send(&app, begin(base, 12)).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        let begun: api::UploadStatus = serde_json::from_slice(&body).unwrap();
+        let begun = uploading(&body);
         assert_eq!(begun.received, 0);
         let part = |offset: u64, bytes: &'static [u8]| {
             call(
@@ -386,12 +403,9 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let state: api::UploadStatus = serde_json::from_slice(&body).unwrap();
         assert_eq!(state, after);
-        let (status, body) = send(&app, call(Method::POST, base, b"")).await;
+        let (status, body) = send(&app, begin(base, 12)).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(
-            serde_json::from_slice::<api::UploadStatus>(&body).unwrap(),
-            after
-        );
+        assert_eq!(uploading(&body), after);
         let (status, _) = send(&app, part(10, b"ab")).await;
         assert_eq!(status, StatusCode::OK);
         let commit = |size: u64| {
@@ -426,6 +440,21 @@ mod tests {
         // Committed: the upload is gone.
         let (status, _) = send(&app, commit(12)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Saved: beginning it again (in another batch) answers so, and no upload
+        // begins.
+        let (status, body) = send(&app, begin("/api/batches/b2/items/item-v/upload", 12)).await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["already_saved"]["status"], "duplicate");
+        assert_eq!(json["already_saved"]["path"], "2021/03/v.mp4");
+        assert_eq!(json["already_saved"]["size"], 12);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".keepsake-uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -440,8 +469,11 @@ mod tests {
         config.limits.max_upload_size = 8;
         let app = router(AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap());
         let base = "/api/batches/b1/items/item-v/upload";
-        let (_, body) = send(&app, call(Method::POST, base, b"")).await;
-        let begun: api::UploadStatus = serde_json::from_slice(&body).unwrap();
+        // A file larger than the limit is refused before a byte of it is sent.
+        let (status, _) = send(&app, begin(base, 9)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let (_, body) = send(&app, begin(base, 8)).await;
+        let begun = uploading(&body);
         let url = |offset: u64| format!("{base}/{}?offset={offset}", begun.upload_id);
         let (status, _) = send(&app, call(Method::PUT, &url(0), b"12345")).await;
         assert_eq!(status, StatusCode::OK);
@@ -475,8 +507,11 @@ mod tests {
             format!("{base}/{}?offset=-1", begun.upload_id),
             format!("{base}/{}", begun.upload_id),
             "/api/batches/b1/items/a.b/upload".to_owned(),
+            // A begin must name the file.
+            base.to_owned(),
+            format!("{base}?size=8&fingerprint=xyz"),
         ] {
-            let method = if uri.ends_with("/upload") {
+            let method = if uri.ends_with("/upload") || uri.contains("/upload?") {
                 Method::POST
             } else {
                 Method::PUT

@@ -22,5 +22,6 @@ mod large_video;
 mod library_crash;
 mod pick;
 mod sample_library;
+mod saved_once;
 mod scale;
 mod screens;
