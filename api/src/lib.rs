@@ -171,15 +171,15 @@ pub struct UploadStatus {
 }
 
 /// What the bytes of a resumable upload will be, named before the first part is
-/// sent: a 128-bit FNV-1a hash (hex) of the output's length and of every edit the
+/// sent: a 128-bit XXH3 hash (hex) of the output's length and of every edit the
 /// app makes to the original as it streams past. The same item saved with other
 /// settings (another dates policy, time zone…) gets other edits, so another
 /// fingerprint; the helper then discards the parts it holds rather than append
 /// bytes patched one way to bytes patched another.
 ///
-/// FNV-1a, not a cryptographic hash: this is no security boundary (a member can
-/// only spoil their own upload), the input is a few hundred bytes, and it keeps
-/// the browser app small. Built with [`UploadFingerprint::of_edits`]; any other
+/// XXH3 (`xxhash-rust`), not a cryptographic hash: this is no security boundary
+/// (a member can only spoil their own upload), the input is a few hundred bytes,
+/// and it keeps the browser app small. Built with [`UploadFingerprint::of_edits`]; any other
 /// value is 32 lowercase hex digits or it does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -199,39 +199,20 @@ impl UploadFingerprint {
     /// order) applied. The encoding is length-prefixed, so no two different lists
     /// of edits hash the same bytes.
     pub fn of_edits<'a>(len: u64, edits: impl IntoIterator<Item = (u64, &'a [u8])>) -> Self {
-        let mut hash = Fnv1a128::new();
-        hash.write(b"keepsake upload v1");
-        hash.write(&len.to_le_bytes());
+        let mut hash = xxhash_rust::xxh3::Xxh3::new();
+        hash.update(b"keepsake upload v2");
+        hash.update(&len.to_le_bytes());
         for (offset, bytes) in edits {
-            hash.write(&offset.to_le_bytes());
-            hash.write(&(bytes.len() as u64).to_le_bytes());
-            hash.write(bytes);
+            hash.update(&offset.to_le_bytes());
+            hash.update(&(bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
         }
-        UploadFingerprint(format!("{:032x}", hash.0))
+        UploadFingerprint(format!("{:032x}", hash.digest128()))
     }
 
     /// The fingerprint as text (32 lowercase hex digits).
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// FNV-1a with the 128-bit parameters of the FNV specification
-/// (draft-eastlake-fnv): XOR each byte in, multiply by the FNV prime.
-struct Fnv1a128(u128);
-
-impl Fnv1a128 {
-    const OFFSET_BASIS: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-
-    fn new() -> Self {
-        Fnv1a128(Self::OFFSET_BASIS)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u128::from(byte)).wrapping_mul(Self::PRIME);
-        }
     }
 }
 
@@ -524,16 +505,18 @@ mod tests {
     }
 
     #[test]
-    fn upload_fingerprints_follow_the_fnv_1a_128_vectors_and_every_edit() {
-        // The specification's test vectors, through the hasher itself.
-        let fnv = |bytes: &[u8]| {
-            let mut hash = Fnv1a128::new();
-            hash.write(bytes);
-            format!("{:032x}", hash.0)
-        };
-        assert_eq!(fnv(b""), "6c62272e07bb014262b821756295c58d");
-        assert_eq!(fnv(b"a"), "d228cb696f1a8caf78912b704e4a8964");
-        assert_eq!(fnv(b"foobar"), "343e1662793c64bf6f0d3597ba446f18");
+    fn upload_fingerprints_follow_every_edit() {
+        // Streamed in pieces, the hash is XXH3-128 of the whole (the crate's
+        // one-shot function): the length prefixes are all that is added.
+        let mut expected = b"keepsake upload v2".to_vec();
+        expected.extend_from_slice(&7u64.to_le_bytes());
+        expected.extend_from_slice(&3u64.to_le_bytes());
+        expected.extend_from_slice(&2u64.to_le_bytes());
+        expected.extend_from_slice(b"hi");
+        assert_eq!(
+            UploadFingerprint::of_edits(7, [(3, &b"hi"[..])]).as_str(),
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&expected))
+        );
 
         let of = |len: u64, edits: &[(u64, &[u8])]| {
             UploadFingerprint::of_edits(len, edits.iter().map(|&(at, bytes)| (at, bytes)))
