@@ -67,6 +67,19 @@ pub fn dist_dir() -> Option<PathBuf> {
     dist.join("index.html").is_file().then_some(dist)
 }
 
+/// [`dist_dir`] for a browser test: `None` after saying why it is missing (which
+/// fails the test where `KEEPSAKE_REQUIRE_BROWSER` is set, as in CI).
+pub fn built_app() -> Option<PathBuf> {
+    let dist = dist_dir();
+    if dist.is_none() {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+    }
+    dist
+}
+
 /// Builds the `helper` binary once per test process and returns its path; or the
 /// binary `KEEPSAKE_HELPER` names (a benchmark's release build), as it is.
 pub fn helper_binary() -> anyhow::Result<PathBuf> {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use keepsake_tests::{Browser, HelperProcess, Screenshots, dist_dir, skip_or_fail};
+use keepsake_tests::{Browser, HelperProcess, Screenshots, built_app};
 
 use crate::browser::{css, pick, sign_in, tiles_in};
 
@@ -39,18 +39,6 @@ const LIBRARY: [&str; 7] = [
 /// How long a whole faulty run may take before the test fails (the retry
 /// deadlines are minutes; a healthy run here takes well under one).
 const RUN_LIMIT: Duration = Duration::from_secs(300);
-
-/// The built app, or `None` after saying why it is missing.
-fn dist() -> Option<std::path::PathBuf> {
-    let dist = dist_dir();
-    if dist.is_none() {
-        skip_or_fail(
-            "KEEPSAKE_REQUIRE_BROWSER",
-            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
-        );
-    }
-    dist
-}
 
 /// What one run left behind.
 struct Run {
@@ -260,7 +248,7 @@ pub(crate) async fn wait_until_settled(client: &Client, count: usize) -> BTreeMa
 #[tokio::test(flavor = "multi_thread")]
 async fn every_item_is_saved_once_and_intact_through_seeded_faults() {
     const PICKS: usize = 300;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -329,7 +317,7 @@ async fn every_item_is_saved_once_and_intact_through_seeded_faults() {
 async fn expired_base_urls_are_refreshed_and_every_item_saved() {
     const PICKS: usize = 24;
     const LIFETIME: Duration = Duration::from_secs(2);
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -366,7 +354,7 @@ async fn expired_base_urls_are_refreshed_and_every_item_saved() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_token_pauses_the_run_and_a_new_sign_in_finishes_it() {
     const PICKS: usize = 24;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -440,7 +428,7 @@ async fn an_expired_token_pauses_the_run_and_a_new_sign_in_finishes_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limited_picker_api_never_loses_the_picking_session() {
     const PICKS: usize = 4;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };

@@ -21,9 +21,7 @@ use std::time::{Duration, Instant};
 use emulator::EmulatorConfig;
 use emulator::library::Oddity;
 use fantoccini::{Client, Locator};
-use keepsake_tests::{
-    Browser, HelperProcess, Screenshots, dist_dir, emulator_client, skip_or_fail, walk_files,
-};
+use keepsake_tests::{Browser, HelperProcess, Screenshots, built_app, emulator_client, walk_files};
 use serde_json::json;
 
 use crate::browser::{css, pick, sign_in};
@@ -112,17 +110,6 @@ async fn wait_for_stage(client: &Client, item: &str, stage: &str) {
     }
 }
 
-fn dist() -> Option<std::path::PathBuf> {
-    let dist = dist_dir();
-    if dist.is_none() {
-        skip_or_fail(
-            "KEEPSAKE_REQUIRE_BROWSER",
-            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
-        );
-    }
-    dist
-}
-
 /// The saved videos in the library (mp4 files outside the helper's own folders).
 fn saved_videos(helper: &HelperProcess) -> Vec<std::path::PathBuf> {
     let root = helper.library.path();
@@ -157,7 +144,7 @@ fn upload_files(helper: &HelperProcess) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_video_saved_before_is_not_downloaded_or_uploaded_again() {
     const SIZE: u64 = 48 << 20;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -241,7 +228,7 @@ async fn a_video_saved_before_is_not_downloaded_or_uploaded_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_video_upload_resumed_after_a_settings_change_starts_over() {
     const SIZE: u64 = 64 << 20;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };

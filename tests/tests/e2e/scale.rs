@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Client;
 use keepsake_tests::{
-    BROWSER_STEP, Browser, HelperProcess, Screenshots, dist_dir, eventually, new_window,
-    skip_or_fail,
+    BROWSER_STEP, Browser, HelperProcess, Screenshots, built_app, eventually, new_window,
 };
 use serde_json::json;
 
@@ -23,17 +22,6 @@ use crate::faults::wait_until_settled;
 
 /// Thumbnails the app keeps at most (`frontend::thumbs::MAX_LOADED`).
 const MAX_LOADED: usize = 240;
-
-fn dist() -> Option<std::path::PathBuf> {
-    let dist = dist_dir();
-    if dist.is_none() {
-        skip_or_fail(
-            "KEEPSAKE_REQUIRE_BROWSER",
-            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
-        );
-    }
-    dist
-}
 
 /// Opens the picker from the app, ticks its first `count` photos (in the page,
 /// which is much faster than a click per tile), presses Done and comes back.
@@ -182,7 +170,7 @@ async fn first_tile_has_thumbnail(client: &Client) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn thumbnails_load_near_the_viewport_and_stay_bounded() {
     const PICKS: usize = 400;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -252,7 +240,7 @@ async fn thumbnails_load_near_the_viewport_and_stay_bounded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_helper_killed_and_restarted_mid_run_finishes_the_run() {
     const PICKS: usize = 24;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -318,7 +306,7 @@ async fn tiles_in_any(client: &Client, stages: &[&str]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_keeps_what_is_saved_deletes_the_session_and_picking_again_finishes() {
     const PICKS: usize = 12;
-    let Some(dist) = dist() else { return };
+    let Some(dist) = built_app() else { return };
     let Some(browser) = Browser::start().await else {
         return;
     };
