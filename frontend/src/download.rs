@@ -184,7 +184,9 @@ async fn attempt(
     if let Some((received, _)) = have {
         request = request.header("Range", &format!("bytes={received}-"));
     }
+    let asked = crate::timing::now();
     let response = request.send().await.map_err(ApiError::network)?;
+    crate::timing::record("download: headers", asked);
     let headers = response.headers();
     let status = response.status();
     let plan = plan(
