@@ -139,18 +139,9 @@ async fn run(
         Some(offset) => instant.display_with_offset(offset).to_string(),
         None => instant.to_string(),
     };
-    let body = browser::blob_of(
-        &fixed.header,
-        &original,
-        fixed.tail.start,
-        fixed.tail.end,
-        fixed.format.mime_type(),
-    )
-    .map_err(|message| ItemFailure {
-        message,
-        needs_sign_in: false,
-    })?;
-    let at = timing::record("blob", at);
+    let body = browser::upload_body_of(&fixed.header, &original, fixed.tail.start, fixed.tail.end);
+    drop(original);
+    let at = timing::record("upload body", at);
     progress.update(|p| {
         p.stage = Stage::Uploading;
         p.report = Some(fixed.report.clone());
