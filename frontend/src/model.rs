@@ -177,21 +177,26 @@ impl Totals {
     pub fn of<'a>(progress: impl IntoIterator<Item = &'a Progress>) -> Totals {
         let mut totals = Totals::default();
         for p in progress {
-            totals.items += 1;
-            if p.stage.is_done() {
-                totals.done += 1;
-            }
-            match p.stage {
-                Stage::Saved => totals.saved += 1,
-                Stage::Duplicate => totals.duplicates += 1,
-                Stage::Failed => totals.failed += 1,
-                Stage::Cancelled => totals.cancelled += 1,
-                Stage::Waiting => totals.waiting += 1,
-                Stage::Downloading | Stage::Fixing | Stage::Uploading => totals.working += 1,
-            }
-            totals.bytes += p.bytes;
+            totals.add(p);
         }
         totals
+    }
+
+    /// Counts one more item.
+    pub fn add(&mut self, p: &Progress) {
+        self.items += 1;
+        if p.stage.is_done() {
+            self.done += 1;
+        }
+        match p.stage {
+            Stage::Saved => self.saved += 1,
+            Stage::Duplicate => self.duplicates += 1,
+            Stage::Failed => self.failed += 1,
+            Stage::Cancelled => self.cancelled += 1,
+            Stage::Waiting => self.waiting += 1,
+            Stage::Downloading | Stage::Fixing | Stage::Uploading => self.working += 1,
+        }
+        self.bytes += p.bytes;
     }
 
     /// Share done, 0–100.

@@ -367,9 +367,14 @@ impl Ctx {
 
     /// Totals over the batch.
     pub fn totals(&self) -> Totals {
+        // Read in place: every progress change of every row recounts them, and a
+        // row's progress holds its whole metadata report.
         self.rows.with(|rows| {
-            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
-            Totals::of(&progress)
+            let mut totals = Totals::default();
+            for row in rows {
+                row.progress.with(|p| totals.add(p));
+            }
+            totals
         })
     }
 }

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::flow;
-use crate::model::{Progress, Totals, failure_groups};
+use crate::model::{Progress, Stage, Totals, failure_groups};
 use crate::state::{Ctx, Phase};
 
 /// When a session's items are all done: what happened, and the zip.
@@ -14,8 +14,15 @@ pub fn Results() -> impl IntoView {
     let zip_url = move || api::routes::batch_zip(&ctx.batch.get_value());
     let groups = Memo::new(move |_| {
         ctx.rows.with(|rows| {
-            let progress: Vec<Progress> = rows.iter().map(|row| row.progress.get()).collect();
-            failure_groups(&progress)
+            // Only the failed rows' progress is copied, not every row's report.
+            let failed: Vec<Progress> = rows
+                .iter()
+                .filter_map(|row| {
+                    row.progress
+                        .with(|p| (p.stage == Stage::Failed).then(|| p.clone()))
+                })
+                .collect();
+            failure_groups(&failed)
         })
     });
     // The session is kept while items failed; without it there is nothing to retry.
