@@ -236,7 +236,10 @@ async fn attempt(
         received: 0,
     });
     loop {
-        let chunk = match read_chunk(&reader).await {
+        let asked = crate::timing::now();
+        let chunk = read_chunk(&reader).await;
+        crate::timing::record("download: read", asked);
+        let chunk = match chunk {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(err) => {

@@ -162,10 +162,12 @@ async fn print_stage_timings(client: &fantoccini::Client, photos: usize) {
     println!("  app stages (per photo): count, mean ms, longest ms, share of the photos' time");
     for name in [
         "download: headers",
+        "download: read",
         "download",
         "copy into wasm",
         "fix",
         "blob",
+        "upload body",
         "upload",
         "progress",
         "photo",
