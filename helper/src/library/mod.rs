@@ -734,8 +734,8 @@ impl Library {
     }
 
     /// Blocking: steps 3 to 5 of a save (see [`Library`]), of a sealed file
-    /// bound for `(dir, relative_dir, filename)`; adds the time it waited for
-    /// the publishing lock and the time it held it to `timings`.
+    /// bound for `(dir, relative_dir, filename)`; records in `timings` how long
+    /// it waited for the publishing lock and how long it held it.
     fn publish_sealed(
         &self,
         owner: &Owner,
