@@ -122,27 +122,30 @@ pub fn time_zone() -> Option<String> {
         .as_string()
 }
 
-/// A blob made of `header` (copied out of WASM memory) followed by
-/// `original[start..end]` (a view of the downloaded buffer, never copied through
-/// WASM memory).
-pub fn blob_of(
+/// The fixed file as one buffer, ready to upload: `header` (copied straight out
+/// of WASM memory) followed by `original[start..end]` (copied from the
+/// downloaded buffer, never through WASM memory). One copy of the photo, in the
+/// tab; the browser sends it as it is. (A `Blob` of the same parts cost a copy
+/// more, handed to the browser's blob store, and the upload then streamed it
+/// back from there.)
+pub fn upload_body_of(
     header: &[u8],
     original: &ArrayBuffer,
     start: usize,
     end: usize,
-    mime: &str,
-) -> Result<web_sys::Blob, String> {
-    let parts = Array::new();
+) -> Uint8Array {
+    let tail = end.saturating_sub(start);
+    let body = Uint8Array::new_with_length((header.len() + tail) as u32);
     if !header.is_empty() {
-        parts.push(&Uint8Array::from(header));
+        body.subarray(0, header.len() as u32).copy_from(header);
     }
-    if end > start {
-        parts.push(&original.slice_with_end(start as u32, end as u32));
+    if tail > 0 {
+        body.set(
+            &Uint8Array::new_with_byte_offset_and_length(original, start as u32, tail as u32),
+            header.len() as u32,
+        );
     }
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    web_sys::Blob::new_with_buffer_source_sequence_and_options(&parts, &options)
-        .map_err(|err| js_error(&err))
+    body
 }
 
 /// An object URL showing `buffer` (for thumbnails).

@@ -386,7 +386,7 @@ pub async fn upload(
     batch: &BatchId,
     item: &ItemId,
     query: &UploadQuery,
-    body: &web_sys::Blob,
+    body: &Uint8Array,
 ) -> Result<SaveOutcome, ApiError> {
     let url = api::routes::upload(batch, item, query);
     with_retry(RetryPolicy::HELPER, || async {

@@ -184,7 +184,9 @@ async fn attempt(
     if let Some((received, _)) = have {
         request = request.header("Range", &format!("bytes={received}-"));
     }
+    let asked = crate::timing::now();
     let response = request.send().await.map_err(ApiError::network)?;
+    crate::timing::record("download: headers", asked);
     let headers = response.headers();
     let status = response.status();
     let plan = plan(
@@ -234,7 +236,10 @@ async fn attempt(
         received: 0,
     });
     loop {
-        let chunk = match read_chunk(&reader).await {
+        let asked = crate::timing::now();
+        let chunk = read_chunk(&reader).await;
+        crate::timing::record("download: read", asked);
+        let chunk = match chunk {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(err) => {

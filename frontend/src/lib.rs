@@ -18,6 +18,7 @@ pub mod process;
 pub mod retry;
 pub mod state;
 pub mod thumbs;
+pub mod timing;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

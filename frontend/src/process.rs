@@ -13,6 +13,7 @@ use crate::client::{
 use crate::download::{self, UrlBook};
 use crate::large;
 use crate::model::{Progress, Settings, Stage};
+use crate::timing;
 
 /// Turns the settings card into metafix options, with the zone its time zone
 /// setting names (loaded by [`crate::state::Ctx::time_zone`]).
@@ -148,12 +149,17 @@ async fn run(
         let (saved, patch) = large::save_in_parts(job, item, &item_id, &context, progress).await?;
         return finish(saved, patch.outcome(), progress);
     }
+    let started = timing::now();
     let original = download::download(&job.api, &job.urls, &item.id, MediaSuffix::Download).await?;
+    let at = timing::record("download", started);
 
     progress.update(|p| p.stage = Stage::Fixing);
+    let at = timing::record("progress", at);
     let input = client::to_vec(&original);
+    let at = timing::record("copy into wasm", at);
     let fixed = metafix::fix(&input, &job.options, &context);
     drop(input);
+    let at = timing::record("fix", at);
     let file_name = fixed.file_name(&item.media_file.filename);
     // RFC 3339 with the photographer's offset when known: the helper files the
     // photo under the year and month their clock showed.
@@ -162,14 +168,9 @@ async fn run(
         Some(offset) => instant.display_with_offset(offset).to_string(),
         None => instant.to_string(),
     };
-    let body = browser::blob_of(
-        &fixed.header,
-        &original,
-        fixed.tail.start,
-        fixed.tail.end,
-        fixed.format.mime_type(),
-    )
-    .map_err(ItemFailure::item)?;
+    let body = browser::upload_body_of(&fixed.header, &original, fixed.tail.start, fixed.tail.end);
+    drop(original);
+    let at = timing::record("upload body", at);
     progress.update(|p| {
         p.stage = Stage::Uploading;
         p.report = Some(fixed.report.clone());
@@ -177,13 +178,18 @@ async fn run(
         p.file_name = Some(file_name.clone());
         p.bytes = fixed.output_len() as u64;
     });
+    let at = timing::record("progress", at);
 
     let query = UploadQuery {
         filename: file_name.clone(),
         capture_time,
     };
     let saved = client::upload(&job.batch, &item_id, &query, &body).await?;
-    finish(saved, fixed.outcome(), progress)
+    let at = timing::record("upload", at);
+    let finished = finish(saved, fixed.outcome(), progress);
+    timing::record("progress", at);
+    timing::record("photo", started);
+    finished
 }
 
 /// Shows the saved file; a file metafix could not edit is kept as it came (never

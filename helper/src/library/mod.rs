@@ -57,6 +57,34 @@ pub const DEFAULT_MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 /// How many numbered names (`a (2).jpg`…) a save tries before giving up.
 const MAX_NAME_ATTEMPTS: u32 = 10_000;
 
+/// Where the time of one [`Library::save_timed`] went; the upload route sends it
+/// as `Server-Timing`, so a browser's DevTools (and `scripts/bench-app`) see it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SaveTimings {
+    /// Receiving the body and writing it to the temp file (paced by the client).
+    pub receive: std::time::Duration,
+    /// Its mode and mtime, and the fsync of its bytes.
+    pub seal: std::time::Duration,
+    /// Waiting for the other saves' claims, links and rows (one at a time).
+    pub wait: std::time::Duration,
+    /// The claim, the link under its name, the folder's fsync, the row.
+    pub publish: std::time::Duration,
+}
+
+impl SaveTimings {
+    /// The `Server-Timing` header's value, in milliseconds.
+    pub fn header_value(&self) -> String {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        format!(
+            "receive;dur={:.1}, seal;dur={:.1}, wait;dur={:.1}, publish;dur={:.1}",
+            ms(self.receive),
+            ms(self.seal),
+            ms(self.wait),
+            ms(self.publish)
+        )
+    }
+}
+
 /// What went wrong in the library. [`crate::error::AppError`] maps each to HTTP.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -525,6 +553,21 @@ impl Library {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
     {
+        Ok(self.save_timed(owner, request, body).await?.0)
+    }
+
+    /// [`Library::save`], and where its time went.
+    pub async fn save_timed<S, E>(
+        &self,
+        owner: &Owner,
+        request: SaveRequest,
+        body: S,
+    ) -> Result<(SaveOutcome, SaveTimings), Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let started = std::time::Instant::now();
         let filename = names::sanitize_filename(&request.filename);
         if let Some(outcome) = self
             .existing(owner, &request.batch, &request.item_id)
@@ -535,7 +578,11 @@ impl Library {
             // (browsers report a network error): take the rest first. The body's
             // size and idle limits bound how long that lasts.
             drain(body).await;
-            return Ok(outcome);
+            let timings = SaveTimings {
+                receive: started.elapsed(),
+                ..SaveTimings::default()
+            };
+            return Ok((outcome, timings));
         }
 
         let relative_dir = names::capture_folder(request.capture_time.local);
@@ -549,16 +596,23 @@ impl Library {
         };
         // The temp file deletes itself if anything below fails or the client goes away.
         let written = store::write_body(temp, body, &floor).await?;
+        let mut timings = SaveTimings {
+            receive: started.elapsed(),
+            ..SaveTimings::default()
+        };
         let owner = owner.clone();
         self.blocking(move |lib| {
-            lib.publish(
+            let sealing = std::time::Instant::now();
+            lib.seal(&request, &written)?;
+            timings.seal = sealing.elapsed();
+            let outcome = lib.publish_sealed(
                 &owner,
                 &request,
                 written,
-                &floor.dir,
-                &relative_dir,
-                &filename,
-            )
+                (&floor.dir, &relative_dir, &filename),
+                &mut timings,
+            )?;
+            Ok((outcome, timings))
         })
         .await
     }
@@ -693,14 +747,39 @@ impl Library {
         relative_dir: &str,
         filename: &str,
     ) -> Result<SaveOutcome, Error> {
-        let Written { temp, size, sha256 } = written;
+        self.seal(request, &written)?;
+        self.publish_sealed(
+            owner,
+            request,
+            written,
+            (dir, relative_dir, filename),
+            &mut SaveTimings::default(),
+        )
+    }
+
+    /// Blocking: step 2 of a save (see [`Library`]).
+    fn seal(&self, request: &SaveRequest, written: &Written) -> Result<(), Error> {
         store::seal(
-            &temp,
+            &written.temp,
             self.shared.options.file_mode,
             request.capture_time.instant,
         )
-        .map_err(Error::io("saving the file"))?;
+        .map_err(Error::io("saving the file"))
+    }
 
+    /// Blocking: steps 3 to 5 of a save (see [`Library`]), of a sealed file
+    /// bound for `(dir, relative_dir, filename)`; records in `timings` how long
+    /// it waited for the publishing lock and how long it held it.
+    fn publish_sealed(
+        &self,
+        owner: &Owner,
+        request: &SaveRequest,
+        written: Written,
+        (dir, relative_dir, filename): (&Path, &str, &str),
+        timings: &mut SaveTimings,
+    ) -> Result<SaveOutcome, Error> {
+        let Written { temp, size, sha256 } = written;
+        let waiting = std::time::Instant::now();
         // A panic while holding it leaves nothing half-done that the claims do not
         // describe: keep going.
         let _publishing = self
@@ -708,6 +787,30 @@ impl Library {
             .publishing
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        timings.wait = waiting.elapsed();
+        let publishing = std::time::Instant::now();
+        let published = self.publish_locked(
+            owner,
+            request,
+            (temp, size, sha256),
+            dir,
+            relative_dir,
+            filename,
+        );
+        timings.publish = publishing.elapsed();
+        published
+    }
+
+    /// Blocking: steps 3 to 5 of a save, holding the publishing lock.
+    fn publish_locked(
+        &self,
+        owner: &Owner,
+        request: &SaveRequest,
+        (temp, size, sha256): (tempfile::NamedTempFile, u64, String),
+        dir: &Path,
+        relative_dir: &str,
+        filename: &str,
+    ) -> Result<SaveOutcome, Error> {
         // A claim here is from a save of this item that failed after its rename
         // (say, the row could not be written): it may name a file already in place.
         if let Some(claim) = self.index().claim_of(owner.key(), &request.item_id)? {

@@ -26,7 +26,7 @@ pub async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     headers: axum::http::HeaderMap,
     body: Body,
-) -> AppResult<Json<SaveOutcome>> {
+) -> AppResult<impl IntoResponse> {
     let limits = &state.config().limits;
     if announced_length(&headers).is_some_and(|announced| announced > limits.max_upload_size) {
         return Err(too_large(limits.max_upload_size));
@@ -47,8 +47,8 @@ pub async fn upload(
         limits.max_upload_size,
         limits.body_timeout,
     );
-    let outcome = match state.library().save(&owner, request, body).await {
-        Ok(outcome) => outcome,
+    let (outcome, timings) = match state.library().save_timed(&owner, request, body).await {
+        Ok(saved) => saved,
         Err(library::Error::UploadBroke(cause)) => {
             return Err(match cause.downcast_ref::<BodyError>() {
                 Some(BodyError::TooLarge) => too_large(limits.max_upload_size),
@@ -58,7 +58,12 @@ pub async fn upload(
         Err(err) => return Err(err.into()),
     };
     tracing::info!(path = %outcome.path, status = ?outcome.status, size = outcome.size, "upload");
-    Ok(Json(outcome))
+    // Where the save's time went, for DevTools and `scripts/bench-app`.
+    let server_timing = [(
+        header::HeaderName::from_static("server-timing"),
+        timings.header_value(),
+    )];
+    Ok((server_timing, Json(outcome)))
 }
 
 /// `POST /api/batches/{batch}/items/{item_id}/upload?size=…&fingerprint=…`: begins

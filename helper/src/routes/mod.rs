@@ -257,6 +257,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_upload_says_where_the_saves_time_went() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let mut request = upload("batch-1", "item-a", "a.jpg", b"AAAA");
+        request
+            .headers_mut()
+            .insert(header::HOST, header::HeaderValue::from_static("localhost"));
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let timing = response.headers()["server-timing"].to_str().unwrap();
+        let names: Vec<&str> = timing
+            .split(", ")
+            .map(|metric| {
+                let (name, duration) = metric.split_once(";dur=").unwrap();
+                assert!(duration.parse::<f64>().unwrap() >= 0.0, "{timing}");
+                name
+            })
+            .collect();
+        assert_eq!(names, ["receive", "seal", "wait", "publish"]);
+    }
+
+    #[tokio::test]
     async fn uploads_are_saved_deduplicated_listed_and_zipped() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));

@@ -137,6 +137,99 @@ async fn photos_of(helper: &HelperProcess, count: usize) -> (String, Vec<Photo>)
     (token, photos)
 }
 
+/// The app's own account of where its time went (`window.keepsakeTimings`, see
+/// `frontend/src/timing.rs`): the span of the items' processing, and per stage
+/// of a photo's journey the mean and longest time and its share of the photos'
+/// time (stages overlap across the items processed at once).
+async fn print_stage_timings(client: &fantoccini::Client, photos: usize) {
+    let timings = client
+        .execute("return window.keepsakeTimings || {};", vec![])
+        .await
+        .unwrap();
+    let numbers = |name: &str| -> Option<Vec<f64>> {
+        let values = timings.get(name)?.as_array()?;
+        Some(values.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect())
+    };
+    let Some(photo) = numbers("photo") else {
+        println!("  app stages: none recorded (window.keepsakeTimings is missing)");
+        return;
+    };
+    let span = (photo[4] - photo[3]) / 1e3;
+    println!(
+        "  app processing: {span:.1} s from the first photo started to the last saved, {:.2} items/s (the rest of the time from Done: noticing the picks, listing)",
+        photos as f64 / span
+    );
+    println!("  app stages (per photo): count, mean ms, longest ms, share of the photos' time");
+    for name in [
+        "download: headers",
+        "download: read",
+        "download",
+        "copy into wasm",
+        "fix",
+        "blob",
+        "upload body",
+        "upload",
+        "progress",
+        "photo",
+    ] {
+        let Some(values) = numbers(name) else {
+            continue;
+        };
+        let (count, total, longest) = (values[0], values[1], values[2]);
+        println!(
+            "    {name:<18} {count:>5.0} {:>8.1} {longest:>8.1} {:>6.1}%",
+            total / count.max(1.0),
+            100.0 * total / photo[1].max(1e-9)
+        );
+    }
+}
+
+/// What the browser's Resource Timing saw of the run's requests (the buffer is
+/// enlarged before the run): per kind of request, the mean and longest time
+/// queued in the browser (waiting for one of its 6 connections to the helper),
+/// from the request to its first answer byte (an upload's body is sent in this
+/// time), and the answer's body; and the helper's own `Server-Timing` of each
+/// save (receive the body, fsync it, wait for the lock, publish).
+async fn print_request_timings(client: &fantoccini::Client) {
+    let rows = client
+        .execute(
+            "const rows = {};
+             const add = (name, v) => {
+                 const r = rows[name] || (rows[name] = [0, 0, 0]);
+                 r[0] += 1; r[1] += v; r[2] = Math.max(r[2], v);
+             };
+             for (const e of performance.getEntriesByType('resource')) {
+                 let kind;
+                 if (e.name.includes('/api/media')) {
+                     kind = /%3Dd$/i.test(e.name) ? 'download' : 'thumbnail';
+                 } else if (e.name.includes('/api/batches/')) {
+                     kind = 'upload';
+                 } else {
+                     continue;
+                 }
+                 add(kind + ': queued', e.requestStart - e.fetchStart);
+                 add(kind + ': to first byte', e.responseStart - e.requestStart);
+                 add(kind + ': body', e.responseEnd - e.responseStart);
+                 for (const t of e.serverTiming || []) {
+                     add(kind + ': helper ' + t.name, t.duration);
+                 }
+             }
+             return Object.entries(rows).sort();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows: Vec<(String, Vec<f64>)> = serde_json::from_value(rows).unwrap_or_default();
+    println!("  requests (Resource Timing): count, mean ms, longest ms");
+    for (name, values) in rows {
+        let (count, total, longest) = (values[0], values[1], values[2]);
+        println!(
+            "    {name:<28} {count:>5.0} {:>8.1} {longest:>8.1}",
+            total / count.max(1.0)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: scripts/bench-app runs it against a release helper"]
 async fn bench_app_saves_phone_photos() {
@@ -184,6 +277,14 @@ async fn bench_app_saves_phone_photos() {
     let mut shots = Screenshots::new("bench-app");
     client.goto(&helper.base_url).await.unwrap();
     sign_in(client, &mut shots).await;
+    // Room for every request of the run in Resource Timing (250 by default).
+    client
+        .execute(
+            "performance.setResourceTimingBufferSize(100000); return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
     let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 4);
     client
         .execute(
@@ -265,5 +366,7 @@ async fn bench_app_saves_phone_photos() {
         peak_heap as f64 / 1e6
     );
     println!("  wasm:  {raw} bytes raw, {gz} gzip, {br} brotli");
+    print_stage_timings(client, photos).await;
+    print_request_timings(client).await;
     client.clone().close().await.unwrap();
 }
