@@ -232,6 +232,8 @@ async fn the_tally_is_counted_again_by_the_clock() {
         ctx.run
     });
     let work = owner.with(|| run.add_items(vec![item("x")]));
+    // Counted once (the memo holds it), then a row changes behind its back.
+    assert_eq!(owner.with(|| run.totals()).waiting, 1);
     work[0].0.set_progress(Progress {
         stage: Stage::Saved,
         ..Progress::default()
