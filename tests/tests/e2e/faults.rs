@@ -327,8 +327,10 @@ async fn expired_base_urls_are_refreshed_and_every_item_saved() {
         "2s",
         "--demo-fault-slow-bodies",
         "1",
+        // Slow enough that 24 small photos, four at a time, take several URL
+        // lifetimes however quick the app gets (at 64K a run took 5.4 s).
         "--demo-fault-slow-speed",
-        "64K",
+        "24K",
     ]);
     let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
     let mut shots = Screenshots::new("faults-base-url-expiry");
