@@ -83,10 +83,9 @@ token_id!(
     "item id"
 );
 token_id!(
-    /// One resumable upload, named by the helper when it begins
-    /// ([`UploadStatus`](crate::UploadStatus)).
-    UploadId,
-    "upload id"
+    /// One download the helper makes of an item ([`DownloadInfo`](crate::DownloadInfo)).
+    DownloadId,
+    "download id"
 );
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! api: the helper's own HTTP contract, written once. The helper (axum) serves
 //! these types and the browser app (Leptos, wasm32) reads them, so nothing is
-//! mirrored by hand: the routes ([`routes`]), their request and response bodies,
-//! the ids they take ([`BatchId`], [`ItemId`]), the enums they answer with
-//! ([`Mode`], [`SaveStatus`]) and the CSRF header ([`CSRF_HEADER`]).
+//! mirrored by hand: the routes ([`routes`]), their request and response bodies
+//! (the patch a client keeps a download with: [`keep`]), the ids they take
+//! ([`BatchId`], [`ItemId`], [`DownloadId`]), the enums they answer with ([`Mode`],
+//! [`SaveStatus`], [`ErrorKind`]), the capture time ([`CaptureTime`]) and the CSRF
+//! header ([`CSRF_HEADER`]).
 //!
-//! Serde only (plus jiff for typed times): it builds for wasm32 and natively alike.
+//! Serde (plus jiff for typed times, metafix for the patch's pieces): it builds for
+//! wasm32 and natively alike.
 //! Google's own contract (the Picker API, OAuth) is the `picker` crate's.
 //!
 //! ```
@@ -17,14 +20,18 @@
 //! ```
 #![deny(missing_docs)]
 
+mod capture;
 mod ids;
+pub mod keep;
 pub mod routes;
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use serde::{Deserialize, Serialize};
 
-pub use ids::{BatchId, InvalidId, ItemId, UploadId};
+pub use capture::{CaptureTime, InvalidCaptureTime};
+pub use ids::{BatchId, DownloadId, InvalidId, ItemId};
+pub use keep::{KeepError, KeepRequest};
 
 /// Header every state-changing `/api` call must carry: a cross-site form cannot
 /// send it, so the helper refuses `PUT`/`POST`/`DELETE` without it.
@@ -120,8 +127,10 @@ pub struct UploadQuery {
     pub filename: String,
     /// When the photo was taken, RFC 3339 with the photographer's offset
     /// (`2019-07-14T11:31:12+02:00`): the instant sets the mtime, the local
-    /// wall-clock time names the `<YYYY>/<MM>` folder.
-    pub capture_time: String,
+    /// wall-clock time names the `<YYYY>/<MM>` folder. Absent when no date is
+    /// known: the file goes to `unknown-date/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_time: Option<CaptureTime>,
 }
 
 /// Whether a save wrote a file.
@@ -147,163 +156,39 @@ pub struct SaveOutcome {
     pub sha256: String,
 }
 
-/// The most bytes one part of a resumable upload may carry
-/// ([`routes::UPLOAD_PART`]); the helper refuses larger parts with 413.
-pub const UPLOAD_PART_MAX: u64 = 64 << 20;
-
-/// A resumable upload, for files too large to send in one request (videos of
-/// several GB): `POST` [`routes::UPLOAD_BEGIN`]`?size=…&fingerprint=…` begins one
-/// (or finds the one already under way for this member, batch and item, after a
-/// cut or a restart of either side, if it is of the same file: [`BeginQuery`]), or
-/// answers at once that the item is already saved ([`UploadBegun`]), `PUT` [`routes::UPLOAD_PART`]`?offset=N` appends a part that must
-/// start exactly at `received`, `GET` [`routes::UPLOAD_PART`] says how much has
-/// arrived, and `POST` [`routes::UPLOAD_COMMIT`] publishes the file atomically and
-/// answers the same [`SaveOutcome`] as the one-request upload.
-///
-/// The state of an upload: the answer to asking it, to a part, and (as
-/// [`UploadBegun::Uploading`]) to beginning it.
+/// `POST` [`routes::FETCH`]: the helper downloads an item itself, with the bearer
+/// token of this request's `Authorization` header (used for this download only,
+/// sent to the URL's own host only, never logged or stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadStatus {
-    /// The upload's id, for the part, state and commit URLs.
-    pub upload_id: UploadId,
-    /// Bytes the helper holds: the next part starts here.
-    pub received: u64,
+pub struct FetchRequest {
+    /// The item's `baseUrl` with its suffix (`=d`, `=dv`).
+    pub url: String,
+    /// Google's file name, for the helper's log and notes.
+    #[serde(default)]
+    pub filename: String,
 }
 
-/// What the bytes of a resumable upload will be, named before the first part is
-/// sent: a 64-bit XXH64 hash (hex) of the output's length and of every edit the
-/// app makes to the original as it streams past. The same item saved with other
-/// settings (another dates policy, time zone…) gets other edits, so another
-/// fingerprint; the helper then discards the parts it holds rather than append
-/// bytes patched one way to bytes patched another.
-///
-/// XXH64 (`xxhash-rust`), not a cryptographic hash: this is no security boundary
-/// (a member can only spoil their own upload), the input is a few hundred bytes,
-/// and it keeps the browser app small (XXH3-128 made the .wasm 2.3 KB gzipped
-/// larger than XXH64); two settings of one item colliding is a 2⁻⁶⁴ chance. Built with [`UploadFingerprint::of_edits`]; any other
-/// value is 16 lowercase hex digits or it does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UploadFingerprint(String);
-
-/// A fingerprint that is not 16 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid upload fingerprint: use 16 lowercase hex digits")]
-pub struct InvalidFingerprint;
-
-impl UploadFingerprint {
-    /// Hex digits in a fingerprint.
-    pub const LEN: usize = 16;
-
-    /// The fingerprint of a file of `len` bytes made of an original of the same
-    /// length with `edits` (each: its offset and the bytes written there, in file
-    /// order) applied. The encoding is length-prefixed, so no two different lists
-    /// of edits hash the same bytes.
-    pub fn of_edits<'a>(len: u64, edits: impl IntoIterator<Item = (u64, &'a [u8])>) -> Self {
-        let mut hash = xxhash_rust::xxh64::Xxh64::new(0);
-        hash.update(b"keepsake upload v2");
-        hash.update(&len.to_le_bytes());
-        for (offset, bytes) in edits {
-            hash.update(&offset.to_le_bytes());
-            hash.update(&(bytes.len() as u64).to_le_bytes());
-            hash.update(bytes);
-        }
-        UploadFingerprint(format!("{:016x}", hash.digest()))
-    }
-
-    /// The fingerprint as text (16 lowercase hex digits).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for UploadFingerprint {
-    type Error = InvalidFingerprint;
-
-    fn try_from(text: String) -> Result<Self, InvalidFingerprint> {
-        let ok = text.len() == Self::LEN
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if ok {
-            Ok(UploadFingerprint(text))
-        } else {
-            Err(InvalidFingerprint)
-        }
-    }
-}
-
-impl std::str::FromStr for UploadFingerprint {
-    type Err = InvalidFingerprint;
-
-    fn from_str(text: &str) -> Result<Self, InvalidFingerprint> {
-        UploadFingerprint::try_from(text.to_owned())
-    }
-}
-
-impl From<UploadFingerprint> for String {
-    fn from(fingerprint: UploadFingerprint) -> String {
-        fingerprint.0
-    }
-}
-
-impl std::fmt::Display for UploadFingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The query of beginning a resumable upload (`POST` [`routes::UPLOAD_BEGIN`]):
-/// what the whole file will be. An upload of the item already under way with
-/// another size or fingerprint holds bytes of another file: the helper discards
-/// it and begins anew.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BeginQuery {
-    /// The whole file's length.
-    pub size: u64,
-    /// What its bytes will be.
-    pub fingerprint: UploadFingerprint,
-}
-
-/// The answer to beginning a resumable upload.
+/// The answer to [`FetchRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum UploadBegun {
-    /// Send the parts: an upload begun, or the one under way (`received` > 0).
-    Uploading(UploadStatus),
-    /// The library already holds the item: nothing to send, no upload was made.
-    /// The same [`SaveOutcome`] (status duplicate) the one-request upload gives.
+pub enum FetchAnswer {
+    /// The library already holds the item: nothing is fetched. The same
+    /// [`SaveOutcome`] (status duplicate) a save gives.
     AlreadySaved(SaveOutcome),
+    /// The helper is downloading the item (or has it): read ranges of it at
+    /// [`routes::download`], then keep it with [`routes::keep`].
+    Fetching(DownloadInfo),
 }
 
-/// The query of a part (`PUT` [`routes::UPLOAD_PART`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartQuery {
-    /// Where the part starts in the file: the upload's `received`, or the helper
-    /// answers 409 with an [`UploadConflict`].
-    pub offset: u64,
-}
-
-/// The query of a commit (`POST` [`routes::UPLOAD_COMMIT`]).
+/// A download the helper holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitQuery {
-    /// The file name to save under (already carrying the corrected extension).
-    pub filename: String,
-    /// When it was taken, as in [`UploadQuery::capture_time`].
-    pub capture_time: String,
-    /// The whole file's length: the helper refuses (409) a commit of an upload
-    /// holding any other number of bytes.
-    pub size: u64,
-}
-
-/// The body of a 409 from a part or a commit: the offset does not follow what
-/// the helper holds. Resume from `received`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadConflict {
-    /// What did not fit, for people.
-    pub error: String,
-    /// Bytes the helper holds.
+pub struct DownloadInfo {
+    /// Its id, for the range reads and the keep.
+    pub download: DownloadId,
+    /// Bytes received so far.
     pub received: u64,
+    /// The whole length, once the media server said.
+    pub total: Option<u64>,
 }
 
 /// One saved file, as the library's index records it.
@@ -317,10 +202,13 @@ pub struct SavedFile {
     pub size: u64,
     /// Hex SHA-256.
     pub sha256: String,
-    /// The instant of the capture.
-    pub capture_time: Timestamp,
+    /// The instant of the capture (`None`: no date was known).
+    pub capture_time: Option<Timestamp>,
     /// The photographer's wall-clock time at the capture.
-    pub capture_local: DateTime,
+    pub capture_local: Option<DateTime>,
+    /// The file's CRC-32 (as a zip entry records it), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
     /// The batch that first saved it.
     pub batch: BatchId,
     /// When it was saved.
@@ -448,6 +336,26 @@ impl From<HistoryCursor> for String {
 pub struct ErrorBody {
     /// A short message a person can act on.
     pub error: String,
+    /// What a client can do about it, where that is more than showing the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
+}
+
+/// Errors a client acts on, beyond showing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The media server refused the download (403): its `baseUrl` expired, or the
+    /// picking session ended. List the session again and fetch with a fresh URL.
+    MediaForbidden,
+    /// The media server refused the bearer token (401): sign in again.
+    MediaUnauthorized,
+    /// The media server has no such item (404), e.g. a video still processing.
+    MediaNotFound,
+    /// The media server kept failing, or the download broke off too often.
+    MediaFailed,
+    /// No such download (finished, given up, or the helper restarted): fetch again.
+    UnknownDownload,
 }
 
 #[cfg(test)]
@@ -470,8 +378,11 @@ mod tests {
             "capture_time":"2021-03-04T04:06:07Z","capture_local":"2021-03-04T05:06:07",
             "batch":"b","saved_at":"2026-11-30T08:00:00Z"}"#;
         let file: SavedFile = serde_json::from_str(json).unwrap();
-        assert_eq!(file.capture_local.hour(), 5);
-        assert_eq!(file.capture_time.to_string(), "2021-03-04T04:06:07Z");
+        assert_eq!(file.capture_local.map(|l| l.hour()), Some(5));
+        assert_eq!(
+            file.capture_time.map(|t| t.to_string()).as_deref(),
+            Some("2021-03-04T04:06:07Z")
+        );
         let back = serde_json::to_value(&file).unwrap();
         assert_eq!(back["capture_local"], "2021-03-04T05:06:07");
     }
@@ -506,79 +417,17 @@ mod tests {
     }
 
     #[test]
-    fn upload_fingerprints_follow_every_edit() {
-        // Streamed in pieces, the hash is XXH64 of the whole (the crate's
-        // one-shot function): the length prefixes are all that is added.
-        let mut expected = b"keepsake upload v2".to_vec();
-        expected.extend_from_slice(&7u64.to_le_bytes());
-        expected.extend_from_slice(&3u64.to_le_bytes());
-        expected.extend_from_slice(&2u64.to_le_bytes());
-        expected.extend_from_slice(b"hi");
-        assert_eq!(
-            UploadFingerprint::of_edits(7, [(3, &b"hi"[..])]).as_str(),
-            format!("{:016x}", xxhash_rust::xxh64::xxh64(&expected, 0))
-        );
-
-        let of = |len: u64, edits: &[(u64, &[u8])]| {
-            UploadFingerprint::of_edits(len, edits.iter().map(|&(at, bytes)| (at, bytes)))
-        };
-        let base = of(1000, &[(40, b"\x01\x02"), (90, b"\x03")]);
-        assert_eq!(
-            base,
-            of(1000, &[(40, b"\x01\x02"), (90, b"\x03")]),
-            "stable"
-        );
-        assert_eq!(base.as_str().len(), UploadFingerprint::LEN);
-        for other in [
-            of(1001, &[(40, b"\x01\x02"), (90, b"\x03")]),
-            of(1000, &[(41, b"\x01\x02"), (90, b"\x03")]),
-            of(1000, &[(40, b"\x01\x09"), (90, b"\x03")]),
-            of(1000, &[(40, b"\x01\x02")]),
-            of(1000, &[]),
-            // The same bytes cut into other edits.
-            of(1000, &[(40, b"\x01"), (41, b"\x02"), (90, b"\x03")]),
-        ] {
-            assert_ne!(other, base);
-        }
-    }
-
-    #[test]
-    fn upload_fingerprints_parse_only_as_16_lowercase_hex_digits() {
-        let good = UploadFingerprint::of_edits(5, []);
-        assert_eq!(
-            good.to_string().parse::<UploadFingerprint>(),
-            Ok(good.clone())
-        );
-        let json = serde_json::to_string(&good).unwrap();
-        assert_eq!(
-            serde_json::from_str::<UploadFingerprint>(&json).unwrap(),
-            good
-        );
-        for bad in [
-            "",
-            "abc",
-            &"A".repeat(16),
-            &"g".repeat(16),
-            &"0".repeat(15),
-            &"0".repeat(17),
-            &"0".repeat(32),
-            "0123456789abcde/",
-        ] {
-            assert!(bad.parse::<UploadFingerprint>().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn beginning_an_upload_answers_an_upload_or_the_saved_file() {
-        let uploading = UploadBegun::Uploading(UploadStatus {
-            upload_id: "u1".parse().unwrap(),
+    fn fetching_answers_a_download_or_the_saved_file() {
+        let fetching = FetchAnswer::Fetching(DownloadInfo {
+            download: "d1".parse().unwrap(),
             received: 7,
+            total: None,
         });
         assert_eq!(
-            serde_json::to_value(&uploading).unwrap(),
-            serde_json::json!({"uploading": {"upload_id": "u1", "received": 7}})
+            serde_json::to_value(&fetching).unwrap(),
+            serde_json::json!({"fetching": {"download": "d1", "received": 7, "total": null}})
         );
-        let saved = UploadBegun::AlreadySaved(SaveOutcome {
+        let saved = FetchAnswer::AlreadySaved(SaveOutcome {
             status: SaveStatus::Duplicate,
             path: "2021/03/a.mp4".into(),
             size: 9,
@@ -586,7 +435,30 @@ mod tests {
         });
         let json = serde_json::to_value(&saved).unwrap();
         assert_eq!(json["already_saved"]["status"], "duplicate");
-        assert_eq!(serde_json::from_value::<UploadBegun>(json).unwrap(), saved);
+        assert_eq!(serde_json::from_value::<FetchAnswer>(json).unwrap(), saved);
+    }
+
+    #[test]
+    fn error_kinds_are_optional_and_snake_case() {
+        let plain: ErrorBody = serde_json::from_str(r#"{"error":"no"}"#).unwrap();
+        assert_eq!(plain.kind, None);
+        let body = ErrorBody {
+            error: "expired".into(),
+            kind: Some(ErrorKind::MediaForbidden),
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"error": "expired", "kind": "media_forbidden"})
+        );
+    }
+
+    #[test]
+    fn a_saved_file_without_a_date_reads_as_none() {
+        let json = r#"{"item_id":"a","path":"unknown-date/a.png","size":4,"sha256":"00",
+            "capture_time":null,"capture_local":null,"batch":"b","saved_at":"2026-11-30T08:00:00Z"}"#;
+        let file: SavedFile = serde_json::from_str(json).unwrap();
+        assert_eq!(file.capture_time, None);
+        assert_eq!(file.crc32, None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{name}` syntax) and the URL builders the app calls, side by side so they
 //! cannot drift apart. URLs are relative to the helper's origin.
 
-use crate::{BatchId, BeginQuery, CommitQuery, HistoryQuery, ItemId, UploadId, UploadQuery};
+use crate::{BatchId, DownloadId, HistoryQuery, ItemId, UploadQuery};
 
 /// `GET`: 200 when the helper is ready.
 pub const HEALTHZ: &str = "/healthz";
@@ -16,18 +16,17 @@ pub const LOGOUT: &str = "/api/logout";
 pub const MEDIA: &str = "/api/media";
 /// `PUT` (body: the file, query: [`UploadQuery`]): [`SaveOutcome`](crate::SaveOutcome).
 pub const UPLOAD: &str = "/api/batches/{batch}/items/{item_id}";
-/// `POST ?size=…&fingerprint=…` ([`BeginQuery`]): begins a resumable upload of the
-/// item, or finds the one under way for the same file, or says the item is
-/// already saved: [`UploadBegun`](crate::UploadBegun).
-pub const UPLOAD_BEGIN: &str = "/api/batches/{batch}/items/{item_id}/upload";
-/// `PUT ?offset=N` (body: the part, at most [`UPLOAD_PART_MAX`](crate::UPLOAD_PART_MAX)
-/// bytes) appends a part; `GET` says how much has arrived. Both answer
-/// [`UploadStatus`](crate::UploadStatus); a part that does not start at `received`
-/// is a 409 with an [`UploadConflict`](crate::UploadConflict).
-pub const UPLOAD_PART: &str = "/api/batches/{batch}/items/{item_id}/upload/{upload_id}";
-/// `POST ?filename=…&capture_time=…&size=…` ([`CommitQuery`]): publishes the
-/// upload, answering [`SaveOutcome`](crate::SaveOutcome).
-pub const UPLOAD_COMMIT: &str = "/api/batches/{batch}/items/{item_id}/upload/{upload_id}/commit";
+/// `POST` ([`FetchRequest`](crate::FetchRequest), the bearer token in
+/// `Authorization`): the helper downloads the item itself, or answers that it is
+/// already saved: [`FetchAnswer`](crate::FetchAnswer).
+pub const FETCH: &str = "/api/batches/{batch}/items/{item_id}/fetch";
+/// `GET` with `Range: bytes=A-B`: those bytes of a download (206), waiting for them
+/// while the download is still arriving; `Content-Range` gives the whole length.
+pub const DOWNLOAD: &str = "/api/downloads/{download}";
+/// `POST` (body: a [`KeepRequest`](crate::KeepRequest)): applies the planned fix
+/// while copying the download to its final place, and publishes it:
+/// [`SaveOutcome`](crate::SaveOutcome).
+pub const KEEP: &str = "/api/batches/{batch}/items/{item_id}/keep";
 /// `GET`: [`BatchItems`](crate::BatchItems).
 pub const BATCH: &str = "/api/batches/{batch}";
 /// `GET`: the batch's saved files as one streamed zip.
@@ -60,45 +59,27 @@ pub fn time_zone(name: &str) -> String {
 /// `/api/batches/{batch}/items/{item_id}?filename=…&capture_time=…`.
 pub fn upload(batch: &BatchId, item: &ItemId, query: &UploadQuery) -> String {
     // The ids are path-free tokens by construction: no escaping needed.
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("filename", &query.filename)
-        .append_pair("capture_time", &query.capture_time)
-        .finish();
-    format!("/api/batches/{batch}/items/{item}?{query}")
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    pairs.append_pair("filename", &query.filename);
+    if let Some(time) = &query.capture_time {
+        pairs.append_pair("capture_time", &time.to_string());
+    }
+    format!("/api/batches/{batch}/items/{item}?{}", pairs.finish())
 }
 
-/// `/api/batches/{batch}/items/{item_id}/upload?size=…&fingerprint=…`.
-pub fn upload_begin(batch: &BatchId, item: &ItemId, query: &BeginQuery) -> String {
-    // A fingerprint is hex digits: no escaping needed either.
-    format!(
-        "/api/batches/{batch}/items/{item}/upload?size={}&fingerprint={}",
-        query.size, query.fingerprint
-    )
+/// `/api/batches/{batch}/items/{item_id}/fetch`.
+pub fn fetch(batch: &BatchId, item: &ItemId) -> String {
+    format!("/api/batches/{batch}/items/{item}/fetch")
 }
 
-/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}` (the state).
-pub fn upload_status(batch: &BatchId, item: &ItemId, upload: &UploadId) -> String {
-    format!("/api/batches/{batch}/items/{item}/upload/{upload}")
+/// `/api/downloads/{download}`.
+pub fn download(download: &DownloadId) -> String {
+    format!("/api/downloads/{download}")
 }
 
-/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}?offset=N` (a part).
-pub fn upload_part(batch: &BatchId, item: &ItemId, upload: &UploadId, offset: u64) -> String {
-    format!("{}?offset={offset}", upload_status(batch, item, upload))
-}
-
-/// `/api/batches/{batch}/items/{item_id}/upload/{upload_id}/commit?filename=…&capture_time=…&size=…`.
-pub fn upload_commit(
-    batch: &BatchId,
-    item: &ItemId,
-    upload: &UploadId,
-    query: &CommitQuery,
-) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("filename", &query.filename)
-        .append_pair("capture_time", &query.capture_time)
-        .append_pair("size", &query.size.to_string())
-        .finish();
-    format!("{}/commit?{query}", upload_status(batch, item, upload))
+/// `/api/batches/{batch}/items/{item_id}/keep`.
+pub fn keep(batch: &BatchId, item: &ItemId) -> String {
+    format!("/api/batches/{batch}/items/{item}/keep")
 }
 
 /// `/api/batches/{batch}`.
@@ -157,7 +138,7 @@ mod tests {
         assert_eq!(batch_zip(&batch), fill(BATCH_ZIP, &[("batch", "b1")]));
         let query = UploadQuery {
             filename: "a b&c.jpg".into(),
-            capture_time: "2019-07-14T11:31:12+02:00".into(),
+            capture_time: Some("2019-07-14T11:31:12+02:00".parse().unwrap()),
         };
         let url = upload(&batch, &item, &query);
         let (path, query_text) = url.split_once('?').unwrap();
@@ -178,58 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn resumable_upload_builders_match_their_patterns() {
+    fn fetch_download_and_keep_builders_match_their_patterns() {
         let batch: BatchId = "b1".parse().unwrap();
         let item: ItemId = "i-2".parse().unwrap();
-        let upload: UploadId = "u_3".parse().unwrap();
-        let ids = [("batch", "b1"), ("item_id", "i-2"), ("upload_id", "u_3")];
-        let begin = BeginQuery {
-            size: 5 << 30,
-            fingerprint: crate::UploadFingerprint::of_edits(5 << 30, []),
-        };
-        let url = upload_begin(&batch, &item, &begin);
-        let (path, query_text) = url.split_once('?').unwrap();
-        assert_eq!(path, fill(UPLOAD_BEGIN, &ids));
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query_text.as_bytes())
-            .into_owned()
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("size".to_owned(), "5368709120".to_owned()),
-                ("fingerprint".to_owned(), begin.fingerprint.to_string()),
-            ]
-        );
-        assert_eq!(
-            upload_status(&batch, &item, &upload),
-            fill(UPLOAD_PART, &ids)
-        );
-        assert_eq!(
-            upload_part(&batch, &item, &upload, 8 << 20),
-            format!("{}?offset=8388608", fill(UPLOAD_PART, &ids))
-        );
-        let query = CommitQuery {
-            filename: "a b&c.mp4".into(),
-            capture_time: "2019-07-14T11:31:12+02:00".into(),
-            size: 5 << 30,
-        };
-        let url = upload_commit(&batch, &item, &upload, &query);
-        let (path, query_text) = url.split_once('?').unwrap();
-        assert_eq!(path, fill(UPLOAD_COMMIT, &ids));
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query_text.as_bytes())
-            .into_owned()
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("filename".to_owned(), "a b&c.mp4".to_owned()),
-                (
-                    "capture_time".to_owned(),
-                    "2019-07-14T11:31:12+02:00".to_owned()
-                ),
-                ("size".to_owned(), "5368709120".to_owned())
-            ]
-        );
+        let download: DownloadId = "d_3".parse().unwrap();
+        let ids = [("batch", "b1"), ("item_id", "i-2"), ("download", "d_3")];
+        assert_eq!(fetch(&batch, &item), fill(FETCH, &ids));
+        assert_eq!(super::download(&download), fill(DOWNLOAD, &ids));
+        assert_eq!(keep(&batch, &item), fill(KEEP, &ids));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | `--demo-photo-size` | `KEEPSAKE_DEMO_PHOTO_SIZE` | none (~40 KB) | make JPEG photos about this large (`4M`: a phone's), with more pixels and sensor grain |
 //! | `--demo-extra-photos` | `KEEPSAKE_DEMO_EXTRA_PHOTOS` | 0 | extra plain photos (paging tests) |
 //! | `--demo-no-processing-video` | `KEEPSAKE_DEMO_NO_PROCESSING_VIDEO` | off | every video READY |
+//! | `--demo-video-host` | `KEEPSAKE_DEMO_VIDEO_HOST` | `separate` | where `=dv` is served: `separate` redirects to a second host that needs no bearer and ignores `Range`, as Google's video host has been seen to; `same` serves it from the `baseUrl`'s host with `Range` |
 //! | `--demo-fault-server-errors` | `KEEPSAKE_DEMO_FAULT_SERVER_ERRORS` | 0 | share of API/media requests answered 500/503 |
 //! | `--demo-fault-rate-limit` | `KEEPSAKE_DEMO_FAULT_RATE_LIMIT` | 0 | share answered 429 + `Retry-After` |
 //! | `--demo-fault-api-rate-limit` | `KEEPSAKE_DEMO_FAULT_API_RATE_LIMIT` | 0 | share of Picker API requests (not media) answered 429 + `Retry-After` |
@@ -73,12 +74,28 @@ pub struct EmulatorConfig {
     /// Videos that stay `PROCESSING` (the sample has one); set `false` to make every
     /// video `READY`.
     pub processing_video: bool,
+    /// Where `=dv` bytes come from.
+    pub video_host: VideoHost,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
     /// Where Google's state (tokens, sessions, the `baseUrl` key) is kept, so that
     /// it outlives a restart of the helper as the real one does. `None`: in memory.
     /// `helper serve --demo` keeps it in the library folder.
     pub state_file: Option<std::path::PathBuf>,
+}
+
+/// Where the emulator serves videos (`=dv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum VideoHost {
+    /// A 302 to a second host (its own port on loopback), as Google's `=dv` has been
+    /// seen to redirect to `video-downloads.googleusercontent.com`: no bearer
+    /// needed, `Range` ignored (200 with the whole body, no `Accept-Ranges`), and
+    /// the body faults apply (PICKER-API.md §4).
+    #[default]
+    Separate,
+    /// The `baseUrl`'s own host, with `Range` honoured: the emulator before it
+    /// followed the reports of Google's video host, kept for comparison.
+    Same,
 }
 
 /// Fault injection, off by default. Rates are shares in `0.0..=1.0` of the requests
@@ -142,6 +159,7 @@ impl Default for EmulatorConfig {
             extra_photos: 0,
             photo_size: None,
             processing_video: true,
+            video_host: VideoHost::default(),
             state_file: None,
             faults: FaultConfig {
                 retry_after_secs: 2,
@@ -256,6 +274,10 @@ pub struct EmulatorArgs {
         env = "KEEPSAKE_DEMO_NO_PROCESSING_VIDEO"
     )]
     pub no_processing_video: bool,
+    /// Where `=dv` is served: `separate` (a redirect to a second host that needs no
+    /// bearer and ignores `Range`, as Google's) or `same` (the `baseUrl`'s host).
+    #[arg(long = "demo-video-host", env = "KEEPSAKE_DEMO_VIDEO_HOST", value_enum)]
+    pub video_host: Option<VideoHost>,
     /// Share (0–1) of API and media requests answered 500/503.
     #[arg(
         long = "demo-fault-server-errors",
@@ -339,6 +361,7 @@ impl EmulatorArgs {
             .filter(|u| !u.is_empty())
             .collect();
         c.processing_video = !self.no_processing_video;
+        set!(c.video_host, self.video_host);
         c.validate()?;
         Ok(c)
     }

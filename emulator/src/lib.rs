@@ -14,7 +14,10 @@
 //! - `POST /emulator/picker/v1/sessions`, `GET|DELETE /emulator/picker/v1/sessions/{id}`,
 //!   `GET /emulator/picker/v1/mediaItems`
 //! - `GET  /emulator/picker-ui/{id}[/autoclose]`, `POST …/{id}/done`, `GET …/{id}/thumb/{item}`
-//! - `GET  /emulator/media/{token}={suffix}`
+//! - `GET  /ppa/{token}={suffix}` (`=dv` answers 302 to the video host, unless
+//!   `--demo-video-host same`)
+//! - on the video host (its own port on loopback, started at the first `=dv`):
+//!   `GET /download/{token}`
 //! - `GET  /emulator/` (what the emulator holds, for people)
 
 mod api;
@@ -39,11 +42,15 @@ use axum::http::HeaderMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use self::config::{EmulatorArgs, EmulatorConfig, FaultConfig};
+pub use self::config::{EmulatorArgs, EmulatorConfig, FaultConfig, VideoHost};
 use self::library::Library;
 
-/// Where media bytes are served; `baseUrl`s start with `<origin>` + this.
-pub const MEDIA_PATH_PREFIX: &str = "/emulator/media/";
+/// Where media bytes are served; `baseUrl`s start with `<origin>` + this, as
+/// Google's Picker `baseUrl`s are `https://lh3.googleusercontent.com/ppa/…`.
+pub const MEDIA_PATH_PREFIX: &str = "/ppa/";
+/// Where the video host serves `=dv` bytes a `baseUrl` redirected to (on its own
+/// origin, see [`Emulator::video_origin`]).
+pub const VIDEO_PATH_PREFIX: &str = "/download/";
 /// Path of the OAuth authorization endpoint.
 pub const AUTH_PATH: &str = "/emulator/o/oauth2/v2/auth";
 /// Path of the OAuth token endpoint (code exchange, refresh).
@@ -78,6 +85,14 @@ pub struct Emulator {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("video_host", &self.inner.video.get())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     config: EmulatorConfig,
     library: Library,
@@ -87,6 +102,8 @@ struct Inner {
     state: Mutex<State>,
     fault_rng: Mutex<rng::Rng>,
     thumbnails: Mutex<HashMap<(usize, u32, u32, bool), bytes::Bytes>>,
+    /// The video host's origin (`http://127.0.0.1:PORT`), once started.
+    video: tokio::sync::OnceCell<String>,
 }
 
 /// Everything that changes while the emulator runs. With a state file, what
@@ -274,6 +291,7 @@ impl Emulator {
                 state: Mutex::new(state),
                 fault_rng: Mutex::new(fault_rng),
                 thumbnails: Mutex::new(HashMap::new()),
+                video: tokio::sync::OnceCell::new(),
             }),
         })
     }

@@ -2,6 +2,14 @@
 //! otherwise), URLs expire, no CORS headers at all (so a browser cannot fetch them
 //! and must go through the helper), `=dv` refused while a video is PROCESSING, and
 //! the configured body faults (cut mid-body, slow).
+//!
+//! `=dv` of a ready video answers 302 to the *video host*: a second server on its
+//! own loopback port (Google's is `video-downloads.googleusercontent.com`), started
+//! at the first such request. Its URLs are signed and expire like `baseUrl`s, need
+//! no bearer, and get the whole file whatever `Range` says (200, no
+//! `Accept-Ranges`), as that host has been reported to answer (PICKER-API.md §4).
+//! `--demo-video-host same` serves `=dv` from the `baseUrl`'s host instead, with
+//! `Range`.
 
 use std::time::Duration;
 
@@ -19,10 +27,11 @@ use jiff::Timestamp;
 use picker::MediaSuffix;
 use sha2::Sha256;
 
+use super::config::VideoHost;
 use super::faults::{self, BodyFault};
 use super::library::{Item, Original, mp4};
 use super::rng::Rng;
-use super::{Bearer, Emulator, MEDIA_PATH_PREFIX, clock};
+use super::{Bearer, Emulator, MEDIA_PATH_PREFIX, VIDEO_PATH_PREFIX, clock};
 
 pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
     Router::new()
@@ -31,6 +40,45 @@ pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
             emu,
             faults::media_faults,
         ))
+}
+
+/// The video host's routes (served on its own listener by [`Emulator::video_origin`]).
+fn video_routes(emu: Emulator) -> Router {
+    Router::new()
+        .route(&format!("{VIDEO_PATH_PREFIX}{{token}}"), get(video))
+        .layer(axum::middleware::from_fn_with_state(
+            emu.clone(),
+            faults::media_faults,
+        ))
+        .with_state(emu)
+}
+
+impl Emulator {
+    /// The video host's origin (`http://127.0.0.1:PORT`), starting it on a free
+    /// loopback port the first time. Only the helper fetches from it (browsers never
+    /// see its URLs), so loopback is enough wherever the helper listens.
+    pub async fn video_origin(&self) -> std::io::Result<String> {
+        self.inner
+            .video
+            .get_or_try_init(|| async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let origin = format!("http://{}", listener.local_addr()?);
+                let router = video_routes(self.clone());
+                tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, router).await {
+                        tracing::error!(error = %err, "the emulator's video host stopped");
+                    }
+                });
+                Ok(origin)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The video host's origin, if it has been started.
+    pub fn started_video_origin(&self) -> Option<&str> {
+        self.inner.video.get().map(String::as_str)
+    }
 }
 
 /// What a `baseUrl` stands for, signed so it cannot be forged or extended.
@@ -71,7 +119,36 @@ impl Emulator {
         )
     }
 
+    /// The video host's URL of a claim: signed apart from `baseUrl`s (a video URL
+    /// cannot be turned into a `baseUrl`, nor the other way round).
+    fn video_url(&self, origin: &str, claim: &Claim) -> String {
+        let payload = format!(
+            "video|{}|{}|{}",
+            claim.session_id, claim.item_id, claim.expires_ms
+        );
+        let tag = self.mac(&payload).finalize().into_bytes();
+        format!(
+            "{origin}{VIDEO_PATH_PREFIX}{}.{}",
+            hex::encode(payload.as_bytes()),
+            hex::encode(&tag[..TAG_BYTES])
+        )
+    }
+
+    fn verify_video(&self, token: &str) -> Option<Claim> {
+        let claim = self.verify_signed(token)?;
+        claim.strip_prefix("video|").and_then(parse_claim)
+    }
+
     fn verify(&self, token: &str) -> Option<Claim> {
+        let claim = self.verify_signed(token)?;
+        if claim.starts_with("video|") {
+            return None;
+        }
+        parse_claim(&claim)
+    }
+
+    /// The payload of a signed token whose tag is right.
+    fn verify_signed(&self, token: &str) -> Option<String> {
         let (payload_hex, tag_hex) = token.split_once('.')?;
         let payload = String::from_utf8(hex::decode(payload_hex).ok()?).ok()?;
         let tag = hex::decode(tag_hex).ok()?;
@@ -80,14 +157,18 @@ impl Emulator {
         }
         // Constant-time: a wrong tag never passes, and timing tells nothing.
         self.mac(&payload).verify_truncated_left(&tag).ok()?;
-        let mut parts = payload.split('|');
-        let claim = Claim {
-            session_id: parts.next()?.to_owned(),
-            item_id: parts.next()?.to_owned(),
-            expires_ms: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(claim)
+        Some(payload)
     }
+}
+
+fn parse_claim(payload: &str) -> Option<Claim> {
+    let mut parts = payload.split('|');
+    let claim = Claim {
+        session_id: parts.next()?.to_owned(),
+        item_id: parts.next()?.to_owned(),
+        expires_ms: parts.next()?.parse().ok()?,
+    };
+    parts.next().is_none().then_some(claim)
 }
 
 /// Google's media servers answer errors with short HTML, never JSON.
@@ -159,8 +240,59 @@ async fn media(
             Err(_) => return media_error(StatusCode::BAD_REQUEST, "Bad Request"),
         },
     };
+    let video_ready = item.kind == picker::MediaType::Video && !item.is_processing();
+    if suffix == MediaSuffix::DownloadVideo
+        && video_ready
+        && emu.inner.config.video_host == VideoHost::Separate
+    {
+        return match emu.video_origin().await {
+            Ok(origin) => (
+                StatusCode::FOUND,
+                [(header::LOCATION, emu.video_url(&origin, &claim))],
+            )
+                .into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the emulator's video host");
+                media_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        };
+    }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     serve(&emu, index, item, suffix, range).await
+}
+
+/// `GET /download/{token}` on the video host: the whole video, whatever `Range`
+/// says; no bearer needed; the URL expires with the `baseUrl` it came from.
+async fn video(
+    State(emu): State<Emulator>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(token)) = token else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(claim) = emu.verify_video(&token) else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if claim.expires_ms <= emu.now().as_millisecond() {
+        return media_error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Some(index) = emu.library().find(&claim.item_id) else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(item) = emu.library().get(index) else {
+        return media_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let emu2 = emu.clone();
+    let original =
+        tokio::task::spawn_blocking(move || emu2.library().get(index).map(Item::original)).await;
+    match original {
+        Ok(Some(Ok(original))) => {
+            let mut res = send_original(&emu, item, original, None);
+            res.headers_mut().remove(header::ACCEPT_RANGES);
+            res
+        }
+        _ => media_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    }
 }
 
 async fn serve(

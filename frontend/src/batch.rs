@@ -355,7 +355,7 @@ mod tests {
         batch
             .get("working")
             .unwrap()
-            .set_progress(at(Stage::Uploading));
+            .set_progress(at(Stage::Saving));
         batch
             .get("duplicate")
             .unwrap()
@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(stage("failed"), Stage::Waiting, "reset for the new attempt");
         assert_eq!(stage("cancelled"), Stage::Waiting);
         assert_eq!(stage("saved"), Stage::Saved);
-        assert_eq!(stage("working"), Stage::Uploading);
+        assert_eq!(stage("working"), Stage::Saving);
         assert_eq!(
             batch
                 .get("failed")

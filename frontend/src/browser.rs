@@ -1,7 +1,7 @@
 //! Thin wrappers over the browser APIs the app uses, each turning a JS exception
 //! into a message.
 
-use js_sys::{Array, ArrayBuffer, Uint8Array};
+use js_sys::{Array, ArrayBuffer};
 use wasm_bindgen::JsValue;
 
 use crate::client::js_error;
@@ -120,32 +120,6 @@ pub fn time_zone() -> Option<String> {
     js_sys::Reflect::get(&options, &JsValue::from_str("timeZone"))
         .ok()?
         .as_string()
-}
-
-/// The fixed file as one buffer, ready to upload: `header` (copied straight out
-/// of WASM memory) followed by `original[start..end]` (copied from the
-/// downloaded buffer, never through WASM memory). One copy of the photo, in the
-/// tab; the browser sends it as it is. (A `Blob` of the same parts cost a copy
-/// more, handed to the browser's blob store, and the upload then streamed it
-/// back from there.)
-pub fn upload_body_of(
-    header: &[u8],
-    original: &ArrayBuffer,
-    start: usize,
-    end: usize,
-) -> Uint8Array {
-    let tail = end.saturating_sub(start);
-    let body = Uint8Array::new_with_length((header.len() + tail) as u32);
-    if !header.is_empty() {
-        body.subarray(0, header.len() as u32).copy_from(header);
-    }
-    if tail > 0 {
-        body.set(
-            &Uint8Array::new_with_byte_offset_and_length(original, start as u32, tail as u32),
-            header.len() as u32,
-        );
-    }
-    body
 }
 
 /// An object URL showing `buffer` (for thumbnails).

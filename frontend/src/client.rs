@@ -1,12 +1,18 @@
 //! HTTP calls: the helper's `/api` and the Picker API (Google's or the emulator's).
 //!
-//! The Picker JSON calls go straight from the browser to the API; media bytes go
-//! through the helper's `/api/media` proxy (Google sends no CORS headers on them).
+//! The Picker JSON calls go straight from the browser to the API. Media bytes
+//! never come to the tab: the helper fetches each item itself
+//! ([`fetch_item`]), the tab reads only the ranges its plan needs
+//! ([`read_range`]) and sends the patch ([`keep`]). Thumbnails alone come through
+//! the helper's `/api/media` proxy (Google sends no CORS headers on them).
+
+use std::ops::Range;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{ArrayBuffer, Uint8Array};
+use picker::retry::{self, RetryEnv, RetryPolicy, Retryable};
 use picker::{
-    CreateSessionRequest, GoogleError, ListMediaItemsResponse, MediaSuffix, PickedMediaItem,
+    CreateSessionRequest, GoogleError, ListMediaItemsResponse, MediaSuffix, Pages, PickedMediaItem,
     PickingSession,
 };
 use serde::de::DeserializeOwned;
@@ -14,11 +20,9 @@ use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::retry::{self, RetryEnv, RetryPolicy, Retryable};
-
 pub use api::{
-    BatchId, BeginQuery, ClientConfig, CommitQuery, ItemId, SaveOutcome, SaveStatus, SavedFile,
-    UploadBegun, UploadFingerprint, UploadId, UploadQuery, UploadStatus,
+    BatchId, ClientConfig, DownloadId, DownloadInfo, ErrorKind, FetchAnswer, FetchRequest, ItemId,
+    KeepRequest, SaveOutcome, SaveStatus, SavedFile,
 };
 
 /// What went wrong with a call, in words a person can act on, and in data the
@@ -48,6 +52,8 @@ pub enum ApiError {
         status: u16,
         /// The helper's message, or the status line.
         message: String,
+        /// What the helper says a client can do about it.
+        kind: Option<ErrorKind>,
         /// How long the answer asked us to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
@@ -78,7 +84,15 @@ impl ApiError {
 
     /// The access token is missing, expired or revoked: sign in again.
     pub fn needs_sign_in(&self) -> bool {
-        self.status() == 401
+        self.status() == 401 || self.kind() == Some(ErrorKind::MediaUnauthorized)
+    }
+
+    /// What the helper said a client can do, when it said.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            ApiError::Http { kind, .. } => *kind,
+            _ => None,
+        }
     }
 }
 
@@ -147,16 +161,17 @@ pub(crate) async fn error_from(response: Response) -> ApiError {
             retry_after,
         };
     }
-    let message = if let Ok(helper) = serde_json::from_str::<api::ErrorBody>(&text) {
-        helper.error
+    let (message, kind) = if let Ok(helper) = serde_json::from_str::<api::ErrorBody>(&text) {
+        (helper.error, helper.kind)
     } else if !response.status_text().is_empty() {
-        response.status_text()
+        (response.status_text(), None)
     } else {
-        "request failed".to_owned()
+        ("request failed".to_owned(), None)
     };
     ApiError::Http {
         status,
         message,
+        kind,
         retry_after,
     }
 }
@@ -314,27 +329,24 @@ impl PickerApi {
         .await
     }
 
-    /// Every page of `mediaItems.list`, each page retried on its own (a failure on
-    /// page 7 does not start over from page 1).
+    /// Every page of `mediaItems.list` ([`Pages`]: the listing rule of every
+    /// client), each page retried on its own (a failure on page 7 does not start
+    /// over from page 1).
     pub async fn list_all(&self, session_id: &str) -> Result<Vec<PickedMediaItem>, ApiError> {
         let mut items = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let url = picker::media_items_url(
-                &self.base,
-                session_id,
-                Some(picker::MAX_PAGE_SIZE),
-                token.as_deref(),
-            );
+        let mut pages = Pages::new(session_id);
+        while let Some(url) = pages.next_url(&self.base) {
             let page: ListMediaItemsResponse = with_retry(RetryPolicy::PICKER, || {
                 send_json(Request::get(&url).header("Authorization", &self.bearer))
             })
             .await?;
             items.extend(page.media_items);
-            match page.next_page_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => break,
-            }
+            pages
+                .advance(page.next_page_token.as_deref())
+                .map_err(|err| ApiError::Unexpected {
+                    status: 200,
+                    message: err.to_string(),
+                })?;
         }
         Ok(items)
     }
@@ -354,9 +366,9 @@ impl PickerApi {
         &self.bearer
     }
 
-    /// Downloads media bytes through the helper in one attempt, as a JS
+    /// Downloads media bytes through the helper's proxy in one attempt, as a JS
     /// `ArrayBuffer` (so the pixel data need not be copied through WASM memory).
-    /// For thumbnails; picked items go through [`crate::download`], which resumes.
+    /// For thumbnails: picked items are fetched by the helper itself.
     pub async fn fetch_media(&self, proxied_url: &str) -> Result<ArrayBuffer, ApiError> {
         let response = Request::get(proxied_url)
             .header("Authorization", &self.bearer)
@@ -379,117 +391,96 @@ impl PickerApi {
     }
 }
 
-/// Uploads one fixed file to the helper, which saves it into the library;
-/// retried, which is safe: the helper keys saves by batch and item id, so an
-/// upload whose answer was lost comes back "duplicate" instead of a second file.
-pub async fn upload(
+/// Asks the helper to fetch `item` from `url` (its `baseUrl` and suffix) with the
+/// bearer token of `api` (sent in this request's header, kept by the helper only
+/// while it downloads): the download to read and keep, or the saved file when
+/// the library holds the item already. Retried: a fetch repeated shares the one
+/// download of the item.
+pub async fn fetch_item(
+    api: &PickerApi,
     batch: &BatchId,
     item: &ItemId,
-    query: &UploadQuery,
-    body: &Uint8Array,
-) -> Result<SaveOutcome, ApiError> {
-    let url = api::routes::upload(batch, item, query);
-    with_retry(RetryPolicy::HELPER, || async {
-        let request = Request::put(&url)
-            .header(api::CSRF_HEADER, api::CSRF_VALUE)
-            .header("Content-Type", "application/octet-stream")
-            .body(body.clone())
-            .map_err(ApiError::network)?;
-        fetch_json(request).await
-    })
-    .await
-}
-
-/// Begins a resumable upload of `item` (or finds the one under way for the same
-/// file, after a cut, a reload or a restart of the helper): its id and the bytes
-/// the helper holds. Or the helper already holds the item: then nothing is to be
-/// sent ([`UploadBegun::AlreadySaved`]).
-pub async fn begin_upload(
-    batch: &BatchId,
-    item: &ItemId,
-    query: &BeginQuery,
-) -> Result<UploadBegun, ApiError> {
-    let url = api::routes::upload_begin(batch, item, query);
+    request: &FetchRequest,
+) -> Result<FetchAnswer, ApiError> {
+    let url = api::routes::fetch(batch, item);
     with_retry(RetryPolicy::HELPER, || async {
         let request = Request::post(&url)
             .header(api::CSRF_HEADER, api::CSRF_VALUE)
-            .build()
+            .header("Authorization", api.bearer())
+            .json(request)
             .map_err(ApiError::network)?;
         fetch_json(request).await
     })
     .await
 }
 
-/// Sends one part of a resumable upload, starting at `offset`; answers the bytes
-/// the helper then holds. A part the helper does not take at this offset (it
-/// holds another count: a retry of a part that had arrived, a restart that lost
-/// one) answers the count it holds too, so the caller goes on from there.
-pub async fn upload_part(
-    batch: &BatchId,
-    item: &ItemId,
-    upload: &UploadId,
-    offset: u64,
-    part: &[u8],
-) -> Result<u64, ApiError> {
-    let url = api::routes::upload_part(batch, item, upload, offset);
-    // Copied out of WASM memory once, not once per attempt.
-    let body = Uint8Array::from(part);
+/// Bytes `range` of a download (fewer at its end), and the download's whole
+/// length. The helper answers once they have arrived, so this may wait for the
+/// download. Retried when the connection fails.
+pub async fn read_range(
+    download: &DownloadId,
+    range: Range<u64>,
+) -> Result<(Vec<u8>, u64), ApiError> {
+    let url = api::routes::download(download);
+    let header = format!("bytes={}-{}", range.start, range.end.saturating_sub(1));
     with_retry(RetryPolicy::HELPER, || async {
-        let response = Request::put(&url)
-            .header(api::CSRF_HEADER, api::CSRF_VALUE)
-            .header("Content-Type", "application/octet-stream")
-            .body(body.clone())
-            .map_err(ApiError::network)?
+        let response = Request::get(&url)
+            .header("Range", &header)
             .send()
             .await
             .map_err(ApiError::network)?;
-        if response.status() == 409 {
-            let text = response.text().await.map_err(ApiError::network)?;
-            return serde_json::from_str::<api::UploadConflict>(&text)
-                .map(|conflict| conflict.received)
-                .map_err(|err| ApiError::Unexpected {
-                    status: 409,
-                    message: err.to_string(),
-                });
-        }
-        if !response.ok() {
+        if response.status() != 206 {
             return Err(error_from(response).await);
         }
-        match response.json::<UploadStatus>().await {
-            Ok(status) => Ok(status.received),
-            Err(gloo_net::Error::JsError(err)) => Err(ApiError::network(err)),
-            Err(err) => Err(ApiError::Unexpected {
-                status: 200,
-                message: err.to_string(),
-            }),
-        }
+        let total = response
+            .headers()
+            .get("content-range")
+            .as_deref()
+            .and_then(picker::parse_content_range)
+            .and_then(|r| r.total)
+            .ok_or_else(|| ApiError::Unexpected {
+                status: 206,
+                message: "no Content-Range with the download's length".into(),
+            })?;
+        let bytes = response.binary().await.map_err(ApiError::network)?;
+        Ok((bytes, total))
     })
     .await
 }
 
-/// Publishes a resumable upload. A commit whose answer was lost (the retry finds
-/// no upload: it was published) answers with what the batch now holds of the item.
-pub async fn commit_upload(
+/// How far a download is (bytes received, and the whole length once known).
+pub async fn download_info(download: &DownloadId) -> Result<DownloadInfo, ApiError> {
+    send_json(Request::get(&api::routes::download(download))).await
+}
+
+/// Keeps a download with the planned patch: the helper applies it while copying
+/// the download into the library. A keep whose answer was lost (the retry finds
+/// the download gone: it was kept) answers what the batch now holds of the item.
+pub async fn keep(
     batch: &BatchId,
     item: &ItemId,
-    upload: &UploadId,
-    query: &CommitQuery,
+    request: &KeepRequest,
 ) -> Result<SaveOutcome, ApiError> {
-    let url = api::routes::upload_commit(batch, item, upload, query);
+    let url = api::routes::keep(batch, item);
+    // Encoded and copied out of WASM memory once, not once per attempt.
+    let body = Uint8Array::from(&request.encode()[..]);
     let mut attempts = 0;
-    let committed = with_retry(RetryPolicy::HELPER, || {
+    let kept = with_retry(RetryPolicy::HELPER, || {
         attempts += 1;
-        async {
+        let body = body.clone();
+        let url = url.clone();
+        async move {
             let request = Request::post(&url)
                 .header(api::CSRF_HEADER, api::CSRF_VALUE)
-                .build()
+                .header("Content-Type", KeepRequest::CONTENT_TYPE)
+                .body(body)
                 .map_err(ApiError::network)?;
             fetch_json(request).await
         }
     })
     .await;
-    match committed {
-        Err(err) if err.status() == 404 && attempts > 1 => {
+    match kept {
+        Err(err) if err.kind() == Some(ErrorKind::UnknownDownload) && attempts > 1 => {
             let saved = batch_items(batch).await?;
             saved
                 .into_iter()

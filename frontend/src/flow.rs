@@ -16,12 +16,12 @@ use wasm_bindgen::prelude::Closure;
 use crate::batch::{Event, Slot};
 use crate::browser;
 use crate::client::{self, ApiError, BatchId, BrowserEnv, PickerApi};
-use crate::download::UrlBook;
 use crate::model::{Progress, Settings, Stage};
 use crate::process::{self, ItemFailure, Job};
-use crate::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 use crate::state::{Ctx, PendingRun, Row};
+use crate::urls::Urls;
 use metafix::FixOptions;
+use picker::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 
 /// Starts a picking session and carries it through to the end.
 pub async fn pick_and_process(ctx: Ctx) {
@@ -182,7 +182,7 @@ async fn run(
         api: api.clone(),
         batch,
         options,
-        urls: UrlBook::new(session, work.iter().map(|(_, item)| item)),
+        urls: Urls::new(session, work.iter().map(|(_, item)| item)),
     };
     // Once the token has run out, nothing else can be downloaded: the items not
     // started yet stay waiting for the new sign-in instead of each failing on it.

@@ -1,6 +1,7 @@
-//! Keepsake's browser app: sign in to Google, pick photos with the Picker API,
-//! download them through the helper, fix their metadata in WASM (metafix), and
-//! save them on the helper or as a zip.
+//! Keepsake's browser app: sign in to Google, pick photos with the Picker API, have
+//! the helper fetch them, plan their metadata fix in WASM (metafix) from the few
+//! ranges of each file it needs, and have the helper save them with that patch —
+//! in its library or as a zip. Photo and video bytes never pass through the tab.
 //!
 //! `main.rs` only mounts [`App`]; everything lives here so browser tests can
 //! mount it. Build and serve it with trunk (see the README).
@@ -10,15 +11,13 @@ pub mod batch;
 pub mod browser;
 pub mod client;
 pub mod components;
-pub mod download;
 pub mod flow;
-pub mod large;
 pub mod model;
 pub mod process;
-pub mod retry;
 pub mod state;
 pub mod thumbs;
 pub mod timing;
+pub mod urls;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

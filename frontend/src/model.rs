@@ -53,12 +53,12 @@ impl Default for Settings {
 pub enum Stage {
     /// Not started.
     Waiting,
-    /// Bytes coming through the helper.
+    /// The helper fetching the item (the tab reads the ranges the plan needs).
     Downloading,
     /// metafix at work.
     Fixing,
-    /// Bytes going to the helper.
-    Uploading,
+    /// The helper applying the patch and saving the file.
+    Saving,
     /// Written to the library.
     Saved,
     /// The library already had it; nothing written.
@@ -80,7 +80,7 @@ impl Stage {
 
     /// Under way: downloading, fixing or saving.
     pub fn is_working(self) -> bool {
-        matches!(self, Stage::Downloading | Stage::Fixing | Stage::Uploading)
+        matches!(self, Stage::Downloading | Stage::Fixing | Stage::Saving)
     }
 
     /// Short label for the UI.
@@ -89,7 +89,7 @@ impl Stage {
             Stage::Waiting => "waiting",
             Stage::Downloading => "downloading",
             Stage::Fixing => "fixing",
-            Stage::Uploading => "saving",
+            Stage::Saving => "saving",
             Stage::Saved => "saved",
             Stage::Duplicate => "already saved",
             Stage::Failed => "failed",
@@ -103,7 +103,7 @@ impl Stage {
             Stage::Waiting => "waiting",
             Stage::Downloading => "downloading",
             Stage::Fixing => "fixing",
-            Stage::Uploading => "uploading",
+            Stage::Saving => "saving",
             Stage::Saved => "saved",
             Stage::Duplicate => "duplicate",
             Stage::Failed => "failed",
@@ -117,10 +117,10 @@ impl Stage {
 pub struct Progress {
     /// Stage.
     pub stage: Stage,
-    /// Bytes of the fixed file (once known); while a video is sent in parts, the
-    /// bytes the helper holds so far.
+    /// Bytes of the fixed file (once known); while the helper fetches the item,
+    /// the bytes it holds so far.
     pub bytes: u64,
-    /// The whole file's size while it is sent in parts (`bytes` of it are in).
+    /// The whole file's size while the helper fetches it (`bytes` of it are in).
     pub total: Option<u64>,
     /// Why it failed.
     pub error: Option<String>,
@@ -132,6 +132,9 @@ pub struct Progress {
     pub report: Option<metafix::Report>,
     /// The photographer's UTC offset at capture, when the fixed file says it.
     pub capture_offset: Option<jiff::tz::Offset>,
+    /// When it was taken, as the plan decided (the file's own date, else
+    /// Google's `createTime`); `None` before the plan, or when neither is known.
+    pub capture_time: Option<jiff::Timestamp>,
 }
 
 impl Default for Progress {
@@ -145,6 +148,7 @@ impl Default for Progress {
             file_name: None,
             report: None,
             capture_offset: None,
+            capture_time: None,
         }
     }
 }
@@ -194,7 +198,7 @@ impl Totals {
             Stage::Failed => self.failed += 1,
             Stage::Cancelled => self.cancelled += 1,
             Stage::Waiting => self.waiting += 1,
-            Stage::Downloading | Stage::Fixing | Stage::Uploading => self.working += 1,
+            Stage::Downloading | Stage::Fixing | Stage::Saving => self.working += 1,
         }
         self.bytes += p.bytes;
     }
@@ -356,7 +360,7 @@ mod tests {
             at(Stage::Duplicate, 5),
             at(Stage::Failed, 0),
             at(Stage::Downloading, 0),
-            at(Stage::Uploading, 0),
+            at(Stage::Saving, 0),
             at(Stage::Waiting, 0),
             at(Stage::Cancelled, 0),
             at(Stage::Saved, 0),

@@ -1,19 +1,29 @@
-//! One picked item's journey: download through the helper, fix in WASM, upload
-//! to the helper. Faults are ridden through below: [`crate::download`] resumes and
-//! refreshes URLs, [`client::upload`] retries under the one policy.
+//! One picked item's journey, with its bytes never in the tab: the helper fetches
+//! the item itself ([`client::fetch_item`]); the tab reads the ranges metafix's
+//! [`Planner`] asks for ([`client::read_range`], a few hundred KB of a photo, a
+//! movie's box headers and `moov`), plans the fix in WASM, shows the before/after
+//! metadata, and sends the patch ([`client::keep`]), which the helper applies
+//! while it copies the download into the library.
+//!
+//! Faults are ridden through here and in the helper: the helper retries and
+//! resumes its download; a download refused for an expired `baseUrl` (403) is
+//! fetched again with fresh URLs ([`Urls`]), and goes on from where it stopped; a
+//! helper restarted mid-run has lost the download's id, so the item is fetched
+//! again (its bytes on disk are found and resumed).
+
+use std::ops::Range;
 
 use leptos::prelude::*;
-use metafix::{FixOptions, ItemContext};
-use picker::{MediaSuffix, MediaType, PickedMediaItem};
+use metafix::{FixOptions, ItemContext, Planner, Step};
+use picker::{MediaSuffix, MediaType, PickedMediaItem, UrlBook};
 
-use crate::browser;
 use crate::client::{
-    self, ApiError, BatchId, ItemId, PickerApi, SaveOutcome, SaveStatus, UploadQuery,
+    self, ApiError, BatchId, DownloadId, ErrorKind, FetchAnswer, FetchRequest, ItemId, KeepRequest,
+    PickerApi, SaveOutcome, SaveStatus,
 };
-use crate::download::{self, UrlBook};
-use crate::large;
 use crate::model::{Progress, Settings, Stage};
 use crate::timing;
+use crate::urls::Urls;
 
 /// Turns the settings card into metafix options, with the zone its time zone
 /// setting names (loaded by [`crate::state::Ctx::time_zone`]).
@@ -32,14 +42,14 @@ pub fn fix_options(settings: &Settings, zone: Option<jiff::tz::TimeZone>) -> Fix
 /// Everything a run needs besides the item.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// Picker API client (its token authorises the media downloads too).
+    /// Picker API client (its token authorises the helper's downloads too).
     pub api: PickerApi,
     /// Batch id of this run.
     pub batch: BatchId,
     /// What to fix.
     pub options: FixOptions,
     /// The items' current download URLs (refreshed when they expire).
-    pub urls: UrlBook,
+    pub urls: Urls,
 }
 
 /// An item failed for good; `needs_sign_in` when the token ran out,
@@ -72,9 +82,17 @@ impl ItemFailure {
 
 impl From<ApiError> for ItemFailure {
     fn from(err: ApiError) -> Self {
-        // The Picker API's 403 (`PERMISSION_DENIED`, the session's access has
-        // ended): a download that needed fresh URLs could not list them.
-        if matches!(err, ApiError::Google { code: 403, .. }) {
+        // The Picker API's 403 (`PERMISSION_DENIED`) or 404 (`NOT_FOUND`): the
+        // session's access has ended (another public client sees 404 for an
+        // expired session; PICKER-API.md §1 says to treat both alike), so the
+        // listing that fresh URLs needed could not be made.
+        if matches!(
+            err,
+            ApiError::Google {
+                code: 403 | 404,
+                ..
+            }
+        ) {
             return ItemFailure {
                 message: SESSION_GONE.to_owned(),
                 needs_sign_in: false,
@@ -89,7 +107,7 @@ impl From<ApiError> for ItemFailure {
     }
 }
 
-/// Downloads, fixes and saves one item, reporting each stage into `progress`.
+/// Fetches, plans and keeps one item, reporting each stage into `progress`.
 pub async fn process(
     job: &Job,
     item: &PickedMediaItem,
@@ -114,6 +132,99 @@ pub async fn process(
     outcome
 }
 
+/// How often the tab asks how far a download is while a read waits for it.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The helper's download of one item: fetched again when it is refused.
+struct Fetch<'a> {
+    job: &'a Job,
+    item: &'a PickedMediaItem,
+    progress: RwSignal<Progress>,
+    item_id: ItemId,
+    suffix: MediaSuffix,
+    download: Option<DownloadId>,
+    /// The listing the URL of the last fetch came from.
+    generation: u64,
+    refusals: u32,
+}
+
+impl Fetch<'_> {
+    /// Asks the helper to fetch the item (again): its download, or the saved file.
+    async fn start(&mut self) -> Result<Option<SaveOutcome>, ItemFailure> {
+        let (base_url, generation) = self.job.urls.url(&self.job.api, &self.item.id).await?;
+        self.generation = generation;
+        let request = FetchRequest {
+            url: picker::media_url(&base_url, self.suffix),
+            filename: self.item.media_file.filename.clone(),
+        };
+        let answer =
+            client::fetch_item(&self.job.api, &self.job.batch, &self.item_id, &request).await?;
+        Ok(match answer {
+            FetchAnswer::AlreadySaved(saved) => Some(saved),
+            FetchAnswer::Fetching(info) => {
+                self.download = Some(info.download);
+                None
+            }
+        })
+    }
+
+    /// Bytes `range` of the download and its length; a download refused (expired
+    /// URL) or lost (the helper restarted) is fetched again and read on.
+    async fn read(&mut self, range: Range<u64>) -> Result<(Vec<u8>, u64), ItemFailure> {
+        loop {
+            let Some(download) = self.download.clone() else {
+                return Err(ItemFailure::item("the helper is not downloading this item"));
+            };
+            // A read waits for its bytes to arrive at the helper (a movie's `moov`
+            // may be at its end): meanwhile the tile shows how far the download is.
+            let reading = client::read_range(&download, range.clone());
+            let watching = async {
+                loop {
+                    gloo_timers::future::sleep(PROGRESS_EVERY).await;
+                    if let Ok(info) = client::download_info(&download).await {
+                        self.progress.update(|p| {
+                            p.bytes = info.received;
+                            p.total = info.total;
+                        });
+                    }
+                }
+            };
+            let read =
+                match futures::future::select(std::pin::pin!(reading), std::pin::pin!(watching))
+                    .await
+                {
+                    futures::future::Either::Left((read, _)) => read,
+                    futures::future::Either::Right((never, _)) => never,
+                };
+            let err = match read {
+                Ok(read) => return Ok(read),
+                Err(err) => err,
+            };
+            match err.kind() {
+                Some(ErrorKind::MediaForbidden | ErrorKind::UnknownDownload)
+                    if self.refusals < UrlBook::MAX_REFRESHES_PER_ITEM =>
+                {
+                    self.refusals += 1;
+                    if err.kind() == Some(ErrorKind::MediaForbidden) {
+                        self.job
+                            .urls
+                            .refused(&self.job.api, self.generation)
+                            .await?;
+                    }
+                    if let Some(saved) = self.start().await? {
+                        // Saved meanwhile (another tab): nothing left to read.
+                        return Err(ItemFailure::item(format!(
+                            "saved meanwhile as {}",
+                            saved.path
+                        )));
+                    }
+                }
+                _ => return Err(err.into()),
+            }
+        }
+    }
+}
+
 async fn run(
     job: &Job,
     item: &PickedMediaItem,
@@ -126,15 +237,15 @@ async fn run(
         }
     });
     if item.is_processing() {
-        // Google refuses `=dv` until the video is ready; no point downloading.
+        // Google refuses `=dv` until the video is ready; no point fetching.
         return Err(ItemFailure::item(
             "Google is still processing this video; try again later",
         ));
     }
     let mut context = ItemContext::default()
-        .with_create_time(item.create_time)
         .with_filename(item.media_file.filename.clone())
         .with_mime_type(item.media_file.mime_type.clone());
+    context.create_time = item.create_time;
     if let Some(meta) = &item.media_file.media_file_metadata {
         context.camera_make = meta.camera_make.clone();
         context.camera_model = meta.camera_model.clone();
@@ -144,51 +255,72 @@ async fn run(
             "Google sent an item id the helper cannot store: {err}"
         ))
     })?;
-    if item.kind == MediaType::Video {
-        // Any size, bounded memory: ranges in, parts out (see `large`).
-        let (saved, patch) = large::save_in_parts(job, item, &item_id, &context, progress).await?;
-        return finish(saved, patch.outcome(), progress);
-    }
     let started = timing::now();
-    let original = download::download(&job.api, &job.urls, &item.id, MediaSuffix::Download).await?;
-    let at = timing::record("download", started);
-
-    progress.update(|p| p.stage = Stage::Fixing);
-    let at = timing::record("progress", at);
-    let input = client::to_vec(&original);
-    let at = timing::record("copy into wasm", at);
-    let fixed = metafix::fix(&input, &job.options, &context);
-    drop(input);
-    let at = timing::record("fix", at);
-    let file_name = fixed.file_name(&item.media_file.filename);
-    // RFC 3339 with the photographer's offset when known: the helper files the
-    // photo under the year and month their clock showed.
-    let instant = fixed.capture_time().unwrap_or(item.create_time);
-    let capture_time = match fixed.capture_offset() {
-        Some(offset) => instant.display_with_offset(offset).to_string(),
-        None => instant.to_string(),
+    let mut fetch = Fetch {
+        job,
+        item,
+        progress,
+        item_id: item_id.clone(),
+        suffix: if item.kind == MediaType::Video {
+            MediaSuffix::DownloadVideo
+        } else {
+            MediaSuffix::Download
+        },
+        download: None,
+        generation: 0,
+        refusals: 0,
     };
-    let body = browser::upload_body_of(&fixed.header, &original, fixed.tail.start, fixed.tail.end);
-    drop(original);
-    let at = timing::record("upload body", at);
+    if let Some(saved) = fetch.start().await? {
+        return finish(saved, metafix::Outcome::AlreadyAsAsked, progress);
+    }
+    let at = timing::record("fetch", started);
+    // The first read also tells the file's length, which the plan needs.
+    let (first, total) = fetch.read(0..Planner::FIRST_READ).await?;
+    let mut at = timing::record("read", at);
+    progress.update(|p| p.total = Some(total));
+    let mut planner = Planner::new(total, &job.options, &context);
+    planner.feed(0, &first);
+    drop(first);
+    let mut patch = loop {
+        match planner.next_step() {
+            Step::Read(ranges) => {
+                for range in ranges {
+                    let start = range.start;
+                    let (bytes, _) = fetch.read(range).await?;
+                    planner.feed(start, &bytes);
+                }
+                at = timing::record("read", at);
+            }
+            Step::Done(patch) => break patch,
+        }
+    };
+    let at = timing::record("plan", at);
+    let file_name = patch.file_name(&item.media_file.filename);
+    let capture_time = api::CaptureTime::of_patch(&patch, item.create_time);
     progress.update(|p| {
-        p.stage = Stage::Uploading;
-        p.report = Some(fixed.report.clone());
-        p.capture_offset = fixed.capture_offset();
+        p.stage = Stage::Saving;
+        p.report = Some(patch.report.clone());
+        p.capture_offset = patch.capture_offset();
+        p.capture_time = capture_time.map(|t| t.instant);
         p.file_name = Some(file_name.clone());
-        p.bytes = fixed.output_len() as u64;
+        p.bytes = patch.output_len();
     });
-    let at = timing::record("progress", at);
-
-    let query = UploadQuery {
-        filename: file_name.clone(),
+    let outcome = patch.outcome();
+    let download = fetch
+        .download
+        .clone()
+        .ok_or_else(|| ItemFailure::item("the helper is not downloading this item"))?;
+    let request = KeepRequest {
+        download,
+        filename: file_name,
         capture_time,
+        pieces: patch.take_pieces(),
     };
-    let saved = client::upload(&job.batch, &item_id, &query, &body).await?;
-    let at = timing::record("upload", at);
-    let finished = finish(saved, fixed.outcome(), progress);
+    let saved = client::keep(&job.batch, &item_id, &request).await?;
+    let at = timing::record("keep", at);
+    let finished = finish(saved, outcome, progress);
     timing::record("progress", at);
-    timing::record("photo", started);
+    timing::record("item", started);
     finished
 }
 

@@ -15,8 +15,8 @@ use web_sys::{IntersectionObserver, IntersectionObserverEntry, IntersectionObser
 
 use crate::browser;
 use crate::client::{self, PickerApi};
-use crate::retry::RetryPolicy;
 use crate::state::{Auth, Row};
+use picker::retry::RetryPolicy;
 
 /// Thumbnails fetched at the same time.
 const CONCURRENT: usize = 6;

@@ -1,7 +1,7 @@
 //! The app's logic in a real browser (headless Chromium, through
-//! `wasm-bindgen-test-runner`): what only holds in WASM and the DOM — upload
-//! bodies assembled from WASM memory and JS buffers, metafix compiled to WASM, the
-//! time zone from the browser, storage, the contexts' reactivity, the retry
+//! `wasm-bindgen-test-runner`): what only holds in WASM and the DOM — metafix's
+//! plan compiled to WASM and fed ranges from JS buffers, the patch a keep sends,
+//! the time zone from the browser, storage, the contexts' reactivity, the retry
 //! policy on the browser's clock.
 //!
 //! Run by `scripts/test` as
@@ -18,13 +18,12 @@ use frontend::batch::{Event, Phase, Slot};
 use frontend::browser;
 use frontend::client::{self, ApiError};
 use frontend::model::{Progress, Stage};
-use frontend::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 use frontend::state::{Ctx, PendingRun};
 use js_sys::{ArrayBuffer, Uint8Array};
 use leptos::prelude::*;
 use metafix::{FixOptions, ItemContext};
 use picker::PickedMediaItem;
-use wasm_bindgen_futures::JsFuture;
+use picker::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -45,16 +44,6 @@ fn js_buffer(bytes: &[u8]) -> ArrayBuffer {
     Uint8Array::from(bytes).buffer()
 }
 
-/// The bytes a body holds, as `fetch` sends them (through a `Response`, so the
-/// browser itself reads the view).
-async fn sent_bytes(body: &Uint8Array) -> Vec<u8> {
-    let response = web_sys::Response::new_with_opt_buffer_source(Some(body)).unwrap();
-    let buffer = JsFuture::from(response.array_buffer().unwrap())
-        .await
-        .unwrap();
-    Uint8Array::new(&buffer).to_vec()
-}
-
 fn item(id: &str) -> PickedMediaItem {
     serde_json::from_value(serde_json::json!({
         "id": id,
@@ -70,52 +59,62 @@ fn item(id: &str) -> PickedMediaItem {
 }
 
 #[wasm_bindgen_test]
-async fn a_photo_is_fixed_in_wasm_and_sent_as_header_plus_the_original_tail() {
-    let original = jpeg(64, 48);
+fn a_photo_is_planned_in_wasm_from_ranges_of_a_js_buffer_and_kept_as_a_patch() {
+    let original = jpeg(640, 480);
     let buffer = js_buffer(&original);
-    // The app's photo path: the download's buffer copied into WASM, fixed there,
-    // then one body of the new header and the untouched rest of the JS buffer.
-    let input = client::to_vec(&buffer);
-    assert_eq!(input, original);
     let options = FixOptions::default().with_artist("Ada Lovelace");
     let context = ItemContext::default()
         .with_create_time("2024-05-01T10:00:00Z".parse().unwrap())
         .with_filename("IMG_0001.jpg".to_owned())
         .with_mime_type("image/jpeg".to_owned());
-    let fixed = metafix::fix(&input, &options, &context);
+    // The app's path: only the ranges the plan asks for leave the (helper's)
+    // buffer, as a range read's body would, each copied into WASM on its own.
+    let mut planner = metafix::Planner::new(original.len() as u64, &options, &context);
+    let mut read = 0u64;
+    let patch = loop {
+        match planner.next_step() {
+            metafix::Step::Read(ranges) => {
+                for range in ranges {
+                    let view = Uint8Array::new_with_byte_offset_and_length(
+                        &buffer,
+                        range.start as u32,
+                        (range.end - range.start) as u32,
+                    );
+                    read += range.end - range.start;
+                    planner.feed(range.start, &view.to_vec());
+                }
+            }
+            metafix::Step::Done(patch) => break patch,
+        }
+    };
+    assert_eq!(patch, metafix::fix(&original, &options, &context));
+    assert!(patch.changed(), "an Artist to add means a new EXIF segment");
     assert!(
-        !fixed.header.is_empty(),
-        "an Artist to add means a new header"
+        (patch.new_bytes() as usize) < original.len() / 4,
+        "the patch is the new EXIF, not the photo"
     );
-    let body = browser::upload_body_of(&fixed.header, &buffer, fixed.tail.start, fixed.tail.end);
-    let sent = sent_bytes(&body).await;
-    let mut expected = fixed.header.clone();
-    expected.extend_from_slice(&original[fixed.tail.clone()]);
-    assert_eq!(
-        sent, expected,
-        "the body is exactly header + original[tail]"
+    // What the keep sends, and what the helper reads of it.
+    let keep = api::KeepRequest {
+        download: "d1".parse().unwrap(),
+        filename: patch.file_name("IMG_0001.jpg"),
+        capture_time: api::CaptureTime::of_patch(&patch, context.create_time),
+        pieces: patch.pieces().to_vec(),
+    };
+    let body = keep.encode();
+    assert!(body.len() < original.len() / 4, "{} bytes sent", body.len());
+    let received = api::KeepRequest::decode(&body, 1 << 20).unwrap();
+    assert_eq!(received, keep);
+    let saved = patch.assemble(&original);
+    let meta = metafix::read(&saved).unwrap();
+    assert_eq!(meta.artist.as_deref(), Some("Ada Lovelace"));
+    assert!(meta.date_time_original.is_some(), "the date was filled in");
+    assert!(
+        read <= metafix::Planner::FIRST_READ + 16,
+        "read {read} bytes"
     );
-    assert_eq!(sent.len(), fixed.output_len());
-    // The pixels are the original's bytes; the metadata says what was asked.
-    assert!(original.ends_with(&sent[sent.len() - (fixed.tail.end - fixed.tail.start)..]));
-    let read = metafix::read(&sent).unwrap();
-    assert_eq!(read.artist.as_deref(), Some("Ada Lovelace"));
-    assert!(read.date_time_original.is_some(), "the date was filled in");
     // Fixing the result again changes nothing.
-    let again = metafix::fix(&sent, &options, &context);
+    let again = metafix::fix(&saved, &options, &context);
     assert_eq!(again.outcome(), metafix::Outcome::AlreadyAsAsked);
-}
-
-#[wasm_bindgen_test]
-async fn a_body_of_an_empty_header_is_the_original_range_alone() {
-    let original: Vec<u8> = (0..=255).collect();
-    let buffer = js_buffer(&original);
-    let body = browser::upload_body_of(&[], &buffer, 10, 200);
-    assert_eq!(sent_bytes(&body).await, &original[10..200]);
-    let body = browser::upload_body_of(b"head", &buffer, 5, 5);
-    assert_eq!(sent_bytes(&body).await, b"head");
-    // The downloaded buffer is left as it was.
-    assert_eq!(Uint8Array::new(&buffer).to_vec(), original);
 }
 
 #[wasm_bindgen_test]
@@ -252,6 +251,7 @@ async fn the_retry_policy_waits_on_the_browsers_clock_and_honours_retry_after() 
     let busy = ApiError::Http {
         status: 429,
         message: "slow down".to_owned(),
+        kind: None,
         retry_after: Some(std::time::Duration::from_millis(300)),
     };
     let wait = match backoff.after(&busy, env.now(), env.random()) {
@@ -266,6 +266,7 @@ async fn the_retry_policy_waits_on_the_browsers_clock_and_honours_retry_after() 
     let gone = ApiError::Http {
         status: 404,
         message: "gone".to_owned(),
+        kind: None,
         retry_after: None,
     };
     assert!(matches!(

@@ -45,14 +45,14 @@ pub enum AppError {
     /// The library's disk is full, or would fall below the configured free space.
     #[error("{0}")]
     InsufficientStorage(String),
-    /// A resumable upload's part or commit does not follow what the helper holds;
-    /// the body names `received`, where the client resumes.
+    /// A download the helper makes (or was asked to read) did not get its bytes;
+    /// `kind` says what the client can do.
     #[error("{message}")]
-    UploadConflict {
+    Media {
+        /// What the client does about it.
+        kind: api::ErrorKind,
         /// For people.
         message: String,
-        /// Bytes the upload holds.
-        received: u64,
     },
     /// A bug or an I/O failure on this server.
     #[error(transparent)]
@@ -72,7 +72,11 @@ impl AppError {
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
-            AppError::UploadConflict { .. } => StatusCode::CONFLICT,
+            AppError::Media {
+                kind: api::ErrorKind::UnknownDownload,
+                ..
+            } => StatusCode::NOT_FOUND,
+            AppError::Media { .. } => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,17 +98,18 @@ impl IntoResponse for AppError {
             AppError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
-        let mut response = match &self {
-            AppError::UploadConflict { received, .. } => (
-                status,
-                Json(api::UploadConflict {
-                    error: message,
-                    received: *received,
-                }),
-            )
-                .into_response(),
-            _ => (status, Json(api::ErrorBody { error: message })).into_response(),
+        let kind = match &self {
+            AppError::Media { kind, .. } => Some(*kind),
+            _ => None,
         };
+        let mut response = (
+            status,
+            Json(api::ErrorBody {
+                error: message,
+                kind,
+            }),
+        )
+            .into_response();
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()
@@ -125,12 +130,8 @@ impl From<library::Error> for AppError {
         match err {
             library::Error::EmptyUpload
             | library::Error::UploadBroke(_)
-            | library::Error::UploadPastSize { .. } => AppError::BadRequest(err.to_string()),
-            library::Error::UploadNotFound => AppError::NotFound(err.to_string()),
-            library::Error::UploadOffset { received, .. } => AppError::UploadConflict {
-                message: err.to_string(),
-                received,
-            },
+            | library::Error::PatchOutsideDownload { .. }
+            | library::Error::EmptyPatch => AppError::BadRequest(err.to_string()),
             library::Error::LowSpace { .. } | library::Error::DiskFull { .. } => {
                 tracing::warn!(error = %err, "an upload was refused for lack of disk space");
                 AppError::InsufficientStorage(err.to_string())
@@ -146,8 +147,8 @@ impl From<library::Error> for AppError {
     }
 }
 
-impl From<library::InvalidCaptureTime> for AppError {
-    fn from(err: library::InvalidCaptureTime) -> Self {
+impl From<api::InvalidCaptureTime> for AppError {
+    fn from(err: api::InvalidCaptureTime) -> Self {
         AppError::BadRequest(err.to_string())
     }
 }

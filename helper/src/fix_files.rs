@@ -1,13 +1,17 @@
 //! `helper fix`: the metafix engine on local files and folders — the original
 //! tool's batch mode, and the way to benchmark the engine.
 //!
-//! Every file is read, fixed in memory and written as `header + tail` to a
-//! temporary file beside its destination, which is then renamed into place: a
+//! Every file is planned from the ranges metafix asks for (a photo: its first
+//! 256 KiB and a few bytes more; a movie: its box headers and `moov`), never read
+//! whole, and the patch is written to a temporary file beside its destination —
+//! new bytes from memory, copies of the original file to file by the kernel — which
+//! is then renamed into place: memory stays small whatever the file's size, a
 //! crash or a full disk never leaves a half-written photo, and `--out` never
 //! replaces an existing file.
 
 use std::fs;
 use std::io::{self, Read, Seek, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -15,7 +19,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use metafix::{DatePolicy, FixOptions, Fixed, Format, ItemContext};
+use metafix::{DatePolicy, FixOptions, Format, ItemContext, Patch, Piece};
 use rayon::prelude::*;
 
 /// Flags of `helper fix`.
@@ -352,14 +356,8 @@ fn try_fix_one(
     destination: &Destination,
     table: impl FnOnce(String),
 ) -> anyhow::Result<Outcome> {
-    let source = read(&job.path).context("reading")?;
-    let (input, original_mtime) = (&source.bytes, source.mtime);
-    let format = Format::detect(input);
-    if format == Format::Unknown {
-        return Ok(Outcome::Skipped(
-            "not a photo or video this tool knows".into(),
-        ));
-    }
+    let source = open(&job.path).context("reading")?;
+    let original_mtime = source.mtime;
     let name = job
         .path
         .file_name()
@@ -373,7 +371,13 @@ fn try_fix_one(
     {
         item = item.with_create_time(ts);
     }
-    let fixed = metafix::fix(input, options, &item);
+    let fixed = metafix::plan_with(source.len, options, &item, |range| source.read(range))
+        .context("reading")?;
+    if fixed.format == Format::Unknown {
+        return Ok(Outcome::Skipped(
+            "not a photo or video this tool knows".into(),
+        ));
+    }
     let new_name = fixed.file_name(&name);
     let repaired = !fixed.report.repairs.is_empty();
     // Sorted once, whatever the destination: a file that could not be edited is
@@ -414,16 +418,19 @@ fn try_fix_one(
     }
 }
 
-fn capture_mtime(fixed: &Fixed) -> Option<SystemTime> {
+fn capture_mtime(fixed: &Patch) -> Option<SystemTime> {
     fixed
         .capture_time()
         .and_then(|ts| SystemTime::try_from(ts).ok())
 }
 
-/// Writes the output into a temp file in `dir`, synced and with its mtime set.
+/// Writes the output into a temp file in `dir`, with its mtime set: new bytes
+/// from the patch, copies of the original file to file by the kernel
+/// (copy_file_range: no trip through this process, and a reflink on file systems
+/// that can share blocks).
 fn write_temp(
     dir: &Path,
-    fixed: &Fixed,
+    fixed: &Patch,
     source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<tempfile::NamedTempFile> {
@@ -433,16 +440,19 @@ fn write_temp(
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let file = temp.as_file_mut();
-    file.write_all(&fixed.header)?;
-    // The rest is copied file to file by the kernel (copy_file_range: no trip
-    // through this process, and a reflink on file systems that can share blocks).
-    let start = u64::try_from(fixed.tail.start).context("output range")?;
-    let len = u64::try_from(fixed.tail.len()).context("output range")?;
-    let mut original = &source.file;
-    original.seek(io::SeekFrom::Start(start))?;
-    let copied = io::copy(&mut original.take(len), file)?;
-    if copied != len {
-        bail!("the file changed while it was being fixed; nothing was written");
+    for piece in fixed.pieces() {
+        match piece {
+            Piece::Bytes(bytes) => file.write_all(bytes)?,
+            Piece::Copy(range) => {
+                let len = range.end - range.start;
+                let mut original = &source.file;
+                original.seek(io::SeekFrom::Start(range.start))?;
+                let copied = io::copy(&mut original.take(len), file)?;
+                if copied != len {
+                    bail!("the file changed while it was being fixed; nothing was written");
+                }
+            }
+        }
     }
     if let Some(mtime) = mtime {
         temp.as_file().set_modified(mtime)?;
@@ -450,22 +460,31 @@ fn write_temp(
     Ok(temp)
 }
 
-/// An input file: open (its tail is copied from it), its bytes and its mtime.
+/// An input file: open (its ranges are read from it), its length and its mtime.
 struct Source {
     file: fs::File,
-    bytes: Vec<u8>,
+    len: u64,
     mtime: Option<SystemTime>,
 }
 
-/// Opens and reads a whole file and its modification time (one open, one stat).
-fn read(path: &Path) -> io::Result<Source> {
-    let mut file = fs::File::open(path)?;
+impl Source {
+    /// The bytes of `range` (fewer at the end of the file).
+    fn read(&self, range: Range<u64>) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(range.end.saturating_sub(range.start))
+            .map_err(|_| io::Error::other("a range too large for memory"))?;
+        let mut buffer = vec![0; len];
+        crate::library::store::read_exact_at(&self.file, &mut buffer, range.start)?;
+        Ok(buffer)
+    }
+}
+
+/// Opens a file and reads its length and modification time (one open, one stat).
+fn open(path: &Path) -> io::Result<Source> {
+    let file = fs::File::open(path)?;
     let meta = file.metadata()?;
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
     Ok(Source {
         file,
-        bytes,
+        len: meta.len(),
         mtime: meta.modified().ok(),
     })
 }
@@ -483,12 +502,14 @@ fn output_dir(out: &Path, job: &Job) -> PathBuf {
 /// already there.
 fn write_new(
     target: &Path,
-    fixed: &Fixed,
+    fixed: &Patch,
     source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let temp = write_temp(dir, fixed, source, mtime)?;
+    // A new file gets the library's mode (temporary files are created owner-only).
+    set_new_file_mode(&temp)?;
     temp.persist_noclobber(target).map_err(|err| {
         if err.error.kind() == io::ErrorKind::AlreadyExists {
             anyhow::anyhow!("{} already exists; not overwritten", target.display())
@@ -502,7 +523,7 @@ fn write_new(
 /// Atomically replaces `path` with the fixed output.
 fn replace(
     path: &Path,
-    fixed: &Fixed,
+    fixed: &Patch,
     source: &Source,
     mtime: Option<SystemTime>,
 ) -> anyhow::Result<()> {
@@ -517,5 +538,21 @@ fn replace(
     temp.persist(path).map_err(|err| {
         anyhow::Error::new(err.error).context(format!("replacing {}", path.display()))
     })?;
+    Ok(())
+}
+
+/// Gives a new file the mode the library gives saved files.
+#[cfg(unix)]
+fn set_new_file_mode(temp: &tempfile::NamedTempFile) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(
+            crate::library::DEFAULT_FILE_MODE,
+        ))
+        .context("setting the file's mode")
+}
+
+#[cfg(not(unix))]
+fn set_new_file_mode(_temp: &tempfile::NamedTempFile) -> anyhow::Result<()> {
     Ok(())
 }

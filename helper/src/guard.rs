@@ -329,7 +329,7 @@ impl IntoResponse for Rejection {
             }
             other => other.to_string(),
         };
-        (status, Json(api::ErrorBody { error })).into_response()
+        (status, Json(api::ErrorBody { error, kind: None })).into_response()
     }
 }
 

@@ -1,9 +1,10 @@
-//! Keepsake's helper: an axum server that serves the browser app, proxies Google
-//! Photos media downloads (which need the bearer token and send no CORS headers),
-//! saves the fixed photos atomically into a library folder (or streams them as a
-//! zip), and — with `--demo` (cargo feature `demo`, on by default) — serves the
-//! Google emulator of the `emulator` crate. `helper fix` runs the same metadata
-//! engine on local files.
+//! Keepsake's helper: an axum server that serves the browser app, downloads the
+//! picked Google Photos items itself (they need the bearer token and send no CORS
+//! headers) to disk, lets the app read the ranges its metadata plan needs, applies
+//! the app's patch while saving each file atomically into a library folder (or
+//! streams them as a zip), proxies thumbnails, and — with `--demo` (cargo feature
+//! `demo`, on by default) — serves the Google emulator of the `emulator` crate.
+//! `helper fix` and `helper pick` run the same plan and the same saving natively.
 //!
 //! Run it with `helper serve --demo` (see the README); the binary is a thin
 //! wrapper around [`cli::main`].
@@ -12,7 +13,9 @@
 //! - [`state`]: what handlers share, and whom they talk to (`Upstream`)
 //! - [`routes`]: the router and every handler (paths from the `api` crate)
 //! - [`guard`]: the Host/Origin checks and security headers in front of it all
-//! - [`media_proxy`]: the media allow-list, SSRF-safe resolver and HTTP client
+//! - [`media_proxy`]: the media allow-list, SSRF-safe resolver, the hop policy and
+//!   the HTTP client
+//! - [`fetch`]: the helper's own downloads of picked items, to disk, once
 //! - [`library`]: files on disk, their names, the SQLite index, batch zips
 //! - [`fix_files`]: `helper fix`
 //! - [`pick`]: `helper pick` and `helper logout`, the terminal workflow
@@ -20,12 +23,14 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod fix_files;
 pub mod guard;
 pub mod library;
 pub mod media_proxy;
 pub mod members;
 pub mod pick;
+pub mod retrying;
 pub mod routes;
 pub mod serve;
 pub mod state;

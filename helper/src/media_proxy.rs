@@ -27,7 +27,7 @@ use futures_util::future::BoxFuture;
 use url::{Host, Url};
 
 #[cfg(feature = "demo")]
-use emulator::MEDIA_PATH_PREFIX;
+use emulator::{MEDIA_PATH_PREFIX, VIDEO_PATH_PREFIX};
 
 use crate::error::AppError;
 
@@ -37,15 +37,15 @@ use crate::error::AppError;
 /// must not get the user's bearer token nor be streamed to the app.
 ///
 /// `lh3` is what the Picker API returns (PICKER-API.md §3–4); `lh4`–`lh6` are
-/// the same image service's shards, and `video` is where video bytes have been
-/// seen. A redirect to any other host is refused with its name in the error, so a
-/// real account that needs another host shows which one.
+/// the same image service's shards, and `video-downloads` is where `=dv` has been
+/// seen to redirect. A redirect to any other host is refused with its name in the
+/// error, so a real account that needs another host shows which one.
 pub const GOOGLE_MEDIA_HOSTS: [&str; 5] = [
     "lh3.googleusercontent.com",
     "lh4.googleusercontent.com",
     "lh5.googleusercontent.com",
     "lh6.googleusercontent.com",
-    "video.googleusercontent.com",
+    "video-downloads.googleusercontent.com",
 ];
 
 /// How many redirects one download may follow.
@@ -62,14 +62,29 @@ pub enum MediaHosts {
     Demo {
         /// `http://127.0.0.1:PORT` of this helper.
         local_origin: Url,
+        /// The emulator, whose video host (a second loopback port, started at its
+        /// first `=dv`) is the one other origin a demo download may be sent to.
+        emulator: emulator::Emulator,
+    },
+    /// Another helper's demo (`helper pick --server URL`): its media path at its
+    /// origin, and its emulator's video host, which listens on loopback (so a
+    /// demo's videos reach `helper pick` on the same machine).
+    DemoServer {
+        /// The server's origin.
+        origin: Url,
     },
 }
+
+/// The demo's paths, known without the emulator crate (`helper pick --server`
+/// reaches a demo of another helper).
+const DEMO_MEDIA_PREFIX: &str = "/ppa/";
+const DEMO_VIDEO_PREFIX: &str = "/download/";
 
 impl MediaHosts {
     /// The demo allow-list for a helper listening on `local_addr` (an unspecified
     /// address is reached through loopback).
     #[cfg(feature = "demo")]
-    pub fn demo(mut local_addr: SocketAddr) -> anyhow::Result<Self> {
+    pub fn demo(mut local_addr: SocketAddr, emulator: emulator::Emulator) -> anyhow::Result<Self> {
         if local_addr.ip().is_unspecified() {
             local_addr.set_ip(if local_addr.is_ipv4() {
                 Ipv4Addr::LOCALHOST.into()
@@ -78,6 +93,7 @@ impl MediaHosts {
             });
         }
         Ok(MediaHosts::Demo {
+            emulator,
             local_origin: Url::parse(&format!("http://{local_addr}"))?,
         })
     }
@@ -110,8 +126,40 @@ impl MediaHosts {
                 }
                 Ok(raw.clone())
             }
+            MediaHosts::DemoServer { origin } => {
+                let on_server =
+                    raw.origin() == origin.origin() && raw.path().starts_with(DEMO_MEDIA_PREFIX);
+                let loopback = match raw.host() {
+                    Some(Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(Host::Ipv6(ip)) => ip.is_loopback(),
+                    Some(Host::Domain(name)) => name == "localhost",
+                    None => false,
+                };
+                let on_video_host = loopback && raw.path().starts_with(DEMO_VIDEO_PREFIX);
+                if raw.scheme() != "http" && raw.scheme() != "https"
+                    || !(on_server || on_video_host)
+                {
+                    return Err(AppError::Forbidden(format!(
+                        "only the demo server's media URLs are fetched, not {}",
+                        redact(raw)
+                    )));
+                }
+                Ok(raw.clone())
+            }
             #[cfg(feature = "demo")]
-            MediaHosts::Demo { local_origin } => {
+            MediaHosts::Demo {
+                local_origin,
+                emulator,
+            } => {
+                // The video host a `=dv` redirected to: its own origin, as is.
+                let video_host = emulator
+                    .started_video_origin()
+                    .and_then(|origin| Url::parse(origin).ok());
+                if video_host.is_some_and(|v| v.origin() == raw.origin())
+                    && raw.path().starts_with(VIDEO_PATH_PREFIX)
+                {
+                    return Ok(raw.clone());
+                }
                 // `Url` has already resolved any `..` segments, so this prefix check
                 // cannot be escaped to reach `/api` or the app.
                 if !matches!(raw.scheme(), "http" | "https")
@@ -147,6 +195,7 @@ impl MediaHosts {
             MediaHosts::Google => is_forbidden(addr),
             #[cfg(feature = "demo")]
             MediaHosts::Demo { .. } => false,
+            MediaHosts::DemoServer { .. } => false,
         }
     }
 }
@@ -354,10 +403,12 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Fetches `url` through `client` under the policy `hosts`: forwards
-/// `authorization` and `range`, follows up to [`MAX_REDIRECTS`] redirects (each
-/// hop re-checked, so the token only ever goes to allowed hosts), and returns the
-/// first response that is not a redirect. The body is not read.
+/// Fetches `url` through `client` under the one hop policy of every media
+/// download (the proxy's, and the helper's own): follows up to [`MAX_REDIRECTS`]
+/// redirects, each hop re-checked against `hosts`; sends `authorization` to the
+/// URL's own host only (a redirect to another host — Google's video host needs no
+/// token — gets none); forwards `range` (and `if_range`) to every hop. Returns the
+/// first response that is not a redirect; the body is not read.
 pub async fn fetch(
     client: &reqwest::Client,
     hosts: &MediaHosts,
@@ -365,15 +416,33 @@ pub async fn fetch(
     authorization: Option<&HeaderValue>,
     range: Option<&HeaderValue>,
 ) -> Result<reqwest::Response, AppError> {
+    fetch_ranged(client, hosts, url, authorization, range, None).await
+}
+
+/// [`fetch`] with an `If-Range` validator besides the range.
+pub async fn fetch_ranged(
+    client: &reqwest::Client,
+    hosts: &MediaHosts,
+    url: &Url,
+    authorization: Option<&HeaderValue>,
+    range: Option<&HeaderValue>,
+    if_range: Option<&HeaderValue>,
+) -> Result<reqwest::Response, AppError> {
     let mut target = hosts.resolve(url)?;
+    let own_origin = target.origin();
     let mut redirects = 0;
     loop {
         let mut request = client.get(target.clone());
-        if let Some(value) = authorization {
+        if let Some(value) = authorization
+            && target.origin() == own_origin
+        {
             request = request.header(header::AUTHORIZATION, value);
         }
         if let Some(value) = range {
             request = request.header(header::RANGE, value);
+        }
+        if let Some(value) = if_range {
+            request = request.header(header::IF_RANGE, value);
         }
         let response = request.send().await.map_err(upstream_error)?;
         // The resolver already refused such peers; this catches any path to a
@@ -470,7 +539,7 @@ mod tests {
             "https://LH3.GoogleUserContent.com/abc=d",
             "https://lh3.googleusercontent.com:443/abc=d",
             "https://lh6.googleusercontent.com/abc=w256-h256-c",
-            "https://video.googleusercontent.com/x=dv",
+            "https://video-downloads.googleusercontent.com/x=dv",
         ] {
             assert!(hosts.resolve(&url(good)).is_ok(), "{good} was refused");
         }
@@ -480,6 +549,8 @@ mod tests {
             "https://evilgoogleusercontent.com/abc",
             "https://doc-0s-docs.googleusercontent.com/abc",
             "https://lh3.googleusercontent.com:8443/abc",
+            // A host nobody has seen Picker bytes come from.
+            "https://video.googleusercontent.com/x=dv",
             "https://user:pw@lh3.googleusercontent.com/abc",
             "https://127.0.0.1/abc",
             "file:///etc/passwd",
@@ -632,10 +703,10 @@ mod tests {
         let from = url("https://lh3.googleusercontent.com/abc=dv");
         assert_eq!(
             hosts
-                .next_hop(&from, "https://video.googleusercontent.com/v")
+                .next_hop(&from, "https://video-downloads.googleusercontent.com/v")
                 .unwrap()
                 .as_str(),
-            "https://video.googleusercontent.com/v"
+            "https://video-downloads.googleusercontent.com/v"
         );
         assert_eq!(
             hosts.next_hop(&from, "/other=d").unwrap().as_str(),
@@ -654,28 +725,79 @@ mod tests {
     }
 
     #[cfg(feature = "demo")]
+    fn demo_emulator() -> emulator::Emulator {
+        emulator::Emulator::new(emulator::EmulatorConfig {
+            large_file_count: 0,
+            ..emulator::EmulatorConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[cfg(feature = "demo")]
     #[test]
     fn demo_mode_rewrites_to_the_local_socket_and_blocks_traversal() {
         let hosts = MediaHosts::Demo {
             local_origin: url("http://127.0.0.1:4321"),
+            emulator: demo_emulator(),
         };
         let target = hosts
-            .resolve(&url(
-                "http://localhost:9999/emulator/media/abc=w256-h256?x=1",
-            ))
+            .resolve(&url("http://localhost:9999/ppa/abc=w256-h256?x=1"))
             .unwrap();
         assert_eq!(
             target.as_str(),
-            "http://127.0.0.1:4321/emulator/media/abc=w256-h256?x=1"
+            "http://127.0.0.1:4321/ppa/abc=w256-h256?x=1"
         );
         for bad in [
-            "http://localhost:9999/emulator/media/../../api/history",
-            "http://localhost:9999/emulator/media/%2e%2e/%2e%2e/api/history",
+            "http://localhost:9999/ppa/../../api/history",
+            "http://localhost:9999/ppa/%2e%2e/%2e%2e/api/history",
             "http://localhost:9999/api/history",
             "http://localhost:9999/emulator/picker/v1/sessions",
-            "ftp://localhost/emulator/media/abc",
+            "ftp://localhost/ppa/abc",
+            // The video host's path on this socket, or on a host that is not it.
+            "http://localhost:9999/download/abc",
+            "http://127.0.0.1:1/download/abc",
         ] {
             assert!(hosts.resolve(&url(bad)).is_err(), "{bad} was allowed");
+        }
+    }
+
+    #[cfg(feature = "demo")]
+    #[tokio::test]
+    async fn demo_mode_admits_the_started_video_host_as_it_is() {
+        let emulator = demo_emulator();
+        let hosts = MediaHosts::Demo {
+            local_origin: url("http://127.0.0.1:4321"),
+            emulator: emulator.clone(),
+        };
+        let origin = emulator.video_origin().await.unwrap();
+        let video = url(&format!("{origin}/download/abc"));
+        assert_eq!(hosts.resolve(&video).unwrap(), video);
+    }
+
+    #[test]
+    fn a_demo_servers_paths_are_the_emulators() {
+        #[cfg(feature = "demo")]
+        assert_eq!(
+            (DEMO_MEDIA_PREFIX, DEMO_VIDEO_PREFIX),
+            (emulator::MEDIA_PATH_PREFIX, emulator::VIDEO_PATH_PREFIX)
+        );
+        let hosts = MediaHosts::DemoServer {
+            origin: url("http://nas.local:8080"),
+        };
+        for good in [
+            "http://nas.local:8080/ppa/abc=d",
+            "http://127.0.0.1:4444/download/abc",
+            "http://localhost:4444/download/abc",
+        ] {
+            assert!(hosts.resolve(&url(good)).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://nas.local:8080/api/history",
+            "http://nas.local:9090/ppa/abc",
+            "http://192.168.1.9:4444/download/abc",
+            "http://127.0.0.1:4444/api/history",
+        ] {
+            assert!(hosts.resolve(&url(bad)).is_err(), "{bad}");
         }
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, UpstreamConfig};
+use crate::fetch::Fetcher;
 use crate::library::Library;
 use crate::media_proxy::{self, MediaHosts};
 use crate::members::sessions::{self, Sessions};
@@ -53,6 +54,7 @@ struct Inner {
     throttle: Throttle,
     uploads: Arc<Semaphore>,
     downloads: Arc<Semaphore>,
+    fetcher: Fetcher,
 }
 
 /// The demo Google's state file, in the library folder (`helper serve --demo`).
@@ -81,7 +83,8 @@ impl AppState {
                     .state_file
                     .get_or_insert_with(|| config.library.join(DEMO_GOOGLE_STATE));
                 let emulator = emulator::Emulator::new(emulator_config)?;
-                (Upstream::Demo(emulator), MediaHosts::demo(local_addr)?)
+                let hosts = MediaHosts::demo(local_addr, emulator.clone())?;
+                (Upstream::Demo(emulator), hosts)
             }
         };
         #[cfg(not(feature = "demo"))]
@@ -97,7 +100,14 @@ impl AppState {
         };
         let uploads = Arc::new(Semaphore::new(config.limits.max_uploads));
         let downloads = Arc::new(Semaphore::new(config.limits.max_downloads));
+        let fetcher = Fetcher::new(
+            library.clone(),
+            http.clone(),
+            media_hosts.clone(),
+            config.limits.max_downloads,
+        );
         Ok(AppState(Arc::new(Inner {
+            fetcher,
             config,
             library,
             http,
@@ -153,5 +163,10 @@ impl AppState {
     /// Permits for proxied downloads in progress.
     pub fn downloads(&self) -> &Arc<Semaphore> {
         &self.0.downloads
+    }
+
+    /// The helper's own downloads of picked items.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.0.fetcher
     }
 }

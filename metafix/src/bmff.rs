@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use crate::DatePolicy;
 use crate::report::{NotDoneKind, Report};
+use crate::source::Source;
 
 /// Seconds from 1904-01-01 (the QuickTime/MP4 epoch) to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;
@@ -84,16 +85,21 @@ pub(crate) fn box_header(bytes: &[u8], pos: u64, limit: u64) -> BoxHeader {
 }
 
 /// The boxes directly inside `range`, stopping at the first malformed header.
-pub(crate) fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
+pub(crate) fn boxes(data: &Source<'_>, range: Range<usize>) -> Vec<BoxRef> {
     let mut out = Vec::new();
     let mut pos = range.start;
     let limit = range.end.min(data.len());
+    // A header is at most 16 bytes (fewer at the end of the file).
+    let header = |pos: usize| {
+        let end = pos.saturating_add(16).min(data.len()).max(pos);
+        data.get(pos..end).unwrap_or(&[])
+    };
     while let BoxHeader::Box {
         kind,
         body,
         end,
         runs_past,
-    } = box_header(data.get(pos..).unwrap_or(&[]), pos as u64, limit as u64)
+    } = box_header(header(pos), pos as u64, limit as u64)
     {
         // Both within `data` (`end` ≤ `limit`; `body` was read from `data`), so the
         // conversions hold on every target.
@@ -112,28 +118,34 @@ pub(crate) fn boxes(data: &[u8], range: Range<usize>) -> Vec<BoxRef> {
     out
 }
 
-pub(crate) fn find(data: &[u8], range: Range<usize>, kind: &[u8; 4]) -> Option<BoxRef> {
+pub(crate) fn find(data: &Source<'_>, range: Range<usize>, kind: &[u8; 4]) -> Option<BoxRef> {
     boxes(data, range).into_iter().find(|b| &b.kind == kind)
 }
 
-pub(crate) fn be(data: &[u8], at: usize, size: usize) -> Option<u64> {
+/// The `size`-byte big-endian number at `at`.
+pub(crate) fn be(data: &Source<'_>, at: usize, size: usize) -> Option<u64> {
+    be_bytes(data.get(at..at.checked_add(size)?)?, 0, size)
+}
+
+/// [`be`] over bytes in memory.
+pub(crate) fn be_bytes(data: &[u8], at: usize, size: usize) -> Option<u64> {
     let b = data.get(at..at.checked_add(size)?)?;
     Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
 }
 
 /// The TIFF block of a HEIF file's `Exif` item, if it has one.
-pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn heif_exif(data: &Source<'_>) -> Option<Vec<u8>> {
     let meta = find(data, 0..data.len(), b"meta")?;
     let inner = meta.body + 4..meta.end; // FullBox: version and flags first
     let iinf = find(data, inner.clone(), b"iinf")?;
-    let version = *data.get(iinf.body)?;
+    let version = data.byte(iinf.body)?;
     let first = iinf.body + 4 + if version == 0 { 2 } else { 4 };
     let mut exif_id = None;
     for infe in boxes(data, first..iinf.end)
         .into_iter()
         .filter(|b| &b.kind == b"infe")
     {
-        let v = *data.get(infe.body)?;
+        let v = data.byte(infe.body)?;
         let (id, at) = match v {
             2 => (be(data, infe.body + 4, 2)?, infe.body + 8),
             3 => (be(data, infe.body + 4, 4)?, infe.body + 10),
@@ -146,10 +158,10 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
     }
     let exif_id = exif_id?;
     let iloc = find(data, inner.clone(), b"iloc")?;
-    let v = *data.get(iloc.body)?;
-    let sizes = *data.get(iloc.body + 4)?;
+    let v = data.byte(iloc.body)?;
+    let sizes = data.byte(iloc.body + 4)?;
     let (offset_size, length_size) = (usize::from(sizes >> 4), usize::from(sizes & 15));
-    let sizes2 = *data.get(iloc.body + 5)?;
+    let sizes2 = data.byte(iloc.body + 5)?;
     let base_size = usize::from(sizes2 >> 4);
     let index_size = if v >= 1 { usize::from(sizes2 & 15) } else { 0 };
     let id_size = if v < 2 { 2 } else { 4 };
@@ -182,16 +194,17 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
                 continue;
             }
             let start = usize::try_from(base.checked_add(off)?).ok()?;
-            let source: &[u8] = match method {
-                0 => data,
+            // Where the extent's offsets count from, and where its source ends.
+            let (origin, source_end) = match method {
+                0 => (0, data.len()),
                 1 => {
                     let idat = find(data, inner.clone(), b"idat")?;
-                    data.get(idat.body..idat.end)?
+                    (idat.body, idat.end)
                 }
                 _ => return None,
             };
             let len = if len == 0 {
-                source.len().checked_sub(start)?
+                (source_end - origin).checked_sub(start)?
             } else {
                 usize::try_from(len).ok()?
             };
@@ -200,7 +213,12 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
             if bytes.len().checked_add(len)? > data.len() {
                 return None;
             }
-            bytes.extend_from_slice(source.get(start..start.checked_add(len)?)?);
+            let from = origin.checked_add(start)?;
+            let to = from.checked_add(len)?;
+            if to > source_end {
+                return None;
+            }
+            bytes.extend_from_slice(data.get(from..to)?);
         }
         if id == exif_id {
             return tiff_in_exif_item(&bytes);
@@ -212,7 +230,7 @@ pub(crate) fn heif_exif(data: &[u8]) -> Option<Vec<u8>> {
 /// The Exif item starts with a 4-byte offset to the TIFF header (usually past
 /// `Exif\0\0`); some writers get it wrong, so look for the header nearby too.
 pub(crate) fn tiff_in_exif_item(item: &[u8]) -> Option<Vec<u8>> {
-    let skip = usize::try_from(be(item, 0, 4)?).ok()?;
+    let skip = usize::try_from(be_bytes(item, 0, 4)?).ok()?;
     let is_tiff = |b: &[u8]| b.starts_with(b"II*\0") || b.starts_with(b"MM\0*");
     if let Some(rest) = item.get(4usize.checked_add(skip)?..)
         && is_tiff(rest)
@@ -237,12 +255,13 @@ pub(crate) struct MovieDate {
     pub modification: u64,
 }
 
-/// The date fields of every `mvhd`, `tkhd` and `mdhd` box, and the end of `moov`.
-pub(crate) fn movie_dates(data: &[u8]) -> Option<(Vec<MovieDate>, usize)> {
+/// The date fields of every `mvhd`, `tkhd` and `mdhd` box of the first `moov`.
+pub(crate) fn movie_dates(bytes: &[u8]) -> Option<Vec<MovieDate>> {
+    let data = &Source::whole(bytes);
     let moov = find(data, 0..data.len(), b"moov")?;
     let mut out = Vec::new();
     let mut push = |kind: &'static str, b: BoxRef| {
-        let Some(&version) = data.get(b.body) else {
+        let Some(version) = data.byte(b.body) else {
             return;
         };
         let size = if version == 1 { 8 } else { 4 };
@@ -278,7 +297,7 @@ pub(crate) fn movie_dates(data: &[u8]) -> Option<(Vec<MovieDate>, usize)> {
             _ => {}
         }
     }
-    Some((out, moov.end))
+    Some(out)
 }
 
 /// A movie time (seconds since 1904, UTC) as a timestamp; `None` for 0 (unset).

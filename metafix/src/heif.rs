@@ -4,19 +4,21 @@
 //! The `meta` box is rewritten (its `iloc` repointed, and an `Exif` item added with
 //! its `infe`, `iloc` entry and `cdsc` reference when there was none); the new Exif
 //! payload goes into a new `mdat` right after `meta`, and every absolute `iloc` offset
-//! into what follows is shifted by the bytes inserted. So the output keeps the
-//! `header + tail` form of [`Fixed`](crate::Fixed): everything after `meta` is the
-//! input, unmoved relative to itself, and every other item's bytes are identical. The
-//! old Exif bytes are zeroed (a removed Software string should not linger) unless
-//! another item shares them; so the header runs to their end: a few KB when the Exif
-//! item is first in `mdat`, the whole file when it is last (measured on a 5 MB
-//! fixture: a 1.4 KB header against a 5.2 MB one). Layouts whose offsets cannot all be found and shifted
-//! (movie boxes, items in other files, derived extents) are refused, never guessed.
+//! into what follows is shifted by the bytes inserted. So the output is the new
+//! `meta` and `mdat` between two copies of the input: everything after `meta` is
+//! unmoved relative to itself, and every other item's bytes are identical. The old
+//! Exif bytes are zeroed (a removed Software string should not linger) unless
+//! another item shares them: a few bytes of new zeros in the middle of that copy,
+//! wherever in the file they are. Layouts whose offsets cannot all be found and
+//! shifted (movie boxes, items in other files, derived extents) are refused, never
+//! guessed.
 
 use std::ops::Range;
 
-use crate::bmff::{self, BoxRef, be};
+use crate::bmff::{self, BoxRef, be, be_bytes};
 use crate::container::EXIF_PREFIX;
+use crate::patch::Pieces;
+use crate::source::Source;
 use crate::{Error, ErrorKind};
 
 /// The Exif item payload starts with the offset from its end to the TIFF header: here
@@ -199,7 +201,7 @@ impl Reader<'_> {
         let v = if size == 0 {
             0
         } else {
-            be(self.data, self.at, size)?
+            be_bytes(self.data, self.at, size)?
         };
         self.at += size;
         Some(v)
@@ -237,7 +239,7 @@ const OFFSET_HOLDERS: [&[u8; 4]; 4] = [b"moov", b"moof", b"sidx", b"mfra"];
 /// Walks a HEIF file: its `meta` box, items and the Exif item's TIFF block. Fails
 /// only when there is no `meta` with an `iloc` and `iinf` to read; layouts that can
 /// be read but not patched are noted and refused by [`place`].
-pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
+pub(crate) fn scan(input: &Source<'_>) -> Result<Layout, Error> {
     let unreadable = |what: &str| Error::new(ErrorKind::Malformed, what.to_owned());
     let top = bmff::boxes(input, 0..input.len());
     let mut metas = top.iter().filter(|b| &b.kind == b"meta");
@@ -281,7 +283,7 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     let items = item_types(input, iinf).ok_or_else(|| unreadable("the iinf box cannot be read"))?;
     // A new infe or reference appended after a damaged box would be hidden in it.
     let entries_at = iinf.body
-        + if input.get(iinf.body) == Some(&0) {
+        + if input.byte(iinf.body) == Some(0) {
             6
         } else {
             8
@@ -317,7 +319,7 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         }
     }
     let primary = child(b"pitm").and_then(|p| {
-        let size = if input.get(p.body)? == &0 { 2 } else { 4 };
+        let size = if input.byte(p.body)? == 0 { 2 } else { 4 };
         be(input, p.body + 4, size).map(|id| id as u32)
     });
     if exif_ids.is_empty() && primary.is_none() {
@@ -343,7 +345,7 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
 }
 
 /// Whether `range` holds whole boxes with 32-bit sizes, back to back to its very end.
-fn well_formed(input: &[u8], range: Range<usize>) -> bool {
+fn well_formed(input: &Source<'_>, range: Range<usize>) -> bool {
     let mut pos = range.start;
     while pos < range.end {
         let size = be(input, pos, 4).and_then(|s| usize::try_from(s).ok());
@@ -356,15 +358,15 @@ fn well_formed(input: &[u8], range: Range<usize>) -> bool {
 }
 
 /// The ID and item type of every `infe` (versions 2 and 3; older ones have no type).
-fn item_types(input: &[u8], iinf: BoxRef) -> Option<Vec<(u32, [u8; 4])>> {
-    let version = *input.get(iinf.body)?;
+fn item_types(input: &Source<'_>, iinf: BoxRef) -> Option<Vec<(u32, [u8; 4])>> {
+    let version = input.byte(iinf.body)?;
     let first = iinf.body + 4 + if version == 0 { 2 } else { 4 };
     let mut out = Vec::new();
     for infe in bmff::boxes(input, first..iinf.end)
         .into_iter()
         .filter(|b| &b.kind == b"infe")
     {
-        let (id, at) = match *input.get(infe.body)? {
+        let (id, at) = match input.byte(infe.body)? {
             2 => (be(input, infe.body + 4, 2)?, infe.body + 8),
             3 => (be(input, infe.body + 4, 4)?, infe.body + 10),
             _ => continue,
@@ -378,7 +380,7 @@ fn item_types(input: &[u8], iinf: BoxRef) -> Option<Vec<(u32, [u8; 4])>> {
 
 /// The input ranges an item's extents cover (`None` for an extent whose place cannot
 /// be told: open-ended, or overflowing).
-fn item_ranges(input: &[u8], layout: &Layout, e: &Location) -> Vec<Option<Range<usize>>> {
+fn item_ranges(input: &Source<'_>, layout: &Layout, e: &Location) -> Vec<Option<Range<usize>>> {
     let idat = layout.children.iter().find(|b| &b.kind == b"idat");
     e.extents
         .iter()
@@ -397,13 +399,10 @@ fn item_ranges(input: &[u8], layout: &Layout, e: &Location) -> Vec<Option<Range<
         .collect()
 }
 
-/// Puts a TIFF block into the file as its Exif item: the new header bytes (up to the
-/// new `mdat` and the end of the old Exif bytes) and the input range after them.
-pub(crate) fn place(
-    input: &[u8],
-    layout: &Layout,
-    tiff: &[u8],
-) -> Result<(Vec<u8>, Range<usize>), Error> {
+/// Puts a TIFF block into the file as its Exif item: the output as pieces — the
+/// bytes before `meta` and after it copied (the old Exif bytes zeroed), a new `meta`
+/// and a new `mdat` holding the Exif item in between.
+pub(crate) fn place(input: &Source<'_>, layout: &Layout, tiff: &[u8]) -> Result<Pieces, Error> {
     if let Some(why) = &layout.refusal {
         return Err(Error::new(ErrorKind::Unsupported, why.clone()));
     }
@@ -426,18 +425,14 @@ pub(crate) fn place(
     let exif = exif_at..exif_at + payload.len();
     let new_meta = new_meta(input, layout, exif_id, added, exif, delta, &zero)?;
     debug_assert_eq!(new_meta.len(), probe.len());
-    let cut = zero
-        .iter()
-        .map(|r| r.end)
-        .filter(|&end| end > meta.end)
-        .max()
-        .unwrap_or(meta.end);
-    let mut header = Vec::with_capacity(meta.start + new_meta.len() + mdat.len() + cut - meta.end);
-    copy_zeroed(&mut header, input, 0..meta.start, &zero);
-    header.extend_from_slice(&new_meta);
-    header.extend_from_slice(&mdat);
-    copy_zeroed(&mut header, input, meta.end..cut, &zero);
-    Ok((header, cut..input.len()))
+    let zeros: Vec<(usize, Vec<u8>)> = zero.iter().map(|r| (r.start, vec![0; r.len()])).collect();
+    let overrides: Vec<(usize, &[u8])> = zeros.iter().map(|(at, z)| (*at, &z[..])).collect();
+    let mut out = Pieces::default();
+    out.copy_with(0..meta.start, &overrides)
+        .push_owned(new_meta)
+        .push_owned(mdat)
+        .copy_with(meta.end..input.len(), &overrides);
+    Ok(out)
 }
 
 /// The next free item ID for a new Exif item, if the ID fields can hold it.
@@ -463,7 +458,7 @@ fn new_item_id(layout: &Layout) -> Result<u32, Error> {
 
 /// The old Exif item's bytes that no other item shares and that lie in item data
 /// (`mdat`, `idat`): to be zeroed.
-fn old_exif_ranges(input: &[u8], layout: &Layout, exif_id: u32) -> Vec<Range<usize>> {
+fn old_exif_ranges(input: &Source<'_>, layout: &Layout, exif_id: u32) -> Vec<Range<usize>> {
     let (mine, others): (Vec<_>, Vec<_>) =
         layout.iloc.entries.iter().partition(|e| e.id == exif_id);
     let taken: Vec<Option<Range<usize>>> = others
@@ -491,7 +486,7 @@ fn old_exif_ranges(input: &[u8], layout: &Layout, exif_id: u32) -> Vec<Range<usi
 }
 
 /// Appends `input[range]` with the bytes inside `zero` set to 0.
-fn copy_zeroed(out: &mut Vec<u8>, input: &[u8], range: Range<usize>, zero: &[Range<usize>]) {
+fn copy_zeroed(out: &mut Vec<u8>, input: &Source<'_>, range: Range<usize>, zero: &[Range<usize>]) {
     let at = out.len();
     out.extend_from_slice(input.get(range.clone()).unwrap_or(&[]));
     for z in zero {
@@ -509,7 +504,7 @@ fn copy_zeroed(out: &mut Vec<u8>, input: &[u8], range: Range<usize>, zero: &[Ran
 /// offset past the old `meta` shifted by `delta`; for a new item, `iinf` and `iref`
 /// gain its entries. Every other child is copied (with `zero` applied).
 fn new_meta(
-    input: &[u8],
+    input: &Source<'_>,
     layout: &Layout,
     exif_id: u32,
     added: bool,
@@ -628,9 +623,9 @@ fn shift(e: &mut Location, old_meta: &Range<usize>, delta: i64) -> Result<(), Er
 }
 
 /// The `iinf` box with an `infe` for a new (hidden) Exif item appended.
-fn with_exif_infe(input: &[u8], iinf: BoxRef, exif_id: u32) -> Result<Vec<u8>, Error> {
+fn with_exif_infe(input: &Source<'_>, iinf: BoxRef, exif_id: u32) -> Result<Vec<u8>, Error> {
     let bad = || Error::malformed("the iinf box cannot be read");
-    let version = *input.get(iinf.body).ok_or_else(bad)?;
+    let version = input.byte(iinf.body).ok_or_else(bad)?;
     let count_size = if version == 0 { 2 } else { 4 };
     let count = be(input, iinf.body + 4, count_size).ok_or_else(bad)?;
     let mut body = input
@@ -663,7 +658,7 @@ fn with_exif_infe(input: &[u8], iinf: BoxRef, exif_id: u32) -> Result<Vec<u8>, E
 
 /// The `iref` box with a `cdsc` reference from the new Exif item to the primary item.
 fn with_cdsc(
-    input: &[u8],
+    input: &Source<'_>,
     iref: BoxRef,
     exif_id: u32,
     primary: Option<u32>,

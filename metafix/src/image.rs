@@ -5,10 +5,12 @@ use crate::ErrorKind;
 use crate::container::{self, Container, EXIF_PREFIX};
 use crate::dates::Capture;
 use crate::edit::{self, ImageInfo};
+use crate::patch::Patch;
 use crate::report::{NotDoneKind, Repair, Report, WarningKind};
+use crate::source::Source;
 use crate::tags::id;
 use crate::tiff::{self, Exif};
-use crate::{FixOptions, Fixed, Format, Ifd, ItemContext, afcp, bmff, heif, jpeg, png, webp};
+use crate::{FixOptions, Format, Ifd, ItemContext, afcp, bmff, heif, jpeg, png, webp};
 
 pub(crate) fn check_name_and_type(format: Format, item: &ItemContext, report: &mut Report) {
     if format == Format::Unknown {
@@ -81,13 +83,15 @@ pub(crate) fn google_capture(item: &ItemContext) -> Option<Capture> {
     item.create_time.map(Capture::instant)
 }
 
+/// Fixes a still image, reading it through `input` (see [`Source`]).
 pub(crate) fn fix_image(
-    input: &[u8],
+    input: &Source<'_>,
     format: Format,
     options: &FixOptions,
     item: &ItemContext,
     mut report: Report,
-) -> Fixed {
+) -> Patch {
+    let len = input.len() as u64;
     let scanned = match format {
         Format::Jpeg => jpeg::scan(input).map(Container::Jpeg),
         Format::Png => png::scan(input).map(Container::Png),
@@ -103,7 +107,7 @@ pub(crate) fn fix_image(
                 "fix",
                 format!("the {} structure cannot be read: {e}", format.name()),
             );
-            return Fixed::unchanged(input, format, report, google_capture(item));
+            return Patch::unchanged(len, format, report, google_capture(item));
         }
     };
     let (payload, info, truncated) = match &container {
@@ -166,7 +170,7 @@ pub(crate) fn fix_image(
                 "fix EXIF",
                 format!("the EXIF block cannot be read ({e}); left as it is"),
             );
-            return Fixed::unchanged(input, format, report, google_capture(item));
+            return Patch::unchanged(len, format, report, google_capture(item));
         }
     };
     let mut work = report.clone();
@@ -194,7 +198,7 @@ pub(crate) fn fix_image(
         ));
     }
     if !tiff_changed && !prefix_removed {
-        return Fixed::unchanged(input, format, work, capture);
+        return Patch::unchanged(len, format, work, capture);
     }
     // A JPEG's EXIF must fit one APP1 segment ("Exif\0\0" + TIFF).
     let limit = (format == Format::Jpeg).then(|| jpeg::APP1_PAYLOAD_MAX - EXIF_PREFIX.len());
@@ -204,11 +208,11 @@ pub(crate) fn fix_image(
     });
     // A JPEG's new EXIF segment must be where the next reader (and the next fix)
     // looks for it.
-    let written = written.and_then(|(header, tail)| match &container {
+    let written = written.and_then(|pieces| match &container {
         Container::Jpeg(l) => {
             let at = l.exif_segment.as_ref().map_or(l.insert_at, |r| r.start);
-            if jpeg::finds_exif_at(&header, input.get(tail.clone()).unwrap_or(&[]), at) {
-                Ok((header, tail))
+            if jpeg::finds_exif_at(&pieces, input, at) {
+                Ok(pieces)
             } else {
                 Err(crate::Error::new(
                     ErrorKind::Malformed,
@@ -217,19 +221,12 @@ pub(crate) fn fix_image(
                 ))
             }
         }
-        _ => Ok((header, tail)),
+        _ => Ok(pieces),
     });
     match written {
-        Ok((header, tail)) => {
-            let (header, tail) = afcp::shift_afcp(input, header, tail, &mut work);
-            Fixed {
-                header,
-                tail,
-                format,
-                report: work,
-                capture,
-                input_len: input.len(),
-            }
+        Ok(pieces) => {
+            let pieces = afcp::shift_afcp(input, pieces, &mut work);
+            Patch::new(pieces.into_pieces(), len, format, work, capture)
         }
         Err(e) => {
             // Nothing was written: report only what was found, not the changes.
@@ -240,7 +237,7 @@ pub(crate) fn fix_image(
             };
             report.not_done(kind, "write EXIF", e.message().to_owned());
             report.date_source = None;
-            Fixed::unchanged(input, format, report, capture)
+            Patch::unchanged(len, format, report, capture)
         }
     }
 }
@@ -321,7 +318,8 @@ fn note_jpeg_layout(l: &jpeg::Layout, report: &mut Report) {
 }
 
 /// The raw TIFF block of any supported image (prefix stripped), if it has one.
-pub(crate) fn read_exif_block(input: &[u8], format: Format) -> Option<Vec<u8>> {
+pub(crate) fn read_exif_block(bytes: &[u8], format: Format) -> Option<Vec<u8>> {
+    let input = &Source::whole(bytes);
     let strip = |b: &[u8]| b.strip_prefix(EXIF_PREFIX).unwrap_or(b).to_vec();
     match format {
         Format::Jpeg => {
@@ -331,7 +329,7 @@ pub(crate) fn read_exif_block(input: &[u8], format: Format) -> Option<Vec<u8>> {
         Format::Png => input.get(png::scan(input).ok()?.exif_data?).map(strip),
         Format::Webp => input.get(webp::scan(input).ok()?.exif_data?).map(strip),
         Format::Heic | Format::Avif => bmff::heif_exif(input),
-        Format::Tiff => Some(input.to_vec()),
+        Format::Tiff => Some(bytes.to_vec()),
         _ => None,
     }
 }

@@ -17,6 +17,8 @@
 use std::ops::Range;
 
 use crate::edit::ImageInfo;
+use crate::patch::Pieces;
+use crate::source::Source;
 use crate::{Error, ErrorKind};
 
 /// The largest EXIF payload (`Exif\0\0` + TIFF) one APP1 segment holds: 65,535 minus
@@ -119,22 +121,22 @@ fn is_standalone(m: u8) -> bool {
 
 /// The marker at `pos` after any `0xFF` fill: (position of the `0xFF` just before the
 /// marker byte, marker byte). `None` when `pos` does not start a marker.
-fn marker_at(input: &[u8], pos: usize) -> Option<(usize, u8)> {
-    if input.get(pos) != Some(&0xFF) {
+fn marker_at(input: &Source<'_>, pos: usize) -> Option<(usize, u8)> {
+    if input.byte(pos) != Some(0xFF) {
         return None;
     }
     let mut p = pos;
-    while input.get(p + 1) == Some(&0xFF) {
+    while input.byte(p + 1) == Some(0xFF) {
         p += 1;
     }
-    match input.get(p + 1) {
-        Some(&m) if has_length(m) || is_standalone(m) || m == EOI => Some((p, m)),
+    match input.byte(p + 1) {
+        Some(m) if has_length(m) || is_standalone(m) || m == EOI => Some((p, m)),
         _ => None,
     }
 }
 
 /// The stated length of the segment at `at` (its `0xFF`), if readable and ≥ 2.
-fn seg_len(input: &[u8], at: usize) -> Option<usize> {
+fn seg_len(input: &Source<'_>, at: usize) -> Option<usize> {
     let b = input.get(at + 2..at + 4)?;
     let len = usize::from(u16::from_be_bytes([b[0], b[1]]));
     (len >= 2).then_some(len)
@@ -144,7 +146,7 @@ fn seg_len(input: &[u8], at: usize) -> Option<usize> {
 /// whether they chain up to a start of scan: each segment's length must land exactly
 /// on the next marker. Returns the marker positions passed, or `None` when the chain
 /// breaks. This is what "a real marker" means here: random bytes almost never chain.
-fn chain(input: &[u8], from: usize, sof_seen: bool) -> Option<Vec<usize>> {
+fn chain(input: &Source<'_>, from: usize, sof_seen: bool) -> Option<Vec<usize>> {
     let mut pos = from;
     let mut seen = Vec::new();
     // A scan needs a frame header before it: a chain to SOS that passes no SOF (and
@@ -178,12 +180,13 @@ fn chain(input: &[u8], from: usize, sof_seen: bool) -> Option<Vec<usize>> {
 /// The first position at or after `from` where a chain of real segments starts, up to
 /// `limit` (exclusive). Like libjpeg's resynchronisation, but a candidate counts only
 /// if what follows it is JPEG structure.
-fn resync(input: &[u8], from: usize, limit: usize, sof_seen: bool) -> Option<usize> {
+fn resync(input: &Source<'_>, from: usize, limit: usize, sof_seen: bool) -> Option<usize> {
     let limit = limit.min(input.len());
     let mut tried = 0;
     let mut q = from;
     while q < limit {
-        let off = input.get(q..limit)?.iter().position(|&b| b == 0xFF)?;
+        // Known bytes only: a search that runs into unknown ones records the miss.
+        let off = input.known(q, limit).iter().position(|&b| b == 0xFF)?;
         q += off;
         if let Some((at, _)) = marker_at(input, q) {
             if chain(input, q, sof_seen).is_some() {
@@ -206,7 +209,7 @@ fn resync(input: &[u8], from: usize, limit: usize, sof_seen: bool) -> Option<usi
 /// marker lies on that same chain (returned too). `Err` names the readings when
 /// there are several.
 fn overrun_end(
-    input: &[u8],
+    input: &Source<'_>,
     at: usize,
     stated_end: usize,
     sof_seen: bool,
@@ -224,10 +227,7 @@ fn overrun_end(
     let mut q = at + 4;
     let mut candidates = 0;
     while q < stop {
-        let Some(off) = input
-            .get(q..stop)
-            .and_then(|s| s.iter().position(|&b| b == 0xFF))
-        else {
+        let Some(off) = input.known(q, stop).iter().position(|&b| b == 0xFF) else {
             break;
         };
         q += off;
@@ -262,7 +262,7 @@ fn overrun_end(
 }
 
 /// Walks the marker segments of a JPEG up to SOS.
-pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
+pub(crate) fn scan(input: &Source<'_>) -> Result<Layout, Error> {
     if !input.starts_with(&[0xFF, SOI]) {
         return Err(Error::new(
             ErrorKind::Malformed,
@@ -347,8 +347,8 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
             // markers found inside its MakerNote would cut the block short.
             let is_exif = marker == APP1
                 && input
-                    .get(at + 4..)
-                    .is_some_and(|b| b.starts_with(EXIF_HEADER));
+                    .get(at + 4..(at + 4 + EXIF_HEADER.len()).min(input.len()))
+                    .is_some_and(|b| b == EXIF_HEADER);
             let inside = if is_exif {
                 None
             } else {
@@ -391,7 +391,10 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
                 }
             }
         }
-        let body = input.get(at + 4..end.min(input.len())).unwrap_or(&[]);
+        // What the segment is tells from its first bytes; the rest is never read.
+        let body = input
+            .get(at + 4..end.min(input.len()).min(at + 4 + 16))
+            .unwrap_or(&[]);
         match marker {
             APP0 if leading_app0 => layout.insert_at = end,
             APP1 if body.starts_with(EXIF_HEADER) => {
@@ -434,31 +437,38 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
     }
 }
 
-/// Whether a reader walking the output (`header` then `tail`) finds its EXIF segment
-/// at `at`, where it was written. Stray bytes before it can hide it: bytes that did
-/// not read as structure before may chain through the new segment once it is there
-/// (fuzz crash f9bcca72). Only the start of the tail is looked at when the walk reaches
-/// the scan within it, so no whole file is copied.
-pub(crate) fn finds_exif_at(header: &[u8], tail: &[u8], at: usize) -> bool {
+/// Whether a reader walking the output (`out`, over the original `src`) finds its
+/// EXIF segment at `at`, where it was written. Stray bytes before it can hide it:
+/// bytes that did not read as structure before may chain through the new segment
+/// once it is there (fuzz crash f9bcca72). Only the output's start is looked at
+/// when the walk reaches the scan within it, so no whole file is read or copied.
+pub(crate) fn finds_exif_at(out: &Pieces, src: &Source<'_>, at: usize) -> bool {
     const PROBE: usize = 256 * 1024;
-    let found = |buf: &[u8]| {
-        scan(buf)
+    let total = out.output_len();
+    // `None` when bytes of the original the probe needs are not known yet (the
+    // miss is recorded, and the walk is done again once they are).
+    let found = |len: usize| {
+        let len = len.min(total);
+        let probe = out.head(src, len);
+        if probe.len() < len {
+            return None;
+        }
+        let walked = scan(&Source::whole(&probe))
             .ok()
-            .map(|l| (l.exif_segment.map(|r| r.start), l.truncated))
+            .map(|l| (l.exif_segment.map(|r| r.start), l.truncated));
+        Some((walked, len == total))
     };
-    let mut probe = Vec::with_capacity(header.len() + tail.len().min(PROBE));
-    probe.extend_from_slice(header);
-    probe.extend_from_slice(&tail[..tail.len().min(PROBE)]);
-    let whole = tail.len() <= PROBE;
-    match found(&probe) {
+    match found(at + PROBE) {
+        None => return false,
         // The walk reached the scan (the rest of the file cannot change what it
         // found), or the probe is the whole file (a truncated one stops early).
-        Some((start, truncated)) if !truncated || whole => return start == Some(at),
-        None if whole => return false,
-        _ => {}
+        Some((Some((start, truncated)), whole)) if !truncated || whole => {
+            return start == Some(at);
+        }
+        Some((None, true)) => return false,
+        Some(_) => {}
     }
-    probe.extend_from_slice(&tail[PROBE..]);
-    found(&probe).is_some_and(|(start, _)| start == Some(at))
+    matches!(found(total), Some((Some((start, _)), _)) if start == Some(at))
 }
 
 /// Appends an APP1 segment holding `tiff` to `out`; fails (appending nothing) if it

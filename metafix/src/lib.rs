@@ -1,24 +1,26 @@
-//! metafix: a sans-IO photo and video metadata engine. Bytes in, bytes and a report
-//! out — the same code natively and in the browser (wasm32).
+//! metafix: a sans-IO photo and video metadata engine. Ranges of a file in, a patch
+//! and a report out — the same code natively and in the browser (wasm32).
 //!
-//! [`fix`] repairs and completes a file's metadata the way METADATA.md describes:
-//! EXIF is **patched, not rebuilt** — every original byte of the TIFF block stays
-//! where it is, changed IFDs are appended and the pointers to them repointed, so maker
-//! notes with absolute offsets keep working. It removes `Software`, sets `Artist`,
-//! `Copyright` and the capture date (with the right UTC offset), repairs broken
-//! entries, fixes zeroed movie dates in place, and tells the real format from the
-//! bytes. It never fails and never panics: what it cannot do is passed through
-//! unchanged and explained in the [`Report`].
+//! A [`Planner`] plans the fix of a file of a known length from the byte ranges it
+//! asks for (a typical phone JPEG: one read of 256 KiB and the last 12 bytes), and
+//! ends with a [`Patch`]: the output as [`Piece`]s — ranges of the original, or new
+//! bytes — with the detected format, the corrected file name, the capture time and a
+//! [`Report`] of every change, repair, warning and loss. Whoever holds the bytes
+//! applies it (the helper, copying from its download to the final file), so no layer
+//! ever holds or copies a whole file. [`fix`] is the whole-buffer convenience: the
+//! same plan, fed everything at once.
 //!
-//! The output is never copied whole: [`Fixed`] holds the new header bytes and the
-//! range of the input that follows them ([`Fixed::assemble`] joins them when a single
-//! buffer is wanted). TIFF is the one exception: the whole file is the TIFF block, so
-//! the header is the whole new file. A HEIF's header runs to the end of its old Exif
-//! bytes (zeroed, so removed tags do not linger): short when the Exif item comes first
-//! in `mdat`, as far as the file's end when it comes last.
+//! The fix is the one METADATA.md describes: EXIF is **patched, not rebuilt** —
+//! every original byte of the TIFF block stays where it is, changed IFDs are appended
+//! and the pointers to them repointed, so maker notes with absolute offsets keep
+//! working. It removes `Software`, sets `Artist`, `Copyright` and the capture date
+//! (with the right UTC offset), repairs broken entries, fixes zeroed movie dates in
+//! place, and tells the real format from the bytes. It never fails and never
+//! panics: what it cannot do is passed through unchanged and explained in the
+//! [`Report`].
 //!
 //! ```
-//! use metafix::{fix, read, FixOptions, ItemContext};
+//! use metafix::{fix, read, FixOptions, ItemContext, Piece};
 //!
 //! // A tiny JPEG without EXIF (SOI, an APP0, SOS…EOI).
 //! let jpeg = [
@@ -27,18 +29,20 @@
 //! ];
 //! let options = FixOptions::default().with_artist("Ada").with_time_zone("Europe/Paris")?;
 //! let item = ItemContext::default().with_create_time("2024-07-14T10:00:00Z".parse().unwrap());
-//! let fixed = fix(&jpeg, &options, &item);
-//! let out = fixed.assemble(&jpeg);
-//! assert_eq!(&out[out.len() - 7..], &jpeg[jpeg.len() - 7..]); // scan data untouched
+//! let patch = fix(&jpeg, &options, &item);
+//! // SOI and APP0 copied, a new EXIF segment, the rest copied.
+//! assert!(matches!(patch.pieces(), [Piece::Copy(a), Piece::Bytes(_), Piece::Copy(b)]
+//!     if *a == (0..20) && *b == (20..27)));
+//! let out = patch.assemble(&jpeg);
 //!
 //! let meta = read(&out)?;
 //! assert_eq!(meta.artist.as_deref(), Some("Ada"));
 //! assert_eq!(meta.date_time_original.as_deref(), Some("2024:07:14 12:00:00"));
 //! assert_eq!(meta.offset_time_original.as_deref(), Some("+02:00"));
 //! // The saved file's mtime, and the photographer's clock offset at that moment.
-//! assert_eq!(fixed.capture_time(), Some("2024-07-14T10:00:00Z".parse().unwrap()));
-//! assert_eq!(fixed.capture_offset(), Some(jiff::tz::offset(2)));
-//! println!("{}", fixed.report);
+//! assert_eq!(patch.capture_time(), Some("2024-07-14T10:00:00Z".parse().unwrap()));
+//! assert_eq!(patch.capture_offset(), Some(jiff::tz::offset(2)));
+//! println!("{}", patch.report);
 //! # Ok::<(), metafix::Error>(())
 //! ```
 //!
@@ -48,23 +52,26 @@
 //! and the dates of MP4/MOV movie headers.
 //!
 //! Checks beyond the unit tests:
-//! - `cargo test -p metafix`: generated fixtures (one table of cases) and, when
+//! - `cargo test -p metafix`: generated fixtures (one table of cases, each also
+//!   planned from ranges and compared with the whole-buffer fix) and, when
 //!   `../shared/corpus` and `../shared/corpus-pending` exist beside the checkout and
 //!   `exiftool` is installed, the ExifTool oracle (`exiftool -validate -warning` before
 //!   and after every fix) with its coverage table (`-- --nocapture` prints it: which
 //!   files ExifTool and metafix each write, and why not).
 //! - `cargo bench -p metafix --bench fix`: throughput over the corpus in memory.
 //! - `cd metafix/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run fix -s none`: the whole
-//!   `fix` call under libFuzzer (never panics, output re-reads, idempotent).
+//!   `fix` call under libFuzzer (never panics, output re-reads, idempotent, and the
+//!   plan from ranges equals the whole-buffer fix).
 #![deny(missing_docs)]
 
 // The model: what is asked, what is reported, what a file holds.
 mod error;
-mod fixed;
 mod format;
 mod metadata;
 mod options;
+mod patch;
 mod report;
+mod source;
 // Reading and writing EXIF: the TIFF model, the tag vocabulary, repairs and edits.
 mod dates;
 mod edit;
@@ -78,25 +85,25 @@ mod heif;
 mod jpeg;
 mod png;
 mod webp;
-// Orchestration: one path per kind of file.
+// Orchestration: one path per kind of file, and the plan over them.
 mod image;
-pub mod movie;
+mod movie;
+mod plan;
 mod video;
 
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, ErrorKind};
-pub use fixed::Fixed;
 pub use format::Format;
 pub use jpeg::APP1_PAYLOAD_MAX;
 pub use metadata::{Metadata, TagValue};
 pub use options::{DatePolicy, FixOptions, ItemContext, time_zone, time_zone_from_tzif};
+pub use patch::{Patch, Piece};
+pub use plan::{Planner, Step, plan_with};
 pub use report::{
     Change, DateSource, NotDone, NotDoneKind, Outcome, Repair, Report, Warning, WarningKind,
 };
 pub use tiff::{ByteOrder, FieldType};
-
-use report::NotDoneKind as Why;
 
 /// The IFDs of an EXIF block this crate reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -132,29 +139,11 @@ impl std::fmt::Display for Ifd {
     }
 }
 
-/// Repairs and completes one file's metadata. Never fails and never panics: a file
-/// that cannot be handled comes back unchanged with the reason in the report.
-pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Fixed {
-    let format = Format::detect(input);
-    let mut report = Report {
-        format: Some(format),
-        ..Report::default()
-    };
-    image::check_name_and_type(format, item, &mut report);
-    match format {
-        Format::Jpeg | Format::Png | Format::Webp | Format::Tiff | Format::Heic | Format::Avif => {
-            image::fix_image(input, format, options, item, report)
-        }
-        Format::Mp4 | Format::Mov => video::fix_video(input, format, options, item, report),
-        Format::Unknown => {
-            report.not_done(
-                Why::UnknownFormat,
-                "fix",
-                "the bytes are not a format this tool knows",
-            );
-            Fixed::unchanged(input, format, report, image::google_capture(item))
-        }
-    }
+/// Repairs and completes one file's metadata, the whole file in memory: the same
+/// plan a [`Planner`] makes from ranges. Never fails and never panics: a file that
+/// cannot be handled comes back unchanged with the reason in the report.
+pub fn fix(input: &[u8], options: &FixOptions, item: &ItemContext) -> Patch {
+    plan::fix_whole(input, options, item)
 }
 
 /// Splits `name` into stem and extension (none for dot-files and names without one).

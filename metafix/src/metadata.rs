@@ -80,7 +80,7 @@ pub(crate) fn read(input: &[u8]) -> Result<Metadata, Error> {
         }
         Format::Mp4 | Format::Mov => {
             meta.movie_created = bmff::movie_dates(input)
-                .and_then(|(d, _)| d.into_iter().find(|d| d.kind == "mvhd"))
+                .and_then(|d| d.into_iter().find(|d| d.kind == "mvhd"))
                 .and_then(|d| bmff::movie_time(d.creation));
             return Ok(meta);
         }

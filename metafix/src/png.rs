@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::source::Source;
 use crate::{Error, ErrorKind};
 
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -19,7 +20,7 @@ pub(crate) struct Layout {
 }
 
 /// Walks the chunks of a PNG.
-pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
+pub(crate) fn scan(input: &Source<'_>) -> Result<Layout, Error> {
     if !input.starts_with(SIGNATURE) {
         return Err(Error::new(ErrorKind::Malformed, "no PNG signature"));
     }

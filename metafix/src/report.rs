@@ -1,7 +1,7 @@
 //! What [`fix`](crate::fix) did, as data a UI and a terminal can both show.
 //!
 //! Every entry has a kind to match on ([`WarningKind`], [`NotDoneKind`]) and a
-//! sentence for people; [`Report::outcome`] (or [`Fixed::outcome`](crate::Fixed::outcome))
+//! sentence for people; [`Report::outcome`] (or [`Patch::outcome`](crate::Patch::outcome))
 //! sorts a file into changed / already as asked / could not be edited.
 
 use std::fmt;

@@ -1,20 +1,17 @@
 //! Fixing a movie (MP4/MOV): the fixed-size dates of its `mvhd`/`tkhd`/`mdhd` boxes,
 //! patched in place. [`movie_edits`] decides what to change from the bytes that hold
-//! `moov`; [`fix_video`] (a whole file in memory) and [`crate::movie::fix_moov`] (only
-//! `moov`, for files too large to hold) both use it.
+//! `moov`; [`crate::movie::fix_moov`] turns that into a patch.
 
 use crate::dates::Capture;
-use crate::image::google_capture;
 use crate::report::{NotDoneKind, Report};
-use crate::{DatePolicy, FixOptions, Fixed, Format, ItemContext, bmff};
+use crate::{DatePolicy, FixOptions, ItemContext, bmff};
 
 /// What to change in a movie: byte edits at offsets into the bytes given to
 /// [`movie_edits`] (each the same length as what it replaces), the capture time
-/// the saved file should get, and where `moov` ends in those bytes.
+/// the saved file should get.
 pub(crate) struct MovieEdits {
     pub edits: Vec<(usize, Vec<u8>)>,
     pub capture: Option<Capture>,
-    pub moov_end: usize,
 }
 
 /// The date edits of the `moov` box found among the top-level boxes of `data` (a
@@ -25,7 +22,7 @@ pub(crate) fn movie_edits(
     item: &ItemContext,
     report: &mut Report,
 ) -> Option<MovieEdits> {
-    let Some((dates, moov_end)) = bmff::movie_dates(data) else {
+    let Some(dates) = bmff::movie_dates(data) else {
         report.not_done(
             NotDoneKind::NoMovieDates,
             "set movie dates",
@@ -55,7 +52,6 @@ pub(crate) fn movie_edits(
         return Some(MovieEdits {
             edits: Vec::new(),
             capture: file_time.map(Capture::instant),
-            moov_end,
         });
     };
     let edits = bmff::movie_date_edits(&dates, create, options.dates, report);
@@ -66,39 +62,5 @@ pub(crate) fn movie_edits(
     } else {
         Some(Capture::instant(file_time.unwrap_or(create)))
     };
-    Some(MovieEdits {
-        edits,
-        capture,
-        moov_end,
-    })
-}
-
-pub(crate) fn fix_video(
-    input: &[u8],
-    format: Format,
-    options: &FixOptions,
-    item: &ItemContext,
-    mut report: Report,
-) -> Fixed {
-    let Some(movie) = movie_edits(input, options, item, &mut report) else {
-        return Fixed::unchanged(input, format, report, google_capture(item));
-    };
-    if movie.edits.is_empty() {
-        return Fixed::unchanged(input, format, report, movie.capture);
-    }
-    let mut header = input.get(..movie.moov_end).unwrap_or(input).to_vec();
-    for (at, bytes) in &movie.edits {
-        if let Some(field) = header.get_mut(*at..at + bytes.len()) {
-            field.copy_from_slice(bytes);
-        }
-    }
-    let tail = header.len()..input.len();
-    Fixed {
-        header,
-        tail,
-        format,
-        report,
-        capture: movie.capture,
-        input_len: input.len(),
-    }
+    Some(MovieEdits { edits, capture })
 }

@@ -2,10 +2,11 @@
 
 use std::ops::Range;
 
+use crate::source::Source;
 use crate::{Error, ErrorKind};
 
 /// VP8X flag bits.
-const FLAG_EXIF: u8 = 0x08;
+pub(crate) const FLAG_EXIF: u8 = 0x08;
 const FLAG_ALPHA: u8 = 0x10;
 
 /// What the chunk walk found.
@@ -28,7 +29,7 @@ pub(crate) struct Layout {
 }
 
 /// Walks the chunks of a WebP file.
-pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
+pub(crate) fn scan(input: &Source<'_>) -> Result<Layout, Error> {
     if input.len() < 12 || !input.starts_with(b"RIFF") || input.get(8..12) != Some(b"WEBP") {
         return Err(Error::new(ErrorKind::Malformed, "no RIFF WEBP header"));
     }
@@ -50,7 +51,8 @@ pub(crate) fn scan(input: &[u8]) -> Result<Layout, Error> {
         let padded = data_end + (size & 1);
         layout.missing_pad = padded > input.len();
         let end = padded.min(input.len());
-        let body = &input[data..data_end];
+        // The frame header is in the first bytes; the image data is never read.
+        let body = input.get(data..data_end.min(data + 16)).unwrap_or(&[]);
         match &head[0..4] {
             b"VP8X" => layout.vp8x_data = Some(data),
             b"EXIF" if layout.exif_chunk.is_none() => {
@@ -112,20 +114,4 @@ pub(crate) fn vp8x(width: u32, height: u32, alpha: bool) -> Option<Vec<u8>> {
     data.extend_from_slice(&w.to_le_bytes()[..3]);
     data.extend_from_slice(&h.to_le_bytes()[..3]);
     chunk(b"VP8X", &data).ok()
-}
-
-/// Sets the EXIF flag in a copy of the header bytes (`header` starts at the file start).
-pub(crate) fn set_exif_flag(header: &mut [u8], vp8x_data: usize) {
-    if let Some(flags) = header.get_mut(vp8x_data) {
-        *flags |= FLAG_EXIF;
-    }
-}
-
-/// Adds `delta` to the RIFF size field in a copy of the header bytes.
-pub(crate) fn adjust_riff_size(header: &mut [u8], delta: i64) {
-    if let Some(field) = header.get_mut(4..8) {
-        let old = i64::from(u32::from_le_bytes([field[0], field[1], field[2], field[3]]));
-        let new = u32::try_from((old + delta).max(0)).unwrap_or(u32::MAX);
-        field.copy_from_slice(&new.to_le_bytes());
-    }
 }

@@ -3,20 +3,31 @@
 //! emulator, so the contract is written once.
 //!
 //! Sans-IO: no network, clock or threads; builds for wasm32 and native unchanged.
-//! Time enters as arguments (`elapsed`), bytes and strings as values.
+//! Time enters as arguments (`elapsed`), bytes and strings as values. Besides the
+//! wire types, the rules every client follows live here once: the polling schedule
+//! ([`PollSchedule`]), paging ([`Pages`]), `baseUrl` refresh ([`UrlBook`]), retries
+//! ([`retry`]) and download resumption ([`resume`], [`parse_content_range`]).
 
 mod duration;
 mod error;
 mod media;
 mod oauth;
+mod paging;
 mod poll;
+pub mod retry;
+mod urls;
 mod wire;
 
 pub use duration::{Duration, DurationParseError};
 pub use error::{ErrorStatus, GoogleError, GoogleErrorBody};
-pub use media::{MediaSuffix, MediaSuffixParseError, media_url};
+pub use media::{
+    ContentRange, MediaSuffix, MediaSuffixParseError, Resume, media_url, parse_content_range,
+    resume,
+};
 pub use oauth::{OAuthError, TokenGrant, authorize_url, parse_token_fragment};
+pub use paging::{Pages, PagingError};
 pub use poll::{PollDecision, PollSchedule};
+pub use urls::{Lookup, UrlBook};
 pub use wire::{
     CreateSessionRequest, ListMediaItemsResponse, MediaFile, MediaFileMetadata, MediaType,
     PhotoMetadata, PickedMediaItem, PickingConfig, PickingSession, PollingConfig, ProcessingStatus,

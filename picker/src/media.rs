@@ -177,3 +177,128 @@ mod tests {
         }
     }
 }
+
+/// What `Content-Range: bytes START-END/TOTAL` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// First byte.
+    pub start: u64,
+    /// Last byte (inclusive).
+    pub end: u64,
+    /// The whole length, when given (`*` otherwise).
+    pub total: Option<u64>,
+}
+
+/// Parses the `Content-Range` of a 206 answer (`bytes 0-99/1000`, `bytes 0-99/*`);
+/// `None` for anything else (an unsatisfied `bytes */1000` included).
+pub fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    if total.is_some_and(|t| end >= t) {
+        return None;
+    }
+    Some(ContentRange { start, end, total })
+}
+
+/// What an answer to a download (asked from byte `have` on, `have` 0 for a whole
+/// file) means for the bytes already received. Google is not known to honour
+/// `Range` on every host (PICKER-API.md §4): a 206 for the asked range continues
+/// the file, a 200 is the whole file again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// A 206 from `have` on: append; the whole file is `total` bytes when known.
+    Append {
+        /// The whole length, when the server said.
+        total: Option<u64>,
+    },
+    /// A whole body (200): drop what was received and start over; its length is
+    /// `total` when announced.
+    Restart {
+        /// The body's announced length.
+        total: Option<u64>,
+    },
+    /// A 206 for another range than asked, or one that cannot be read: keep
+    /// nothing of it and ask again from the start.
+    WrongRange,
+}
+
+/// Decides what a `200` or `206` answer means when `have` bytes are already held.
+pub fn resume(
+    status: u16,
+    have: u64,
+    content_range: Option<&str>,
+    content_length: Option<u64>,
+) -> Resume {
+    if status != 206 {
+        return Resume::Restart {
+            total: content_length,
+        };
+    }
+    match content_range.and_then(parse_content_range) {
+        Some(range) if range.start == have => Resume::Append { total: range.total },
+        _ => Resume::WrongRange,
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_parse() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/1000"),
+            Some(ContentRange {
+                start: 100,
+                end: 199,
+                total: Some(1000)
+            })
+        );
+        assert_eq!(
+            parse_content_range("bytes 0-0/*"),
+            Some(ContentRange {
+                start: 0,
+                end: 0,
+                total: None
+            })
+        );
+        for bad in [
+            "",
+            "bytes */1000",
+            "bytes 5-1/10",
+            "items 0-1/2",
+            "bytes 0-1",
+            "bytes 0-10/10",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_206_continues_only_from_where_we_stand() {
+        assert_eq!(
+            resume(206, 100, Some("bytes 100-999/1000"), Some(900)),
+            Resume::Append { total: Some(1000) }
+        );
+        assert_eq!(
+            resume(206, 100, Some("bytes 0-999/1000"), None),
+            Resume::WrongRange
+        );
+        assert_eq!(resume(206, 100, None, None), Resume::WrongRange);
+        // A host that ignores Range answers 200 with everything: start over.
+        assert_eq!(
+            resume(200, 100, None, Some(1000)),
+            Resume::Restart { total: Some(1000) }
+        );
+    }
+}

@@ -76,8 +76,10 @@ pub struct PickingConfig {
 pub struct PickedMediaItem {
     /// Stable across sessions: the key for dedupe.
     pub id: String,
-    /// Capture time in UTC (not the upload time).
-    pub create_time: jiff::Timestamp,
+    /// Capture time in UTC (not the upload time). Not guaranteed present
+    /// (PICKER-API.md §3): clients fall back to the file's own dates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<jiff::Timestamp>,
     /// Photo or video.
     #[serde(rename = "type", default)]
     pub kind: MediaType,
@@ -385,7 +387,7 @@ mod tests {
             std::time::Duration::from_nanos(846_605)
         );
         assert_eq!(photo.iso_equivalent, Some(32));
-        assert_eq!(item.create_time.as_second(), 1_563_096_672);
+        assert_eq!(item.create_time.map(|t| t.as_second()), Some(1_563_096_672));
     }
 
     #[test]

@@ -633,3 +633,84 @@ impl Drop for TrunkLikeProxy {
         }
     }
 }
+
+/// A TCP relay on loopback port 0 in front of `target` that counts the bytes it
+/// carries each way: what crosses the network between a browser and the helper,
+/// measured from outside both.
+pub struct CountingRelay {
+    /// `http://127.0.0.1:PORT`: where the browser goes.
+    pub base_url: String,
+    to_target: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    from_target: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingRelay {
+    /// Relays every connection to `target` (`127.0.0.1:PORT`).
+    pub async fn start(target: std::net::SocketAddr) -> anyhow::Result<Self> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (to_target, from_target) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (up, down) = (to_target.clone(), from_target.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (up, down) = (up.clone(), down.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    let pump = |mut from: tokio::net::tcp::OwnedReadHalf,
+                                mut to: tokio::net::tcp::OwnedWriteHalf,
+                                count: Arc<AtomicU64>| async move {
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        loop {
+                            match from.read(&mut buffer).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    count.fetch_add(n as u64, Ordering::Relaxed);
+                                    if to.write_all(&buffer[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = to.shutdown().await;
+                    };
+                    tokio::join!(
+                        pump(client_read, server_write, up),
+                        pump(server_read, client_write, down),
+                    );
+                });
+            }
+        });
+        Ok(CountingRelay {
+            base_url,
+            to_target,
+            from_target,
+            task,
+        })
+    }
+
+    /// Bytes carried so far: (to the target, from the target).
+    pub fn bytes(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.to_target.load(Ordering::Relaxed),
+            self.from_target.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for CountingRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

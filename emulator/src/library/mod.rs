@@ -10,7 +10,7 @@ pub mod exif;
 pub mod mp4;
 pub mod raster;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -167,7 +167,21 @@ pub struct Item {
     metadata: MediaFileMetadata,
     scene: Scene,
     content: Content,
-    cache: OnceLock<Bytes>,
+    cache: OnceLock<Cached>,
+    /// Where a large original is kept once encoded (shared by the library's items).
+    spill: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Encoded originals larger than this are kept on disk, not in memory: a library
+/// of phone-sized photos (`--demo-photo-size 4M`) must not sit in the helper's
+/// memory (it serves the emulator in the same process).
+const SPILL_OVER: usize = 1 << 20;
+
+/// An original encoded once.
+#[derive(Debug)]
+enum Cached {
+    Memory(Bytes),
+    Disk(std::path::PathBuf),
 }
 
 #[derive(Debug)]
@@ -238,11 +252,30 @@ impl Item {
                 spec: spec.clone(),
             });
         }
-        if let Some(b) = self.cache.get() {
-            return Ok(Original::Whole(b.clone()));
+        let cached = match self.cache.get() {
+            Some(cached) => cached,
+            None => {
+                let bytes = self.encode_original()?;
+                let spilled = self
+                    .spill
+                    .as_ref()
+                    .filter(|_| bytes.len() > SPILL_OVER)
+                    .and_then(|dir| {
+                        let path = dir.path().join(format!("{}.bin", self.id));
+                        std::fs::write(&path, &bytes)
+                            .ok()
+                            .map(|()| Cached::Disk(path))
+                    });
+                self.cache
+                    .get_or_init(|| spilled.unwrap_or_else(|| Cached::Memory(Bytes::from(bytes))))
+            }
+        };
+        match cached {
+            Cached::Memory(bytes) => Ok(Original::Whole(bytes.clone())),
+            Cached::Disk(path) => std::fs::read(path)
+                .map(|bytes| Original::Whole(Bytes::from(bytes)))
+                .map_err(|err| format!("reading the encoded original back: {err}")),
         }
-        let bytes = Bytes::from(self.encode_original()?);
-        Ok(Original::Whole(self.cache.get_or_init(|| bytes).clone()))
     }
 
     fn encode_original(&self) -> Result<Vec<u8>, String> {
@@ -462,6 +495,15 @@ impl Library {
             account_items.sort_by_key(|item| std::cmp::Reverse(item.create_time));
             items.extend(account_items);
         }
+        // Phone-sized photos are kept on disk once encoded (see `SPILL_OVER`).
+        if config.photo_size.is_some()
+            && let Ok(dir) = tempfile::Builder::new().prefix("keepsake-demo-").tempdir()
+        {
+            let dir = Arc::new(dir);
+            for item in &mut items {
+                item.spill = Some(dir.clone());
+            }
+        }
         Library { items }
     }
 
@@ -657,6 +699,7 @@ fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, config: &EmulatorConfi
             scene,
             content: Content::Video(spec),
             cache: OnceLock::new(),
+            spill: None,
         };
     }
 
@@ -745,6 +788,7 @@ fn build_item(rng: &mut Rng, plan: &Plan, oddity: Oddity, config: &EmulatorConfi
         scene,
         content,
         cache: OnceLock::new(),
+        spill: None,
     }
 }
 

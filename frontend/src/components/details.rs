@@ -38,12 +38,16 @@ fn RowDetails(row: Row) -> impl IntoView {
     let progress = row.progress;
     let create_time = item.create_time;
     // On the photographer's clock: the offset the fixed file carries, else the
-    // time zone setting's (the same rule metafix writes dates by).
+    // time zone setting's (the same rule metafix writes dates by). The file's own
+    // date once the plan has found it, else Google's createTime.
     let created = move || {
-        let offset = progress.with(|p| p.capture_offset);
-        prefs
-            .zone
-            .with(|zone| photographer_time(create_time, offset, zone.time_zone()))
+        let (offset, planned) = progress.with(|p| (p.capture_offset, p.capture_time));
+        match planned.or(create_time) {
+            Some(instant) => prefs
+                .zone
+                .with(|zone| photographer_time(instant, offset, zone.time_zone())),
+            None => "unknown: Google gave no date, and the file has none".to_owned(),
+        }
     };
     let mime = item.media_file.mime_type.clone();
     view! {
@@ -54,7 +58,7 @@ fn RowDetails(row: Row) -> impl IntoView {
             </button>
         </div>
         <dl class="facts">
-            <dt>"Taken"</dt><dd data-testid="detail-taken" title="Google's createTime, on the photographer's clock">{created}</dd>
+            <dt>"Taken"</dt><dd data-testid="detail-taken" title="The file's own capture time, else Google's createTime, on the photographer's clock">{created}</dd>
             <dt>"Type"</dt><dd>{mime}</dd>
             <dt>"Status"</dt>
             <dd data-testid="detail-stage">{move || progress.with(|p| p.stage.label())}</dd>
@@ -63,7 +67,7 @@ fn RowDetails(row: Row) -> impl IntoView {
             })}
             {move || progress.with(|p| match p.total {
                 Some(total) => Some(view! {
-                    <dt>"Sent"</dt>
+                    <dt>"Fetched"</dt>
                     <dd data-testid="detail-sent">
                         {format!("{} of {}", human_bytes(p.bytes), human_bytes(total))}
                     </dd>

@@ -55,7 +55,11 @@ async fn write_zip(
         let name = unique_name(&mut names, file_name(&file.path));
         let mut builder =
             ZipEntryBuilder::new(name.into(), Compression::Stored).unix_permissions(0o644);
-        builder = builder.last_modification_date(dos_time(file.capture_local));
+        // A file saved without a date is dated when it was saved.
+        let local = file
+            .capture_local
+            .unwrap_or_else(|| jiff::tz::Offset::UTC.to_datetime(file.saved_at));
+        builder = builder.last_modification_date(dos_time(local));
         let source = tokio::fs::File::open(member_dir.join(&file.path)).await?;
         let mut entry = zip.write_entry_stream(builder).await.map_err(zip_error)?;
         futures_util::io::copy(&mut source.compat(), &mut entry).await?;

@@ -17,12 +17,18 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{CaptureTime, Error};
+use api::CaptureTime;
+
+use super::error::Error;
+
+/// File name of the index inside the library root.
+pub const DATABASE_NAME: &str = ".keepsake.sqlite3";
 
 /// The schema this code writes. 0 is the unversioned layout of the first release
 /// (RFC 3339 text times and an unused CRC column); 1 has integer times; 2 adds the
-/// `pending` claims and an index for paging the history.
-pub const SCHEMA_VERSION: i64 = 2;
+/// `pending` claims and an index for paging the history; 3 allows files without a
+/// capture time and records each file's CRC-32 (for zips).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +70,50 @@ const V1_TO_V2: &str = "
     );
     CREATE INDEX saved_by_time ON saved (owner, saved_ms, item_id);";
 
+/// Version 2 to 3: capture times may be absent (no date was known), and a file's
+/// CRC-32 is recorded (NULL for files saved before: computed when first needed).
+/// SQLite cannot drop a NOT NULL: the tables are rebuilt.
+const V2_TO_V3: &str = "
+    CREATE TABLE saved_v3 (
+        owner TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        crc32 INTEGER,
+        capture_ms INTEGER,
+        capture_offset_s INTEGER,
+        batch TEXT NOT NULL,
+        saved_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, item_id)
+    );
+    INSERT INTO saved_v3
+        (owner, item_id, path, size, sha256, crc32, capture_ms, capture_offset_s, batch, saved_ms)
+        SELECT owner, item_id, path, size, sha256, NULL, capture_ms, capture_offset_s, batch, saved_ms
+        FROM saved;
+    DROP TABLE saved;
+    ALTER TABLE saved_v3 RENAME TO saved;
+    CREATE INDEX saved_by_time ON saved (owner, saved_ms, item_id);
+    CREATE TABLE pending_v3 (
+        owner TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        crc32 INTEGER,
+        capture_ms INTEGER,
+        capture_offset_s INTEGER,
+        batch TEXT NOT NULL,
+        claimed_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, item_id)
+    );
+    INSERT INTO pending_v3
+        (owner, item_id, path, size, sha256, crc32, capture_ms, capture_offset_s, batch, claimed_ms)
+        SELECT owner, item_id, path, size, sha256, NULL, capture_ms, capture_offset_s, batch, claimed_ms
+        FROM pending;
+    DROP TABLE pending;
+    ALTER TABLE pending_v3 RENAME TO pending;";
+
 /// A save under way: the row `saved` gets once the file has its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -77,8 +127,10 @@ pub struct Claim {
     pub size: u64,
     /// Its hex SHA-256.
     pub sha256: String,
-    /// Its capture time.
-    pub capture_time: CaptureTime,
+    /// Its CRC-32, when known.
+    pub crc32: Option<u32>,
+    /// Its capture time, when known.
+    pub capture_time: Option<CaptureTime>,
     /// The batch saving it.
     pub batch: BatchId,
     /// When the claim was written.
@@ -129,16 +181,17 @@ impl Index {
     pub fn claim(&self, claim: &Claim) -> Result<(), Error> {
         self.conn().execute(
             "INSERT OR REPLACE INTO pending
-             (owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, claimed_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             (owner, item_id, path, size, sha256, crc32, capture_ms, capture_offset_s, batch, claimed_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 claim.owner,
                 claim.item_id.as_str(),
                 claim.path,
                 i64::try_from(claim.size).unwrap_or(i64::MAX),
                 claim.sha256,
-                claim.capture_time.instant.as_millisecond(),
-                claim.capture_time.offset().seconds(),
+                claim.crc32,
+                claim.capture_time.map(|t| t.instant.as_millisecond()),
+                claim.capture_time.map(|t| t.offset().seconds()),
                 claim.batch.as_str(),
                 claim.claimed_at.as_millisecond(),
             ],
@@ -176,8 +229,8 @@ impl Index {
             .map_err(|_| Error::CorruptIndex(format!("batch id of the claim of item {item}")))?;
         tx.execute(
             "INSERT OR REPLACE INTO saved
-             (owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms)
-             SELECT owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, ?3
+             (owner, item_id, path, size, sha256, crc32, capture_ms, capture_offset_s, batch, saved_ms)
+             SELECT owner, item_id, path, size, sha256, crc32, capture_ms, capture_offset_s, batch, ?3
              FROM pending WHERE owner = ?1 AND item_id = ?2",
             params![owner, item.as_str(), saved_at.as_millisecond()],
         )?;
@@ -287,9 +340,10 @@ fn add_to_batch(
     )
 }
 
-const COLUMNS: &str = "item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms";
-const COLUMNS_S: &str =
-    "s.item_id, s.path, s.size, s.sha256, s.capture_ms, s.capture_offset_s, s.batch, s.saved_ms";
+const COLUMNS: &str =
+    "item_id, path, size, sha256, capture_ms, capture_offset_s, batch, saved_ms, crc32";
+const COLUMNS_S: &str = "s.item_id, s.path, s.size, s.sha256, s.capture_ms, s.capture_offset_s, \
+                         s.batch, s.saved_ms, s.crc32";
 
 /// A row as SQLite returns it, before its ids and times are checked.
 struct RawRow {
@@ -297,10 +351,11 @@ struct RawRow {
     path: String,
     size: i64,
     sha256: String,
-    capture_ms: i64,
-    capture_offset_s: i32,
+    capture_ms: Option<i64>,
+    capture_offset_s: Option<i32>,
     batch: String,
     saved_ms: i64,
+    crc32: Option<i64>,
 }
 
 impl RawRow {
@@ -314,22 +369,24 @@ impl RawRow {
             capture_offset_s: row.get(5)?,
             batch: row.get(6)?,
             saved_ms: row.get(7)?,
+            crc32: row.get(8)?,
         })
     }
 
     fn into_saved_file(self) -> Result<SavedFile, Error> {
         let corrupt = |what: &str| Error::CorruptIndex(format!("{what} of item {}", self.item_id));
-        let capture_time = CaptureTime::from_parts(
-            Timestamp::from_millisecond(self.capture_ms).map_err(|_| corrupt("capture time"))?,
-            Offset::from_seconds(self.capture_offset_s).map_err(|_| corrupt("capture offset"))?,
-        );
+        let capture_time = capture_of(self.capture_ms, self.capture_offset_s).map_err(&corrupt)?;
         Ok(SavedFile {
             item_id: self.item_id.parse().map_err(|_| corrupt("id"))?,
             path: self.path,
             size: u64::try_from(self.size).map_err(|_| corrupt("size"))?,
             sha256: self.sha256,
-            capture_time: capture_time.instant,
-            capture_local: capture_time.local,
+            capture_time: capture_time.map(|t| t.instant),
+            capture_local: capture_time.map(|t| t.local),
+            crc32: self
+                .crc32
+                .map(|c| u32::try_from(c).map_err(|_| corrupt("CRC-32")))
+                .transpose()?,
             batch: self.batch.parse().map_err(|_| corrupt("batch id"))?,
             saved_at: Timestamp::from_millisecond(self.saved_ms)
                 .map_err(|_| corrupt("save time"))?,
@@ -340,7 +397,19 @@ impl RawRow {
 }
 
 const CLAIM_COLUMNS: &str =
-    "owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, claimed_ms";
+    "owner, item_id, path, size, sha256, capture_ms, capture_offset_s, batch, claimed_ms, crc32";
+
+/// A capture time from its two columns (both set, or both NULL for "no date").
+fn capture_of(ms: Option<i64>, offset_s: Option<i32>) -> Result<Option<CaptureTime>, &'static str> {
+    match (ms, offset_s) {
+        (None, None) => Ok(None),
+        (Some(ms), Some(offset_s)) => Ok(Some(CaptureTime::from_parts(
+            Timestamp::from_millisecond(ms).map_err(|_| "capture time")?,
+            Offset::from_seconds(offset_s).map_err(|_| "capture offset")?,
+        ))),
+        _ => Err("capture time"),
+    }
+}
 
 /// A claim as SQLite returns it.
 struct RawClaim {
@@ -349,10 +418,11 @@ struct RawClaim {
     path: String,
     size: i64,
     sha256: String,
-    capture_ms: i64,
-    capture_offset_s: i32,
+    capture_ms: Option<i64>,
+    capture_offset_s: Option<i32>,
     batch: String,
     claimed_ms: i64,
+    crc32: Option<i64>,
 }
 
 impl RawClaim {
@@ -367,6 +437,7 @@ impl RawClaim {
             capture_offset_s: row.get(6)?,
             batch: row.get(7)?,
             claimed_ms: row.get(8)?,
+            crc32: row.get(9)?,
         })
     }
 
@@ -375,12 +446,11 @@ impl RawClaim {
             Error::CorruptIndex(format!("{what} of the claim of item {}", self.item_id))
         };
         Ok(Claim {
-            capture_time: CaptureTime::from_parts(
-                Timestamp::from_millisecond(self.capture_ms)
-                    .map_err(|_| corrupt("capture time"))?,
-                Offset::from_seconds(self.capture_offset_s)
-                    .map_err(|_| corrupt("capture offset"))?,
-            ),
+            capture_time: capture_of(self.capture_ms, self.capture_offset_s).map_err(&corrupt)?,
+            crc32: self
+                .crc32
+                .map(|c| u32::try_from(c).map_err(|_| corrupt("CRC-32")))
+                .transpose()?,
             claimed_at: Timestamp::from_millisecond(self.claimed_ms)
                 .map_err(|_| corrupt("claim time"))?,
             item_id: self.item_id.parse().map_err(|_| corrupt("id"))?,
@@ -406,6 +476,17 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         return Ok(());
     }
     let tx = conn.transaction()?;
+    if version < 2 {
+        migrate_to_v2(&tx, version)?;
+    }
+    tx.execute_batch(V2_TO_V3)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Versions 0 (or a new file) and 1 to 2.
+fn migrate_to_v2(tx: &Transaction<'_>, version: i64) -> Result<(), Error> {
     if version == 0 {
         let has_v0: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saved')",
@@ -413,15 +494,13 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
             |row| row.get(0),
         )?;
         if has_v0 {
-            migrate_v0_to_v1(&tx)?;
+            migrate_v0_to_v1(tx)?;
         } else {
             tx.execute_batch(CREATE_V1)?;
         }
     }
     // Every version from 1 on is reached through the same steps, fresh or not.
     tx.execute_batch(V1_TO_V2)?;
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
     Ok(())
 }
 
@@ -520,8 +599,14 @@ mod tests {
         let ids: Vec<_> = files.iter().map(|f| f.item_id.as_str()).collect();
         assert_eq!(ids, ["item-a", "item-b"], "batch order survives");
         let a = &files[0];
-        assert_eq!(a.capture_time.to_string(), "2019-07-15T04:31:12Z");
-        assert_eq!(a.capture_local.to_string(), "2019-07-14T23:31:12");
+        assert_eq!(
+            a.capture_time.map(|t| t.to_string()).as_deref(),
+            Some("2019-07-15T04:31:12Z")
+        );
+        assert_eq!(
+            a.capture_local.map(|t| t.to_string()).as_deref(),
+            Some("2019-07-14T23:31:12")
+        );
         assert_eq!(a.saved_at.to_string(), "2026-11-29T10:00:00Z");
         assert_eq!((a.size, a.sha256.as_str()), (4, "ab"));
         let version: i64 = index
@@ -543,7 +628,8 @@ mod tests {
             path: path.into(),
             size: 3,
             sha256: "abc".into(),
-            capture_time: "2021-03-04T05:06:07+01:00".parse().unwrap(),
+            crc32: Some(0xDEAD_BEEF),
+            capture_time: Some("2021-03-04T05:06:07+01:00".parse().unwrap()),
             batch: batch.parse().unwrap(),
             claimed_at: Timestamp::from_millisecond(at_ms).unwrap(),
         }
@@ -669,6 +755,44 @@ mod tests {
         assert_eq!(seen, ["i7", "i6", "i5", "i4", "i3", "i2", "i1"]);
         // Another owner's rows never show.
         assert!(index.history("ana", None, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_version_2_index_is_migrated_to_dateless_rows_with_crcs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(CREATE_V1).unwrap();
+            conn.execute_batch(V1_TO_V2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO saved VALUES ('', 'item-a', '2019/07/a.jpg', 4, 'ab',
+                    1563161472000, 3600, 'b1', 1795939200000);
+                 INSERT INTO pending VALUES ('', 'item-c', '2019/07/c.jpg', 4, 'cd',
+                    1563161472000, 3600, 'b1', 1795939200000);
+                 INSERT INTO batch_items VALUES ('', 'b1', 'item-a', 1795939200000);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let index = Index::open(&path).unwrap();
+        let old = index.find("", &"item-a".parse().unwrap()).unwrap().unwrap();
+        assert_eq!(old.crc32, None, "computed when a zip first needs it");
+        assert!(old.capture_time.is_some());
+        assert_eq!(index.claims().unwrap().len(), 1);
+        // A file without a date, with its CRC.
+        let mut dateless = claim("item-b", "unknown-date/b.png", "b1", 1);
+        dateless.capture_time = None;
+        index.claim(&dateless).unwrap();
+        assert!(
+            index
+                .complete("", &"item-b".parse().unwrap(), Timestamp::UNIX_EPOCH)
+                .unwrap()
+        );
+        let saved = index.find("", &"item-b".parse().unwrap()).unwrap().unwrap();
+        assert_eq!((saved.capture_time, saved.capture_local), (None, None));
+        assert_eq!(saved.crc32, Some(0xDEAD_BEEF));
+        assert_eq!(index.history("", None, 10).unwrap().len(), 2);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::Error;
+use super::error::Error;
 
 /// Prefix of the temp files an upload is written to (`.keepsake-XXXXXX.part`).
 pub const TEMP_PREFIX: &str = ".keepsake-";
@@ -149,7 +149,7 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// An upload written to its temp file.
+/// A file written to its temp file, not yet published.
 pub struct Written {
     /// The temp file (deleted on drop unless published).
     pub temp: NamedTempFile,
@@ -157,6 +157,40 @@ pub struct Written {
     pub size: u64,
     /// Hex SHA-256 of those bytes.
     pub sha256: String,
+    /// Their CRC-32 (a zip entry's).
+    pub crc32: u32,
+}
+
+/// The size, SHA-256 and CRC-32 of bytes as they are written.
+#[derive(Default)]
+pub struct Hashes {
+    size: u64,
+    sha: Sha256,
+    crc: crc32fast::Hasher,
+}
+
+impl Hashes {
+    /// Takes the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        self.sha.update(bytes);
+        self.crc.update(bytes);
+    }
+
+    /// Bytes so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The finished temp file, with what was written into it.
+    pub fn finish(self, temp: NamedTempFile) -> Written {
+        Written {
+            temp,
+            size: self.size,
+            sha256: hex::encode(self.sha.finalize()),
+            crc32: self.crc.finalize(),
+        }
+    }
 }
 
 /// Streams `body` into `temp`, hashing as it goes and checking `floor` every few
@@ -174,13 +208,11 @@ where
     // The path half keeps deleting the file on drop while the file half is written.
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
-    let mut sha = Sha256::new();
-    let mut size: u64 = 0;
+    let mut hashes = Hashes::default();
     let mut unchecked: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| Error::UploadBroke(Box::new(err)))?;
-        sha.update(&chunk);
-        size += chunk.len() as u64;
+        hashes.update(&chunk);
         unchecked += chunk.len() as u64;
         if unchecked >= SPACE_CHECK_EVERY {
             unchecked = 0;
@@ -191,27 +223,106 @@ where
             .await
             .map_err(Error::io("writing the upload"))?;
     }
-    if size == 0 {
+    if hashes.size() == 0 {
         return Err(Error::EmptyUpload);
     }
     tokio::io::AsyncWriteExt::flush(&mut file)
         .await
         .map_err(Error::io("writing the upload"))?;
     let file = file.into_std().await;
-    Ok(Written {
-        temp: NamedTempFile::from_parts(file, temp_path),
-        size,
-        sha256: hex::encode(sha.finalize()),
-    })
+    Ok(hashes.finish(NamedTempFile::from_parts(file, temp_path)))
+}
+
+/// Blocking: writes the output of `pieces` into `temp` — copies of `source`'s
+/// bytes (a file of `source_len` bytes) and new bytes — hashing it on the way
+/// and checking `floor` every few megabytes; reads and writes a megabyte at a
+/// time. A piece outside `source` is refused before anything is written.
+pub fn write_pieces(
+    temp: NamedTempFile,
+    source: &File,
+    source_len: u64,
+    pieces: &[metafix::Piece],
+    floor: &SpaceFloor,
+) -> Result<Written, Error> {
+    const BUFFER: usize = 1 << 20;
+    for piece in pieces {
+        if let metafix::Piece::Copy(range) = piece
+            && (range.start > range.end || range.end > source_len)
+        {
+            return Err(Error::PatchOutsideDownload {
+                start: range.start,
+                end: range.end,
+                len: source_len,
+            });
+        }
+    }
+    let mut out = io::BufWriter::with_capacity(BUFFER, temp);
+    let mut hashes = Hashes::default();
+    let mut unchecked = 0u64;
+    let mut buffer = vec![0; BUFFER];
+    let mut write = |out: &mut io::BufWriter<NamedTempFile>, bytes: &[u8]| -> Result<(), Error> {
+        hashes.update(bytes);
+        unchecked += bytes.len() as u64;
+        if unchecked >= SPACE_CHECK_EVERY {
+            unchecked = 0;
+            floor.check()?;
+        }
+        out.write_all(bytes).map_err(Error::io("writing the file"))
+    };
+    for piece in pieces {
+        match piece {
+            metafix::Piece::Bytes(bytes) => write(&mut out, bytes)?,
+            metafix::Piece::Copy(range) => {
+                let mut at = range.start;
+                while at < range.end {
+                    let n = usize::try_from(range.end - at).map_or(BUFFER, |left| left.min(BUFFER));
+                    read_exact_at(source, &mut buffer[..n], at)
+                        .map_err(Error::io("reading the download"))?;
+                    write(&mut out, &buffer[..n])?;
+                    at += n as u64;
+                }
+            }
+        }
+    }
+    if hashes.size() == 0 {
+        return Err(Error::EmptyPatch);
+    }
+    let temp = out
+        .into_inner()
+        .map_err(|err| Error::io("writing the file")(err.into_error()))?;
+    Ok(hashes.finish(temp))
+}
+
+/// Reads exactly `buffer.len()` bytes of `file` at `offset`, without moving a
+/// shared cursor (several readers share one download file).
+#[cfg(unix)]
+pub fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+/// Reads exactly `buffer.len()` bytes of `file` at `offset`.
+#[cfg(windows)]
+pub fn read_exact_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buffer.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buffer, offset)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buffer = &mut buffer[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Blocking: gives the finished temp file its final mode and the capture time as
-/// its mtime, and makes its bytes durable, before it gets a visible name.
-pub fn seal(temp: &NamedTempFile, file_mode: u32, mtime: Timestamp) -> io::Result<()> {
+/// its mtime (when one is known), and makes its bytes durable, before it gets a
+/// visible name.
+pub fn seal(temp: &NamedTempFile, file_mode: u32, mtime: Option<Timestamp>) -> io::Result<()> {
     let mut file: &File = temp.as_file();
     file.flush()?;
     set_mode(file, file_mode)?;
-    if let Ok(mtime) = std::time::SystemTime::try_from(mtime) {
+    if let Some(mtime) = mtime.and_then(|t| std::time::SystemTime::try_from(t).ok()) {
         file.set_modified(mtime)?;
     }
     file.sync_all()

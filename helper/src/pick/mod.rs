@@ -1,20 +1,22 @@
 //! `helper pick` and `helper logout`: the original Python tool's terminal
 //! workflow. Sign in once (installed-app OAuth, the token kept 0600), create a
 //! Picker session, show its link (and a QR code for a phone), wait for the user to
-//! pick, then download, fix with metafix and save through the same [`Library`] as
-//! the server — skipping items the folder already holds — and print a summary.
+//! pick, then save each item through the same pipeline as the browser app: the
+//! helper's [`Fetcher`] downloads it to disk once, metafix plans the fix from the
+//! ranges it reads of the download, and the [`Library`] applies the patch while
+//! copying it to its final place — skipping items the folder already holds — and
+//! print a summary. Memory stays small at any file size and any `-j`.
 //!
 //! `--server URL` points it at a running `helper serve --demo`, whose
 //! `/api/config` names the emulator's endpoints: that is how it is tested.
 //!
 //! - [`oauth`]: the code flow with PKCE, the token file, refresh, revoke
 //! - [`session`]: the Picker API calls
-//! - [`download`]: media bytes, resumed and re-listed
-//! - [`retry`]: the one retry policy
+//!
+//! The rules it shares with the app live in `picker`: retries ([`picker::retry`]),
+//! paging ([`picker::Pages`]), `baseUrl` refresh ([`picker::UrlBook`]).
 
-pub mod download;
 pub mod oauth;
-pub mod retry;
 pub mod session;
 
 use std::io::Write as _;
@@ -23,19 +25,27 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
+use api::{CaptureTime, ErrorKind, KeepRequest};
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use metafix::{FixOptions, ItemContext};
-use picker::{PickedMediaItem, PickingSession, PollDecision, PollSchedule};
+use picker::{
+    Lookup, MediaSuffix, MediaType, PickedMediaItem, PickingSession, PollDecision, PollSchedule,
+    UrlBook,
+};
 
+use crate::fetch::{Download, Fetched, Fetcher, State};
 use crate::fix_files::FixOptionsArgs;
-use crate::library::{CaptureTime, Library, Owner, SaveRequest};
+use crate::library::{Library, Owner};
+use crate::media_proxy::{self, MediaHosts};
 use oauth::{Auth, ClientCredentials, Endpoints, TokenError, TokenFile};
 use session::PickerClient;
 
 /// The most time spent deleting the session at the end.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a media server may stay silent mid-body.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
@@ -294,13 +304,25 @@ async fn pick(args: PickArgs, options: FixOptions, library: Library) -> anyhow::
         }
     };
     let client = PickerClient::new(&http, &endpoints.picker_api, &auth);
+    let hosts = match &args.server {
+        Some(server) => MediaHosts::DemoServer {
+            origin: url::Url::parse(server).with_context(|| format!("--server {server}"))?,
+        },
+        None => MediaHosts::Google,
+    };
+    let fetcher = Fetcher::new(
+        library.clone(),
+        media_proxy::client(MEDIA_TIMEOUT)?,
+        hosts,
+        usize::from(args.jobs),
+    );
     let session = client
         .create_session(args.max_items)
         .await
         .context("creating a picking session")?;
     let run = Run {
         client: &client,
-        http: &http,
+        fetcher: &fetcher,
         library: &library,
         options: &options,
         jobs: usize::from(args.jobs),
@@ -383,7 +405,7 @@ impl Interrupt {
 /// Everything one run shares.
 struct Run<'a> {
     client: &'a PickerClient<'a>,
-    http: &'a reqwest::Client,
+    fetcher: &'a Fetcher,
     library: &'a Library,
     options: &'a FixOptions,
     jobs: usize,
@@ -419,6 +441,52 @@ pub struct Summary {
     pub failed: usize,
 }
 
+/// The session's `baseUrl`s, refreshed by listing the session again (one listing
+/// for every download that found its URL stale at the same time).
+struct Urls<'a> {
+    client: &'a PickerClient<'a>,
+    session: &'a str,
+    book: tokio::sync::Mutex<UrlBook>,
+    started: Instant,
+}
+
+impl Urls<'_> {
+    /// The URL of `item` and the listing it came from.
+    async fn url(&self, item: &str) -> anyhow::Result<(String, u64)> {
+        let mut book = self.book.lock().await;
+        match book.lookup(item, self.started.elapsed()) {
+            Lookup::Fresh { url, generation } => Ok((url, generation)),
+            Lookup::Stale { generation } => {
+                self.refresh(&mut book, generation).await?;
+                match book.lookup(item, self.started.elapsed()) {
+                    Lookup::Fresh { url, generation } => Ok((url, generation)),
+                    Lookup::Stale { .. } => bail!("the item is no longer in the picking session"),
+                }
+            }
+        }
+    }
+
+    /// Lists the session again, unless another download did since `seen`.
+    async fn refresh(&self, book: &mut UrlBook, seen: u64) -> anyhow::Result<()> {
+        if !book.needs_refresh(seen) {
+            return Ok(());
+        }
+        let items = self
+            .client
+            .list_all(self.session)
+            .await
+            .context("listing the session again for fresh download links")?;
+        book.refreshed(&items, self.started.elapsed());
+        Ok(())
+    }
+
+    /// After a download was refused with the URL of listing `seen`.
+    async fn refused(&self, seen: u64) -> anyhow::Result<()> {
+        let mut book = self.book.lock().await;
+        self.refresh(&mut book, seen).await
+    }
+}
+
 impl Run<'_> {
     async fn pick_and_save(&self, session: &PickingSession) -> anyhow::Result<Summary> {
         {
@@ -449,8 +517,12 @@ impl Run<'_> {
             self.library.root().display()
         );
         let bar = progress_bar();
-        let downloader =
-            download::Downloader::new(self.client, self.http, &session.id, &items, bar.clone());
+        let urls = Urls {
+            client: self.client,
+            session: &session.id,
+            book: tokio::sync::Mutex::new(UrlBook::new(&items, Duration::ZERO)),
+            started: Instant::now(),
+        };
         let batch: api::BatchId = format!("pick-{}", uuid::Uuid::new_v4().simple())
             .parse()
             .context("a batch id")?;
@@ -459,9 +531,12 @@ impl Run<'_> {
         bar.set_message(format!("0/{total} items"));
         let outcomes: Vec<(&PickedMediaItem, Outcome)> = futures_util::stream::iter(&items)
             .map(|item| {
-                let (downloader, batch, bar, done) = (&downloader, &batch, &bar, &done);
+                let (urls, batch, bar, done) = (&urls, &batch, &bar, &done);
                 async move {
-                    let outcome = self.save_one(downloader, batch, item).await;
+                    let outcome = match self.save_one(urls, batch, item, bar).await {
+                        Ok(outcome) => outcome,
+                        Err(err) => Outcome::Failed(format!("{err:#}")),
+                    };
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n}/{total} items"));
                     // On stdout, above the bar (which draws on stderr): a log
@@ -513,85 +588,109 @@ impl Run<'_> {
         Ok(summary)
     }
 
+    /// Fetches `item` to disk (riding through expired URLs and tokens), plans its
+    /// fix from ranges of the download, and keeps it.
     async fn save_one(
         &self,
-        downloader: &download::Downloader<'_>,
+        urls: &Urls<'_>,
         batch: &api::BatchId,
         item: &PickedMediaItem,
-    ) -> Outcome {
-        match self.try_save_one(downloader, batch, item).await {
-            Ok(outcome) => outcome,
-            Err(err) => Outcome::Failed(format!("{err:#}")),
-        }
-    }
-
-    async fn try_save_one(
-        &self,
-        downloader: &download::Downloader<'_>,
-        batch: &api::BatchId,
-        item: &PickedMediaItem,
+        bar: &ProgressBar,
     ) -> anyhow::Result<Outcome> {
+        if item.is_processing() {
+            bail!(
+                "Google is still processing this video (processingStatus PROCESSING); pick it again later"
+            );
+        }
         let item_id: api::ItemId = item
             .id
             .parse()
             .context("Google sent an item id that cannot be stored")?;
-        // Already saved (and still there): nothing to download.
-        if let Some(saved) = self.library.find(&Owner::Single, &item_id).await?
-            && self
-                .library
-                .owner_dir(&Owner::Single)
-                .join(&saved.path)
-                .is_file()
-        {
-            return Ok(Outcome::Skipped { path: saved.path });
-        }
-        let bytes = downloader.fetch(item).await?;
-
+        let suffix = if item.kind == MediaType::Video {
+            MediaSuffix::DownloadVideo
+        } else {
+            MediaSuffix::Download
+        };
+        let auth = self.client.auth();
+        let mut refusals = 0;
+        let (download, len) = loop {
+            let (base, generation) = urls.url(&item.id).await?;
+            let bearer = auth.bearer().await?;
+            let url = picker::media_url(&base, suffix);
+            let fetched = self
+                .fetcher
+                .fetch(
+                    &Owner::Single,
+                    batch,
+                    &item_id,
+                    &url,
+                    Some(bearer.token.clone()),
+                )
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            let download = match fetched {
+                Fetched::AlreadySaved(saved) => return Ok(Outcome::Skipped { path: saved.path }),
+                Fetched::Downloading(download) => download,
+            };
+            match finished_with_progress(&download, bar).await {
+                Ok(len) => break (download, len),
+                // The link expired (they live 60 minutes) or the token did: the
+                // download goes on from where it stopped, with fresh ones.
+                Err(failure)
+                    if failure.kind == ErrorKind::MediaForbidden
+                        && refusals < UrlBook::MAX_REFRESHES_PER_ITEM =>
+                {
+                    refusals += 1;
+                    if auth.is_stale(&bearer).await {
+                        auth.rejected(&bearer).await?;
+                    } else {
+                        urls.refused(generation).await?;
+                    }
+                }
+                Err(failure)
+                    if failure.kind == ErrorKind::MediaUnauthorized
+                        && refusals < UrlBook::MAX_REFRESHES_PER_ITEM =>
+                {
+                    refusals += 1;
+                    auth.rejected(&bearer).await?;
+                }
+                Err(failure) => bail!("{}", failure.message),
+            }
+        };
         let filename = item.media_file.filename.clone();
         let mut context = ItemContext::default()
-            .with_create_time(item.create_time)
             .with_filename(filename.clone())
             .with_mime_type(item.media_file.mime_type.clone());
+        context.create_time = item.create_time;
         if let Some(meta) = &item.media_file.media_file_metadata {
             context.camera_make = meta.camera_make.clone();
             context.camera_model = meta.camera_model.clone();
         }
         let options = self.options.clone();
-        // Parsing and rewriting metadata is CPU work: off the async workers.
-        let (fixed, bytes) = tokio::task::spawn_blocking(move || {
-            let fixed = metafix::fix(&bytes, &options, &context);
-            (fixed, bytes)
+        // Parsing metadata is CPU work, the reads are file reads: off the workers.
+        let planning = download.clone();
+        let mut patch = tokio::task::spawn_blocking(move || {
+            metafix::plan_with(len, &options, &context, |range| {
+                planning.read_blocking(range)
+            })
         })
         .await
-        .context("the fixing task failed")?;
-        let name = fixed.file_name(&filename);
-        // The photographer's wall clock when the file knows it, else UTC: the
-        // same rule as the browser app, so both file a photo in the same month.
-        let instant = fixed.capture_time().unwrap_or(item.create_time);
-        let offset = fixed.capture_offset().unwrap_or(jiff::tz::Offset::UTC);
-        let changed = fixed.changed() || name != filename;
-        let repaired = !fixed.report.repairs.is_empty();
-        let tail = bytes
-            .get(fixed.tail.clone())
-            .map(|_| bytes.slice(fixed.tail.clone()))
-            .context("metafix returned a range outside the file")?;
-        let body = futures_util::stream::iter([
-            Ok::<Bytes, std::io::Error>(Bytes::from(fixed.header)),
-            Ok(tail),
-        ]);
-        let saved = self
-            .library
-            .save(
-                &Owner::Single,
-                SaveRequest {
-                    batch: batch.clone(),
-                    item_id,
-                    filename: name,
-                    capture_time: CaptureTime::from_parts(instant, offset),
-                },
-                body,
-            )
-            .await?;
+        .context("the planning task failed")?
+        .context("reading the download")?;
+        let name = patch.file_name(&filename);
+        let changed = patch.changed() || name != filename;
+        let repaired = !patch.report.repairs.is_empty();
+        let request = KeepRequest {
+            download: download.id().clone(),
+            filename: name,
+            capture_time: CaptureTime::of_patch(&patch, item.create_time),
+            pieces: patch.take_pieces(),
+        };
+        let (saved, _) = self
+            .fetcher
+            .keep(&Owner::Single, batch, &item_id, request)
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
         Ok(match saved.status {
             api::SaveStatus::Duplicate => Outcome::Skipped { path: saved.path },
             api::SaveStatus::Saved if changed => Outcome::Fixed {
@@ -600,6 +699,38 @@ impl Run<'_> {
             },
             api::SaveStatus::Saved => Outcome::Unchanged { path: saved.path },
         })
+    }
+}
+
+/// Waits for a download's last byte, counting its bytes on `bar` as they come.
+async fn finished_with_progress(
+    download: &Download,
+    bar: &ProgressBar,
+) -> Result<u64, crate::fetch::Failure> {
+    let mut watch = download.subscribe();
+    let mut counted = 0u64;
+    let mut announced = false;
+    loop {
+        let progress = watch.borrow_and_update().clone();
+        if let (Some(total), false) = (progress.total, announced) {
+            bar.inc_length(total);
+            announced = true;
+        }
+        // A download started over counts down as well as up.
+        if progress.received >= counted {
+            bar.inc(progress.received - counted);
+        } else {
+            bar.set_position(bar.position().saturating_sub(counted - progress.received));
+        }
+        counted = progress.received;
+        match progress.state {
+            State::Complete => return Ok(progress.received),
+            State::Failed(failure) => return Err(failure),
+            State::Running | State::Paused => {}
+        }
+        if watch.changed().await.is_err() {
+            return download.finished().await;
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::retry::{self, Attempt, Decision, RetryPolicy};
+use crate::retrying::{TokioEnv, retry_after_of};
+use picker::retry::{Backoff, RetryEnv, RetryPolicy, Verdict, is_transient_status};
 
 /// Where the OAuth and Picker API calls go: Google's, or a demo helper's emulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,11 +277,9 @@ async fn token_request(
     token_url: &str,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, TokenError> {
-    let policy = RetryPolicy::default();
-    let started = Instant::now();
-    let mut made = 0;
+    let env = TokioEnv::default();
+    let mut backoff = Backoff::new(RetryPolicy::PICKER, env.now());
     loop {
-        made += 1;
         let sent = http
             .post(token_url)
             .header(reqwest::header::CONTENT_TYPE, FORM)
@@ -298,13 +297,8 @@ async fn token_request(
                     .context("the token endpoint answered something that is not a token")?;
                 return Ok(parsed);
             }
-            Ok(res) if retry::is_retryable_status(res.status().as_u16()) => {
-                let after = res
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()));
-                (after, format!("HTTP {}", res.status()))
+            Ok(res) if is_transient_status(res.status().as_u16()) => {
+                (retry_after_of(&res), format!("HTTP {}", res.status()))
             }
             Ok(res) => {
                 let status = res.status();
@@ -327,16 +321,12 @@ async fn token_request(
             }
             Err(err) => (None, format!("{err}")),
         };
-        let attempt = Attempt {
-            made,
-            elapsed: started.elapsed(),
-            retry_after,
-        };
-        match policy.decide(attempt, retry::random_unit()) {
-            Decision::Wait(wait) => tokio::time::sleep(wait).await,
-            Decision::GiveUp => {
+        match backoff.next(true, retry_after, env.now(), env.random()) {
+            Verdict::Wait(wait) => env.sleep(wait).await,
+            Verdict::Permanent | Verdict::DeadlinePassed => {
                 return Err(TokenError::Other(anyhow::anyhow!(
-                    "the token endpoint {token_url} failed {made} times; last: {why}"
+                    "the token endpoint {token_url} failed {} times; last: {why}",
+                    backoff.failures() + 1
                 )));
             }
         }

@@ -2,17 +2,18 @@
 //! its items), each with the retry policy, a per-attempt timeout and a silent
 //! token refresh on 401. Types and URLs come from the `picker` crate.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
+use picker::retry::{Backoff, RetryEnv, RetryPolicy, Verdict, is_transient_status};
 use picker::{
-    CreateSessionRequest, GoogleError, ListMediaItemsResponse, PickedMediaItem, PickingConfig,
-    PickingSession,
+    CreateSessionRequest, GoogleError, ListMediaItemsResponse, Pages, PickedMediaItem,
+    PickingConfig, PickingSession,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::oauth::{Auth, TokenError};
-use super::retry::{self, Attempt, Decision, RetryPolicy};
+use crate::retrying::{TokioEnv, retry_after_of};
 
 /// A Picker API call that failed for good.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +65,6 @@ impl ApiError {
 
 /// How long one attempt of a JSON call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most pages one listing may have (2000 items at 100 a page is 20): a server
-/// that never stops sending `nextPageToken` is a bug, not a reason to loop forever.
-const MAX_PAGES: usize = 10_000;
 
 /// A Picker API client for one signed-in user.
 #[derive(Debug)]
@@ -84,7 +82,7 @@ impl<'a> PickerClient<'a> {
             http,
             api,
             auth,
-            policy: RetryPolicy::default(),
+            policy: RetryPolicy::PICKER,
         }
     }
 
@@ -132,36 +130,24 @@ impl<'a> PickerClient<'a> {
         }
     }
 
-    /// Every page of `mediaItems.list`, in order.
+    /// Every page of `mediaItems.list`, in order (the listing rule of every
+    /// client: [`Pages`]).
     pub async fn list_all(&self, session: &str) -> Result<Vec<PickedMediaItem>, ApiError> {
         let mut items = Vec::new();
-        let mut page_token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let url = picker::media_items_url(
-                self.api,
-                session,
-                Some(picker::MAX_PAGE_SIZE),
-                page_token.as_deref(),
-            );
+        let mut pages = Pages::new(session);
+        while let Some(url) = pages.next_url(self.api) {
             let page: ListMediaItemsResponse = self
                 .call("mediaItems.list", Method::GET, &url, None)
                 .await?;
             items.extend(page.media_items);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(next) if Some(&next) == page_token.as_ref() => {
-                    return Err(ApiError::Invalid {
-                        what: "mediaItems.list",
-                        source: anyhow::anyhow!("the same nextPageToken came back twice"),
-                    });
-                }
-                Some(next) => page_token = Some(next),
-                None => return Ok(items),
-            }
+            pages
+                .advance(page.next_page_token.as_deref())
+                .map_err(|err| ApiError::Invalid {
+                    what: "mediaItems.list",
+                    source: err.into(),
+                })?;
         }
-        Err(ApiError::Invalid {
-            what: "mediaItems.list",
-            source: anyhow::anyhow!("the listing did not end after {MAX_PAGES} pages"),
-        })
+        Ok(items)
     }
 
     /// One JSON call with retries: 5xx, 429 (after `Retry-After`) and connection
@@ -173,12 +159,11 @@ impl<'a> PickerClient<'a> {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> Result<T, ApiError> {
-        let started = Instant::now();
-        let mut made = 0;
+        let env = TokioEnv::default();
+        let mut backoff = Backoff::new(self.policy, env.now());
         let mut refreshed = false;
         let mut bearer = self.auth.bearer().await?;
         loop {
-            made += 1;
             let mut request = self
                 .http
                 .request(method.clone(), url)
@@ -206,43 +191,30 @@ impl<'a> PickerClient<'a> {
                     bearer = self.auth.rejected(&bearer).await?;
                     continue;
                 }
-                Ok(res) if retry::is_retryable_status(res.status().as_u16()) => {
+                Ok(res) if is_transient_status(res.status().as_u16()) => {
                     let after = retry_after_of(&res);
                     (after, format!("HTTP {}", res.status()))
                 }
                 Ok(res) => return Err(google_error(what, res).await),
                 Err(err) => (None, format!("{err}")),
             };
-            let attempt = Attempt {
-                made,
-                elapsed: started.elapsed(),
-                retry_after,
-            };
-            match self.policy.decide(attempt, retry::random_unit()) {
-                Decision::Wait(wait) => {
+            match backoff.next(true, retry_after, env.now(), env.random()) {
+                Verdict::Wait(wait) => {
                     tracing::debug!(what, %last, ?wait, "retrying");
-                    tokio::time::sleep(wait).await;
+                    env.sleep(wait).await;
                     // The token may have run out while we waited.
                     bearer = self.auth.bearer().await?;
                 }
-                Decision::GiveUp => {
+                Verdict::Permanent | Verdict::DeadlinePassed => {
                     return Err(ApiError::GaveUp {
                         what,
-                        attempts: made,
+                        attempts: backoff.failures() + 1,
                         last,
                     });
                 }
             }
         }
     }
-}
-
-/// The `Retry-After` of a response, as a duration from now.
-pub fn retry_after_of(res: &reqwest::Response) -> Option<Duration> {
-    res.headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()))
 }
 
 async fn google_error(what: &'static str, res: reqwest::Response) -> ApiError {
@@ -259,10 +231,4 @@ async fn google_error(what: &'static str, res: reqwest::Response) -> ApiError {
         message,
         error,
     }
-}
-
-/// Reads `res`'s body as Google's error and describes it (for media calls).
-pub async fn describe_error(res: reqwest::Response) -> String {
-    let err = google_error("download", res).await;
-    format!("{err}")
 }

@@ -1,10 +1,7 @@
-//! Saving and getting back: `PUT` an item into a batch, a batch's items, its zip,
-//! and the history, a page at a time.
+//! Saving and getting back: `PUT` an item into a batch (a whole file in one
+//! request), a batch's items, its zip, and the history, a page at a time.
 
-use api::{
-    BatchId, BatchItems, BeginQuery, CommitQuery, HistoryPage, HistoryQuery, ItemId, PartQuery,
-    SaveOutcome, UploadBegun, UploadId, UploadQuery, UploadStatus,
-};
+use api::{BatchId, BatchItems, HistoryPage, HistoryQuery, ItemId, UploadQuery};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -40,7 +37,7 @@ pub async fn upload(
         batch,
         item_id,
         filename: query.filename,
-        capture_time: query.capture_time.parse()?,
+        capture_time: query.capture_time,
     };
     let body = upload_body::limited(
         body.into_data_stream(),
@@ -64,123 +61,6 @@ pub async fn upload(
         timings.header_value(),
     )];
     Ok((server_timing, Json(outcome)))
-}
-
-/// `POST /api/batches/{batch}/items/{item_id}/upload?size=…&fingerprint=…`: begins
-/// a resumable upload, or finds the one under way for this member, batch, item and
-/// file; or answers that the item is already saved, beginning nothing.
-pub async fn upload_begin(
-    State(state): State<AppState>,
-    SignedIn(owner): SignedIn,
-    ApiPath((batch, item_id)): ApiPath<(BatchId, ItemId)>,
-    ApiQuery(query): ApiQuery<BeginQuery>,
-) -> AppResult<Json<UploadBegun>> {
-    let limits = &state.config().limits;
-    if query.size > limits.max_upload_size {
-        return Err(too_large(limits.max_upload_size));
-    }
-    if query.size == 0 {
-        return Err(library::Error::EmptyUpload.into());
-    }
-    let begun = state
-        .library()
-        .begin_upload(&owner, (&batch, &item_id), query.size, &query.fingerprint)
-        .await?;
-    if let UploadBegun::AlreadySaved(outcome) = &begun {
-        tracing::info!(path = %outcome.path, "resumable upload of an item already saved: nothing to send");
-    }
-    Ok(Json(begun))
-}
-
-/// `GET /api/batches/{batch}/items/{item_id}/upload/{upload_id}`: the bytes held.
-pub async fn upload_status(
-    State(state): State<AppState>,
-    SignedIn(owner): SignedIn,
-    ApiPath((batch, item_id, upload_id)): ApiPath<(BatchId, ItemId, UploadId)>,
-) -> AppResult<Json<UploadStatus>> {
-    let received = state
-        .library()
-        .upload_received(&owner, &batch, &item_id, &upload_id)
-        .await?;
-    Ok(Json(UploadStatus {
-        upload_id,
-        received,
-    }))
-}
-
-/// `PUT /api/batches/{batch}/items/{item_id}/upload/{upload_id}?offset=N`: one part,
-/// at most [`api::UPLOAD_PART_MAX`] bytes, and the whole upload at most
-/// `--max-upload-size`.
-pub async fn upload_part(
-    State(state): State<AppState>,
-    SignedIn(owner): SignedIn,
-    ApiPath((batch, item_id, upload_id)): ApiPath<(BatchId, ItemId, UploadId)>,
-    ApiQuery(query): ApiQuery<PartQuery>,
-    headers: axum::http::HeaderMap,
-    body: Body,
-) -> AppResult<Json<UploadStatus>> {
-    let limits = &state.config().limits;
-    let room = limits.max_upload_size.saturating_sub(query.offset);
-    let max = room.min(api::UPLOAD_PART_MAX);
-    let refuse = || {
-        if room <= api::UPLOAD_PART_MAX {
-            too_large(limits.max_upload_size)
-        } else {
-            AppError::TooLarge(format!(
-                "a part may carry at most {} bytes; nothing of this part was kept",
-                api::UPLOAD_PART_MAX
-            ))
-        }
-    };
-    if announced_length(&headers).is_some_and(|announced| announced > max) {
-        return Err(refuse());
-    }
-    let _permit = state
-        .uploads()
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| AppError::Busy("too many uploads at once"))?;
-    let body = upload_body::limited(body.into_data_stream(), max, limits.body_timeout);
-    let received = match state
-        .library()
-        .append_part(&owner, (&batch, &item_id, &upload_id), query.offset, body)
-        .await
-    {
-        Ok(received) => received,
-        Err(library::Error::UploadBroke(cause)) => {
-            return Err(match cause.downcast_ref::<BodyError>() {
-                Some(BodyError::TooLarge) => refuse(),
-                _ => AppError::BadRequest(library::Error::UploadBroke(cause).to_string()),
-            });
-        }
-        Err(err) => return Err(err.into()),
-    };
-    Ok(Json(UploadStatus {
-        upload_id,
-        received,
-    }))
-}
-
-/// `POST /api/batches/{batch}/items/{item_id}/upload/{upload_id}/commit?filename=…&capture_time=…&size=…`:
-/// publishes the upload, answering as the one-request upload does.
-pub async fn upload_commit(
-    State(state): State<AppState>,
-    SignedIn(owner): SignedIn,
-    ApiPath((batch, item_id, upload_id)): ApiPath<(BatchId, ItemId, UploadId)>,
-    ApiQuery(query): ApiQuery<CommitQuery>,
-) -> AppResult<Json<SaveOutcome>> {
-    let request = SaveRequest {
-        batch,
-        item_id,
-        filename: query.filename,
-        capture_time: query.capture_time.parse()?,
-    };
-    let outcome = state
-        .library()
-        .commit_upload(&owner, &upload_id, request, query.size)
-        .await?;
-    tracing::info!(path = %outcome.path, status = ?outcome.status, size = outcome.size, "resumable upload");
-    Ok(Json(outcome))
 }
 
 fn announced_length(headers: &axum::http::HeaderMap) -> Option<u64> {

@@ -4,12 +4,14 @@
 //!
 //! - [`config`]: `GET /api/config`
 //! - [`media`]: `GET /api/media?url=…`, the streaming proxy
-//! - [`batches`]: uploads, a batch's items, its zip, the history
+//! - [`downloads`]: fetch an item to the helper's disk, read ranges of it, keep it
+//! - [`batches`]: one-request uploads, a batch's items, its zip, the history
 //! - [`auth`]: family mode's sign-in, and whose library a request acts on
 
 pub mod auth;
 pub mod batches;
 pub mod config;
+pub mod downloads;
 pub mod media;
 
 use std::future::Future;
@@ -55,15 +57,15 @@ pub fn router(state: AppState) -> Router {
             // handler itself (--max-upload-size).
             put(batches::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route(routes::UPLOAD_BEGIN, post(batches::upload_begin))
+        .route(routes::FETCH, post(downloads::fetch))
+        .route(routes::DOWNLOAD, get(downloads::read))
         .route(
-            routes::UPLOAD_PART,
-            // Parts are streamed to disk and capped by the handler (UPLOAD_PART_MAX).
-            put(batches::upload_part)
-                .layer(DefaultBodyLimit::disable())
-                .get(batches::upload_status),
+            routes::KEEP,
+            // A patch's new bytes are at most an EXIF block or a movie header each.
+            post(downloads::keep).layer(DefaultBodyLimit::max(
+                downloads::MAX_KEEP_NEW_BYTES as usize + api::keep::MAX_HEADER + 8,
+            )),
         )
-        .route(routes::UPLOAD_COMMIT, post(batches::upload_commit))
         .route(routes::BATCH, get(batches::items))
         .route(routes::BATCH_ZIP, get(batches::zip))
         .route(routes::HISTORY, get(batches::history))
@@ -358,200 +360,6 @@ mod tests {
                 ("a.jpg".to_owned(), b"AAAA".to_vec())
             ]
         );
-    }
-
-    fn call(method: Method, uri: &str, body: &'static [u8]) -> Request<Body> {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(CSRF_HEADER, CSRF_VALUE)
-            .body(Body::from(body))
-            .unwrap()
-    }
-
-    /// `POST …/upload?size=…&fingerprint=…` of a `size`-byte file, one version of it.
-    fn begin(base: &str, size: u64) -> Request<Body> {
-        let fingerprint = api::UploadFingerprint::of_edits(size, [(0, &b"v1"[..])]);
-        call(
-            Method::POST,
-            &format!("{base}?size={size}&fingerprint={fingerprint}"),
-            b"",
-        )
-    }
-
-    fn uploading(body: &[u8]) -> api::UploadStatus {
-        match serde_json::from_slice::<api::UploadBegun>(body).unwrap() {
-            api::UploadBegun::Uploading(status) => status,
-            other => panic!("not an upload: {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_resumable_upload_over_http_resumes_after_a_restart_and_names_what_arrived() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = router(google_state(dir.path(), None));
-        let base = "/api/batches/b1/items/item-v/upload";
-        let (status, body) = send(&app, begin(base, 12)).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        let begun = uploading(&body);
-        assert_eq!(begun.received, 0);
-        let part = |offset: u64, bytes: &'static [u8]| {
-            call(
-                Method::PUT,
-                &format!("{base}/{}?offset={offset}", begun.upload_id),
-                bytes,
-            )
-        };
-        let (status, body) = send(&app, part(0, b"0123456789")).await;
-        assert_eq!(status, StatusCode::OK);
-        let after: api::UploadStatus = serde_json::from_slice(&body).unwrap();
-        assert_eq!(after.received, 10);
-        // A part that does not start at `received`: 409, naming it.
-        let (status, body) = send(&app, part(4, b"xx")).await;
-        assert_eq!(status, StatusCode::CONFLICT);
-        let conflict: api::UploadConflict = serde_json::from_slice(&body).unwrap();
-        assert_eq!(conflict.received, 10);
-
-        // The helper restarts: the upload is still there.
-        drop(app);
-        let app = router(google_state(dir.path(), None));
-        let (status, body) = send(
-            &app,
-            Request::get(format!("{base}/{}", begun.upload_id))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK);
-        let state: api::UploadStatus = serde_json::from_slice(&body).unwrap();
-        assert_eq!(state, after);
-        let (status, body) = send(&app, begin(base, 12)).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(uploading(&body), after);
-        let (status, _) = send(&app, part(10, b"ab")).await;
-        assert_eq!(status, StatusCode::OK);
-        let commit = |size: u64| {
-            call(
-                Method::POST,
-                &format!(
-                    "{base}/{}/commit?filename=v.mp4&capture_time=2021-03-04T05%3A06%3A07%2B01%3A00&size={size}",
-                    begun.upload_id
-                ),
-                b"",
-            )
-        };
-        let (status, body) = send(&app, commit(99)).await;
-        assert_eq!(status, StatusCode::CONFLICT);
-        assert_eq!(
-            serde_json::from_slice::<api::UploadConflict>(&body)
-                .unwrap()
-                .received,
-            12
-        );
-        let (status, body) = send(&app, commit(12)).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        let saved: api::SaveOutcome = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            (saved.status, saved.path.as_str()),
-            (api::SaveStatus::Saved, "2021/03/v.mp4")
-        );
-        assert_eq!(
-            std::fs::read(dir.path().join("2021/03/v.mp4")).unwrap(),
-            b"0123456789ab"
-        );
-        // Committed: the upload is gone.
-        let (status, _) = send(&app, commit(12)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-
-        // Saved: beginning it again (in another batch) answers so, and no upload
-        // begins.
-        let (status, body) = send(&app, begin("/api/batches/b2/items/item-v/upload", 12)).await;
-        assert_eq!(status, StatusCode::OK);
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(json["already_saved"]["status"], "duplicate");
-        assert_eq!(json["already_saved"]["path"], "2021/03/v.mp4");
-        assert_eq!(json["already_saved"]["size"], 12);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join(".keepsake-uploads"))
-                .unwrap()
-                .count(),
-            0
-        );
-    }
-
-    #[tokio::test]
-    async fn resumable_uploads_keep_the_size_limit_the_csrf_rule_and_valid_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(
-            dir.path().to_owned(),
-            UpstreamConfig::Google {
-                client_id: "client-1.apps.googleusercontent.com".into(),
-            },
-        );
-        config.limits.max_upload_size = 8;
-        let app = router(AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap());
-        let base = "/api/batches/b1/items/item-v/upload";
-        // A file larger than the limit is refused before a byte of it is sent.
-        let (status, _) = send(&app, begin(base, 9)).await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-        let (_, body) = send(&app, begin(base, 8)).await;
-        let begun = uploading(&body);
-        let url = |offset: u64| format!("{base}/{}?offset={offset}", begun.upload_id);
-        let (status, _) = send(&app, call(Method::PUT, &url(0), b"12345")).await;
-        assert_eq!(status, StatusCode::OK);
-        // 5 + 4 > 8: refused, and nothing of the part is kept.
-        let (status, body) = send(&app, call(Method::PUT, &url(5), b"6789")).await;
-        assert_eq!(
-            status,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
-        let (_, body) = send(
-            &app,
-            Request::get(format!("{base}/{}", begun.upload_id))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(
-            serde_json::from_slice::<api::UploadStatus>(&body)
-                .unwrap()
-                .received,
-            5
-        );
-        // Without the CSRF header: refused.
-        let request = Request::put(url(5)).body(Body::from("6")).unwrap();
-        assert_eq!(send(&app, request).await.0, StatusCode::FORBIDDEN);
-        // Bad ids and offsets: JSON 400s.
-        for uri in [
-            format!("{base}/..%2Fx?offset=0"),
-            format!("{base}/{}?offset=-1", begun.upload_id),
-            format!("{base}/{}", begun.upload_id),
-            "/api/batches/b1/items/a.b/upload".to_owned(),
-            // A begin must name the file.
-            base.to_owned(),
-            format!("{base}?size=8&fingerprint=xyz"),
-        ] {
-            let method = if uri.ends_with("/upload") || uri.contains("/upload?") {
-                Method::POST
-            } else {
-                Method::PUT
-            };
-            let (status, body) = send(&app, call(method, &uri, b"x")).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
-            assert!(
-                serde_json::from_slice::<api::ErrorBody>(&body).is_ok(),
-                "{uri}"
-            );
-        }
-        // An id nobody handed out: 404.
-        let (status, _) = send(
-            &app,
-            call(Method::PUT, &format!("{base}/abc123?offset=0"), b"x"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]

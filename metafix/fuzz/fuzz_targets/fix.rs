@@ -1,12 +1,13 @@
 //! Fuzzes the whole `fix` call: it must never panic, what it writes must read back,
-//! and fixing its output again must change nothing.
+//! fixing its output again must change nothing, and planning it from ranges (fed in
+//! reads whose size the input picks) must give the same patch.
 //!
 //! Run (stable toolchain; cargo-fuzz needs nightly flags):
 //! `cd metafix/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run fix -s none -- -max_total_time=1800`
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use metafix::{DatePolicy, FixOptions, ItemContext, fix, read};
+use metafix::{DatePolicy, FixOptions, ItemContext, Planner, Step, fix, read};
 
 fuzz_target!(|data: &[u8]| {
     // The last byte also picks the options (so real files still work as seeds).
@@ -34,7 +35,25 @@ fuzz_target!(|data: &[u8]| {
     }
     let fixed = fix(input, &options, &item);
     let out = fixed.assemble(input);
-    assert_eq!(out.len(), fixed.output_len());
+    assert_eq!(out.len() as u64, fixed.output_len());
+    let chunk = 1 + u64::from(data.first().copied().unwrap_or(0)) * 97;
+    let mut planner = Planner::new(input.len() as u64, &options, &item);
+    let planned = loop {
+        match planner.next_step() {
+            Step::Read(ranges) => {
+                for r in ranges {
+                    let mut at = r.start;
+                    while at < r.end {
+                        let end = (at + chunk).min(r.end);
+                        planner.feed(at, &input[at as usize..end as usize]);
+                        at = end;
+                    }
+                }
+            }
+            Step::Done(patch) => break patch,
+        }
+    };
+    assert_eq!(planned, fixed, "the plan from ranges differs");
     if fixed.changed() {
         if let Err(e) = read(&out) {
             panic!("output not re-readable: {e}\n{}", fixed.report);

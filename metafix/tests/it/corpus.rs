@@ -131,6 +131,41 @@ fn corpus_fixes_are_rereadable_idempotent_and_local() {
     }
 }
 
+/// Planning from ranges gives the whole-buffer fix on every real file, and reads
+/// little of it: `-- --nocapture` prints what each format needed.
+#[test]
+fn corpus_plans_from_ranges_equal_the_whole_fix_and_read_little() {
+    let files = all_corpus_files();
+    if files.is_empty() {
+        return;
+    }
+    // Per format: files, the most rounds, the most bytes read, all bytes read, all bytes.
+    let mut table: BTreeMap<String, (usize, u32, u64, u64, u64)> = BTreeMap::new();
+    for path in files {
+        let input = std::fs::read(&path).unwrap();
+        let whole = fix(&input, &options(), &item());
+        let (planned, reads) = crate::support::planned(&input, &options(), &item(), 1 << 16);
+        assert_eq!(planned, whole, "{}", path.display());
+        let row = table.entry(whole.format.name().to_owned()).or_default();
+        row.0 += 1;
+        row.1 = row.1.max(reads.rounds);
+        row.2 = row.2.max(reads.bytes);
+        row.3 += reads.bytes;
+        row.4 += input.len() as u64;
+        // A JPEG of the corpus is planned from its first 256 KiB and its last bytes.
+        if whole.format == metafix::Format::Jpeg {
+            assert!(reads.rounds <= 3, "{}: {reads:?}", path.display());
+        }
+    }
+    println!("format  files  max rounds  max read  read / size");
+    for (format, (n, rounds, max, read, size)) in &table {
+        println!(
+            "{format:<7} {n:>5}  {rounds:>10}  {max:>8}  {:>6.1} %",
+            100.0 * *read as f64 / (*size).max(1) as f64
+        );
+    }
+}
+
 #[test]
 fn exiftool_oracle_finds_no_new_warnings() {
     let files = all_corpus_files();

@@ -1,17 +1,22 @@
-//! The app's benchmark (issue 10, "Measurements"): ignored in the test suite,
+//! The app's benchmark (issue 16, "The bytes go once"): ignored in the test suite,
 //! run by `scripts/bench-app` against a release helper.
 //!
-//! A demo library of phone-sized photos (`--demo-photo-size`). First the loopback
-//! floor: a plain HTTP client signs in, picks the same photos, and fetches their
-//! bytes through the helper's proxy three at a time (after one untimed pass, so
-//! the emulator's encoded photos are cached for both runs). Then the app in
-//! headless Chromium picks them, and the run is timed from Done in the picker to
-//! the last item settled, sampling the tab's JS heap (`performance.memory`).
+//! A demo library of phone-sized photos (`--demo-photo-size`). First the floor: a
+//! plain HTTP client signs in, picks the same photos, and downloads their
+//! `baseUrl`s itself, as many at a time as the app, writing each to disk (after
+//! one untimed pass, so the emulator's encoded photos are cached for both runs).
+//! Then the app in headless Chromium, through a byte-counting relay in front of
+//! the helper, picks them; the run is timed from Done in the picker to the last
+//! item settled, sampling the tab's JS heap (`performance.memory`) and the
+//! helper's resident memory (`VmRSS`), and the relay counts every byte between
+//! the tab and the helper.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keepsake_tests::emulator_client::{Emu, MARIA};
+use std::path::Path;
+
 use keepsake_tests::{Browser, HelperProcess, Screenshots, dist_dir};
 use serde_json::Value;
 
@@ -25,61 +30,55 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// One photo for the plain client: its download URL and what an upload names.
+/// One photo for the plain client: its download URL and its id.
 #[derive(Clone)]
 struct Photo {
     url: String,
     id: String,
-    filename: String,
-    create_time: String,
 }
 
-/// Fetches `photos` through the helper's proxy, `parallel` at a time, and with
-/// `save` uploads each to the helper as the app does (same route, bytes as they
-/// came); the bytes fetched.
-async fn fetch_all(base: &str, token: &str, photos: &[Photo], parallel: usize, save: bool) -> u64 {
+/// Downloads `photos` (their `baseUrl` with `=d`, from the media server itself, as
+/// the helper does), `parallel` at a time; with `to` writes each into that folder,
+/// as the helper writes its downloads (no fsync). The bytes fetched.
+async fn fetch_all(token: &str, photos: &[Photo], parallel: usize, to: Option<&Path>) -> u64 {
     let queue = Arc::new(Mutex::new(photos.to_vec()));
     let http = reqwest::Client::new();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..parallel {
         let (queue, http) = (queue.clone(), http.clone());
-        let (base, token) = (base.to_owned(), token.to_owned());
+        let token = token.to_owned();
+        let to = to.map(Path::to_owned);
         workers.spawn(async move {
+            use tokio::io::AsyncWriteExt;
             let mut bytes = 0u64;
             loop {
                 let Some(photo) = queue.lock().unwrap().pop() else {
                     return bytes;
                 };
-                let proxied = format!("{base}{}", api::routes::media(&photo.url));
-                let body = http
-                    .get(&proxied)
+                let mut response = http
+                    .get(&photo.url)
                     .bearer_auth(&token)
                     .send()
                     .await
                     .unwrap()
                     .error_for_status()
-                    .unwrap()
-                    .bytes()
-                    .await
                     .unwrap();
-                bytes += body.len() as u64;
-                if save {
-                    let upload = api::routes::upload(
-                        &"bfloor".parse().unwrap(),
-                        &photo.id.parse().unwrap(),
-                        &api::UploadQuery {
-                            filename: photo.filename.clone(),
-                            capture_time: photo.create_time.clone(),
-                        },
-                    );
-                    http.put(format!("{base}{upload}"))
-                        .header(api::CSRF_HEADER, api::CSRF_VALUE)
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap()
-                        .error_for_status()
-                        .unwrap();
+                let mut file = match &to {
+                    Some(dir) => Some(
+                        tokio::fs::File::create(dir.join(format!("{}.jpg", photo.id)))
+                            .await
+                            .unwrap(),
+                    ),
+                    None => None,
+                };
+                while let Some(chunk) = response.chunk().await.unwrap() {
+                    bytes += chunk.len() as u64;
+                    if let Some(file) = &mut file {
+                        file.write_all(&chunk).await.unwrap();
+                    }
+                }
+                if let Some(mut file) = file {
+                    file.flush().await.unwrap();
                 }
             }
         });
@@ -89,6 +88,13 @@ async fn fetch_all(base: &str, token: &str, photos: &[Photo], parallel: usize, s
         total += bytes.unwrap();
     }
     total
+}
+
+/// A process's resident memory now (`VmRSS`), in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Size of the built app's `.wasm`, raw and as served (`.gz`, `.br`).
@@ -129,8 +135,6 @@ async fn photos_of(helper: &HelperProcess, count: usize) -> (String, Vec<Photo>)
         .map(|item| Photo {
             url: format!("{}=d", item["mediaFile"]["baseUrl"].as_str().unwrap()),
             id: item["id"].as_str().unwrap().to_owned(),
-            filename: item["mediaFile"]["filename"].as_str().unwrap().to_owned(),
-            create_time: item["createTime"].as_str().unwrap().to_owned(),
         })
         .collect();
     assert_eq!(photos.len(), count, "the library has {count} photos");
@@ -150,7 +154,7 @@ async fn print_stage_timings(client: &fantoccini::Client, photos: usize) {
         let values = timings.get(name)?.as_array()?;
         Some(values.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect())
     };
-    let Some(photo) = numbers("photo") else {
+    let Some(photo) = numbers("item") else {
         println!("  app stages: none recorded (window.keepsakeTimings is missing)");
         return;
     };
@@ -160,18 +164,7 @@ async fn print_stage_timings(client: &fantoccini::Client, photos: usize) {
         photos as f64 / span
     );
     println!("  app stages (per photo): count, mean ms, longest ms, share of the photos' time");
-    for name in [
-        "download: headers",
-        "download: read",
-        "download",
-        "copy into wasm",
-        "fix",
-        "blob",
-        "upload body",
-        "upload",
-        "progress",
-        "photo",
-    ] {
+    for name in ["fetch", "read", "plan", "keep", "progress", "item"] {
         let Some(values) = numbers(name) else {
             continue;
         };
@@ -187,9 +180,9 @@ async fn print_stage_timings(client: &fantoccini::Client, photos: usize) {
 /// What the browser's Resource Timing saw of the run's requests (the buffer is
 /// enlarged before the run): per kind of request, the mean and longest time
 /// queued in the browser (waiting for one of its 6 connections to the helper),
-/// from the request to its first answer byte (an upload's body is sent in this
-/// time), and the answer's body; and the helper's own `Server-Timing` of each
-/// save (receive the body, fsync it, wait for the lock, publish).
+/// from the request to its first answer byte, and the answer's body; and the
+/// helper's own `Server-Timing` of each keep (copy the download with the patch,
+/// fsync it, wait for the lock, publish).
 async fn print_request_timings(client: &fantoccini::Client) {
     let rows = client
         .execute(
@@ -201,9 +194,13 @@ async fn print_request_timings(client: &fantoccini::Client) {
              for (const e of performance.getEntriesByType('resource')) {
                  let kind;
                  if (e.name.includes('/api/media')) {
-                     kind = /%3Dd$/i.test(e.name) ? 'download' : 'thumbnail';
-                 } else if (e.name.includes('/api/batches/')) {
-                     kind = 'upload';
+                     kind = 'thumbnail';
+                 } else if (e.name.endsWith('/fetch')) {
+                     kind = 'fetch';
+                 } else if (e.name.includes('/api/downloads/')) {
+                     kind = 'read';
+                 } else if (e.name.endsWith('/keep')) {
+                     kind = 'keep';
                  } else {
                      continue;
                  }
@@ -248,34 +245,36 @@ async fn bench_app_saves_phone_photos() {
         &photo_size,
     ];
     let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 4);
 
-    // The loopback floor: the same photos' bytes through the proxy, 3 at a time.
+    // The floor: the same photos' bytes from the media server, as many at a time as
+    // the app, written to disk (after a first pass that has the emulator encode them).
     let (token, photos_listed) = photos_of(&helper, photos).await;
     let warm = Instant::now();
-    fetch_all(&helper.base_url, &token, &photos_listed, 3, false).await;
+    fetch_all(&token, &photos_listed, parallel, None).await;
     eprintln!(
         "bench: first pass (the emulator encodes its photos) {:.1} s",
         warm.elapsed().as_secs_f64()
     );
+    let floor_dir = tempfile::tempdir_in(helper.library.path()).unwrap();
     let floor_started = Instant::now();
-    let floor_bytes = fetch_all(&helper.base_url, &token, &photos_listed, 3, false).await;
+    let floor_bytes = fetch_all(&token, &photos_listed, parallel, Some(floor_dir.path())).await;
     let floor = floor_started.elapsed();
+    drop(floor_dir);
 
-    // The same, each photo also saved through the helper (on a second helper, so
-    // the app's run does not find them saved already).
-    let saver = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
-    let (save_token, save_photos) = photos_of(&saver, photos).await;
-    fetch_all(&saver.base_url, &save_token, &save_photos, 3, false).await;
-    let save_started = Instant::now();
-    fetch_all(&saver.base_url, &save_token, &save_photos, 3, true).await;
-    let save_floor = save_started.elapsed();
-    drop(saver);
-
-    // The app.
+    // The app, through a relay that counts what crosses between tab and helper.
+    let helper_addr: std::net::SocketAddr = helper
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let relay = keepsake_tests::CountingRelay::start(helper_addr)
+        .await
+        .unwrap();
     let browser = Browser::start().await.expect("chromium and chromedriver");
     let client = &browser.client;
     let mut shots = Screenshots::new("bench-app");
-    client.goto(&helper.base_url).await.unwrap();
+    client.goto(&relay.base_url).await.unwrap();
     sign_in(client, &mut shots).await;
     // Room for every request of the run in Resource Timing (250 by default).
     client
@@ -285,7 +284,6 @@ async fn bench_app_saves_phone_photos() {
         )
         .await
         .unwrap();
-    let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 4);
     client
         .execute(
             "const s = document.querySelector('[data-testid=parallel]');
@@ -298,8 +296,15 @@ async fn bench_app_saves_phone_photos() {
         .unwrap();
     pick_first(client, &mut shots, photos).await;
     let started = Instant::now();
+    let (up_before, down_before) = relay.bytes();
     let mut peak_heap = 0u64;
+    let mut peak_rss = 0u64;
+    let mut rss_samples = 0usize;
     loop {
+        if let Some(kib) = rss_kib(helper.pid()) {
+            peak_rss = peak_rss.max(kib);
+            rss_samples += 1;
+        }
         let sample = client
             .execute(
                 "const tiles = [...document.querySelectorAll('[data-testid=item]')];
@@ -323,15 +328,15 @@ async fn bench_app_saves_phone_photos() {
             started.elapsed() < Duration::from_secs(1800),
             "the run did not finish in 30 min"
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
     shots.take(client, "done").await;
     let saved_bytes: u64 = keepsake_tests::walk_files(helper.library.path())
         .into_iter()
         .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(".keepsake"))
+            !p.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with(".keepsake"))
         })
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
@@ -347,19 +352,25 @@ async fn bench_app_saves_phone_photos() {
         saved_bytes as f64 / 1e6
     );
     println!(
-        "  floor: {:.1} s, {:.1} MB/s (plain client through the proxy, 3 at a time)",
+        "  floor: {:.1} s, {:.1} MB/s (a plain client downloading the same baseUrls, {parallel} at a time, to disk)",
         floor.as_secs_f64(),
         mb(floor_bytes, floor)
     );
     println!(
-        "  floor with saving: {:.1} s, {:.1} MB/s (the same, each photo also uploaded to the helper and saved)",
-        save_floor.as_secs_f64(),
-        mb(floor_bytes, save_floor)
+        "  ratio: the app takes {:.2}x the floor's time",
+        elapsed.as_secs_f64() / floor.as_secs_f64()
+    );
+    let (up, down) = relay.bytes();
+    let (up, down) = (up - up_before, down - down_before);
+    println!(
+        "  tab <-> helper: {:.2} MB to the helper, {:.2} MB from it, {:.4} bytes per byte saved",
+        up as f64 / 1e6,
+        down as f64 / 1e6,
+        (up + down) as f64 / saved_bytes.max(1) as f64
     );
     println!(
-        "  ratio: the app takes {:.2}x the floor's time, {:.2}x the floor with saving",
-        elapsed.as_secs_f64() / floor.as_secs_f64(),
-        elapsed.as_secs_f64() / save_floor.as_secs_f64()
+        "  helper: peak RSS {:.1} MB through the run ({rss_samples} samples of VmRSS)",
+        peak_rss as f64 / 1024.0
     );
     println!(
         "  tab:   peak JS heap {:.1} MB (performance.memory.usedJSHeapSize)",

@@ -124,7 +124,9 @@ fn ssrf_attempts_are_refused_by_the_google_url_policy() {
         "data:image/png;base64,AAAA",
         "javascript:alert(1)",
         "//lh3.googleusercontent.com/x",
-        "/emulator/media/x",
+        "/ppa/x",
+        // A host nobody has seen Picker bytes come from.
+        "https://video.googleusercontent.com/v=dv",
         "",
     ];
     assert!(attempts.len() >= 25);
@@ -140,7 +142,7 @@ fn ssrf_attempts_are_refused_by_the_google_url_policy() {
         "https://LH3.googleusercontent.COM/ppa/AbC=w256-h256-c",
         "https://lh3%2Egoogleusercontent%2Ecom/ppa/AbC=d",
         "https://lh3\u{3002}googleusercontent\u{3002}com/ppa/AbC=d",
-        "https://video.googleusercontent.com/v=dv",
+        "https://video-downloads.googleusercontent.com/v=dv",
     ] {
         let url = parse_and_check(&hosts, raw).unwrap_or_else(|err| panic!("{raw}: {err}"));
         assert!(url.as_str().starts_with("https://"), "{url}");
@@ -162,16 +164,22 @@ fn redirects_to_forbidden_targets_are_refused() {
         "https://lh3.googleusercontent.com:22/",
         "http://lh3.googleusercontent.com/ppa/AbC=dv",
         "https://drive.usercontent.google.com/download",
-        "https://video-downloads.googleusercontent.com/x",
+        "https://video.googleusercontent.com/x",
         "file:///proc/self/environ",
         "https://",
     ] {
         assert!(hosts.next_hop(&from, location).is_err(), "{location:?}");
     }
     let next = hosts
-        .next_hop(&from, "https://video.googleusercontent.com/v/x=dv")
+        .next_hop(
+            &from,
+            "https://video-downloads.googleusercontent.com/v/x=dv",
+        )
         .unwrap();
-    assert_eq!(next.host_str(), Some("video.googleusercontent.com"));
+    assert_eq!(
+        next.host_str(),
+        Some("video-downloads.googleusercontent.com")
+    );
 }
 
 #[test]
@@ -379,19 +387,16 @@ async fn demo_mode_redirects_never_leave_this_helpers_socket() {
     let port = canary.addr.port();
     let upstream = Router::new()
         .route(
-            "/emulator/media/hop",
+            "/ppa/hop",
             get(move || async move {
                 (
                     StatusCode::FOUND,
-                    [(
-                        "location",
-                        format!("http://127.0.0.1:{port}/emulator/media/landed"),
-                    )],
+                    [("location", format!("http://127.0.0.1:{port}/ppa/landed"))],
                 )
             }),
         )
         .route(
-            "/emulator/media/escape",
+            "/ppa/escape",
             get(move || async move {
                 (
                     StatusCode::FOUND,
@@ -400,11 +405,11 @@ async fn demo_mode_redirects_never_leave_this_helpers_socket() {
             }),
         )
         .route(
-            "/emulator/media/forever",
-            get(|| async { (StatusCode::FOUND, [("location", "/emulator/media/forever")]) }),
+            "/ppa/forever",
+            get(|| async { (StatusCode::FOUND, [("location", "/ppa/forever")]) }),
         )
         .route(
-            "/emulator/media/landed",
+            "/ppa/landed",
             get(|| async { ([("content-type", "text/html")], "landed") }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -413,6 +418,11 @@ async fn demo_mode_redirects_never_leave_this_helpers_socket() {
 
     let hosts = MediaHosts::Demo {
         local_origin: Url::parse(&origin).unwrap(),
+        emulator: emulator::Emulator::new(emulator::EmulatorConfig {
+            large_file_count: 0,
+            ..emulator::EmulatorConfig::default()
+        })
+        .unwrap(),
     };
     let client = media_proxy::client(Duration::from_secs(5)).unwrap();
     let fetch = |path: &'static str| {
@@ -423,16 +433,16 @@ async fn demo_mode_redirects_never_leave_this_helpers_socket() {
     };
 
     // The redirect named the canary; the proxy asked its own socket instead.
-    let landed = fetch("/emulator/media/hop").await.unwrap();
+    let landed = fetch("/ppa/hop").await.unwrap();
     assert_eq!(landed.status(), StatusCode::OK);
     assert_eq!(
         media_proxy::media_content_type(landed.headers().get("content-type")),
         "application/octet-stream"
     );
     assert_eq!(landed.text().await.unwrap(), "landed");
-    let escape = fetch("/emulator/media/escape").await.unwrap_err();
+    let escape = fetch("/ppa/escape").await.unwrap_err();
     assert_eq!(escape.into_response().status(), StatusCode::FORBIDDEN);
-    let forever = fetch("/emulator/media/forever").await.unwrap_err();
+    let forever = fetch("/ppa/forever").await.unwrap_err();
     assert_eq!(forever.into_response().status(), StatusCode::BAD_GATEWAY);
     assert_eq!(canary.connections(), 0);
 }

@@ -1402,3 +1402,46 @@ pub fn heif_only_exif_item_differs(input: &[u8], output: &[u8]) -> bool {
     b.retain(|_, v| &v.0 != b"Exif");
     a == b
 }
+
+/// The plan of `input` made from ranges, as a client with the file elsewhere makes
+/// it: each range the planner asks for fed in reads of at most `chunk` bytes. Also
+/// the bytes it asked for and its rounds of reads.
+pub fn planned(
+    input: &[u8],
+    options: &metafix::FixOptions,
+    item: &metafix::ItemContext,
+    chunk: u64,
+) -> (metafix::Patch, Reads) {
+    let mut planner = metafix::Planner::new(input.len() as u64, options, item);
+    let mut reads = Reads::default();
+    loop {
+        match planner.next_step() {
+            metafix::Step::Read(ranges) => {
+                reads.rounds += 1;
+                for r in ranges {
+                    assert!(
+                        r.start < r.end && r.end <= input.len() as u64,
+                        "a read outside the file: {r:?}"
+                    );
+                    reads.bytes += r.end - r.start;
+                    let mut at = r.start;
+                    while at < r.end {
+                        let end = (at + chunk).min(r.end);
+                        planner.feed(at, &input[at as usize..end as usize]);
+                        at = end;
+                    }
+                }
+            }
+            metafix::Step::Done(patch) => return (patch, reads),
+        }
+    }
+}
+
+/// What a plan read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Rounds of reads.
+    pub rounds: u32,
+    /// Bytes read in all.
+    pub bytes: u64,
+}

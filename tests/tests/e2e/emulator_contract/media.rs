@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use emulator::EmulatorConfig;
+use emulator::{EmulatorConfig, VideoHost};
 use keepsake_tests::emulator_client::{MARIA, TOMAS, config, image_size, kind_of, start};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -24,7 +24,8 @@ async fn media_needs_the_bearer_token_and_sends_no_cors() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(base.starts_with(&emu.url("/emulator/media/")));
+    // Shaped as Google's: https://lh3.googleusercontent.com/ppa/…
+    assert!(base.starts_with(&emu.url("/ppa/")));
     let anonymous = emu
         .http
         .get(format!("{base}=d"))
@@ -167,11 +168,13 @@ async fn base_urls_expire_after_their_lifetime() {
 }
 
 #[tokio::test]
-async fn large_files_stream_with_their_exact_size() {
+async fn large_files_stream_with_their_exact_size_from_a_range_honouring_host() {
     let size = 3 * 1024 * 1024 + 17;
     let emu = start(EmulatorConfig {
         large_file_count: 1,
         large_file_size: size,
+        // The comparison host: `=dv` served from the baseUrl's own host.
+        video_host: VideoHost::Same,
         ..config()
     })
     .await;
@@ -224,4 +227,83 @@ async fn large_files_stream_with_their_exact_size() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+/// `=dv` as Google has been seen to answer it (PICKER-API.md §4): a redirect to
+/// another host that needs no bearer and ignores `Range`.
+#[tokio::test]
+async fn videos_redirect_to_a_host_that_needs_no_bearer_and_ignores_range() {
+    let size = 2 * 1024 * 1024 + 5;
+    let emu = start(EmulatorConfig {
+        large_file_count: 1,
+        large_file_size: size,
+        ..config()
+    })
+    .await;
+    let token = emu.sign_in(MARIA).await;
+    let (id, _) = emu.picked_session(&token, None).await;
+    let items = emu.list_all(&token, &id, None).await;
+    let base = items
+        .iter()
+        .find(|i| i["mediaFile"]["filename"].as_str().unwrap().contains("_4K"))
+        .and_then(|i| i["mediaFile"]["baseUrl"].as_str())
+        .expect("a large video")
+        .to_owned();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .get(format!("{base}=dv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let here = url::Url::parse(&base).unwrap();
+    let there = url::Url::parse(&location).unwrap();
+    assert_ne!(here.origin(), there.origin(), "another host: {location}");
+    assert!(there.path().starts_with(emulator::VIDEO_PATH_PREFIX));
+    // No bearer needed; Range ignored: the whole body, without Accept-Ranges.
+    for range in [None, Some("bytes=100-")] {
+        let mut request = no_redirects.get(&location);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{range:?}");
+        assert!(res.headers().get("accept-ranges").is_none());
+        assert_eq!(res.headers()["content-length"], size.to_string().as_str());
+        let bytes = res.bytes().await.unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        assert_eq!(kind_of(&bytes), "mp4");
+    }
+    // Its URLs are signed like baseUrls: a tampered one is not found, and a baseUrl
+    // token does not work there.
+    let tampered = format!("{}0", location.trim_end_matches(|c: char| c != '.'));
+    let res = no_redirects.get(&tampered).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let token_of_base = base.rsplit('/').next().unwrap();
+    let res = no_redirects
+        .get(format!(
+            "{}{}{token_of_base}",
+            there.origin().ascii_serialization(),
+            emulator::VIDEO_PATH_PREFIX
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A client that follows redirects (dropping the bearer across hosts, as
+    // reqwest does) gets the video.
+    let followed = emu
+        .http
+        .get(format!("{base}=dv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.status(), StatusCode::OK);
+    assert_eq!(followed.bytes().await.unwrap().len() as u64, size);
 }

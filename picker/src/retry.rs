@@ -1,12 +1,13 @@
-//! The app's one retry policy, as plain code: exponential backoff with full
-//! jitter, `Retry-After` honoured, and a deadline per call instead of a fixed
-//! number of attempts. Only transient failures are retried (a dropped connection,
-//! 408, 429, 500, 502, 503, 504); a 400, 403 or 404 is an answer, not a hiccup.
+//! The one retry policy of every client (the browser app, `helper pick`, the
+//! helper's own downloads), as plain code: exponential backoff with full jitter,
+//! `Retry-After` honoured, and a deadline per call instead of a fixed number of
+//! attempts. Only transient failures are retried (a dropped connection, 408, 429,
+//! 500, 502, 503, 504); a 400, 403 or 404 is an answer, not a hiccup.
 //!
 //! The decisions ([`Backoff`], [`parse_retry_after`], [`is_transient_status`]) use
-//! no browser API, so they run in native unit tests; [`retrying`] drives a call
-//! through them with a [`RetryEnv`] that supplies time, sleep and randomness (the
-//! browser's in the app, a fake one in tests).
+//! no clock of their own; [`retrying`] drives a call through them with a
+//! [`RetryEnv`] that supplies time, sleep and randomness (the browser's in the app,
+//! tokio's in the helper, a fake one in tests).
 
 use std::future::Future;
 use std::time::Duration;
@@ -32,17 +33,16 @@ impl RetryPolicy {
         deadline: Duration::from_secs(120),
     };
 
-    /// Media downloads through `/api/media`: each attempt that brings bytes resets
-    /// the clock (see [`Backoff::reset`]), so this bounds a download that makes no
-    /// progress at all.
+    /// Media downloads: each attempt that brings bytes resets the clock (see
+    /// [`Backoff::reset`]), so this bounds a download that makes no progress at all.
     pub const MEDIA: RetryPolicy = RetryPolicy {
         base: Duration::from_millis(500),
         cap: Duration::from_secs(30),
         deadline: Duration::from_secs(300),
     };
 
-    /// Calls to the helper (uploads, the batch's saved items): it is on the same
-    /// machine or network, and answers 503 with `Retry-After` when busy.
+    /// Calls to the helper (fetch, ranges, keep, the batch's saved items): it is on
+    /// the same machine or network, and answers 503 with `Retry-After` when busy.
     pub const HELPER: RetryPolicy = RetryPolicy {
         base: Duration::from_millis(250),
         cap: Duration::from_secs(10),
