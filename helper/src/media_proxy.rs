@@ -56,6 +56,10 @@ pub const MAX_REDIRECTS: usize = 5;
 pub enum MediaHosts {
     /// `https` on [`GOOGLE_MEDIA_HOSTS`] only, on port 443.
     Google,
+    /// Google's rules exactly, but its host names resolved to a stand-in on this
+    /// machine's loopback (which [`MediaHosts::Google`] refuses to connect to):
+    /// for tests of the Google-mode policy with the real names. No flag selects it.
+    GoogleStandIn,
     /// The emulator's media path, always fetched from this helper's own socket,
     /// whatever host name the browser used.
     #[cfg(feature = "demo")]
@@ -106,7 +110,7 @@ impl MediaHosts {
             ));
         }
         match self {
-            MediaHosts::Google => {
+            MediaHosts::Google | MediaHosts::GoogleStandIn => {
                 // `Url` has already decoded percent-escapes, folded case and parsed
                 // every IPv4 spelling (`2130706433`, `0x7f.1`) into `Host::Ipv4`,
                 // so an exact `Host::Domain` match leaves no alternate spelling.
@@ -193,6 +197,7 @@ impl MediaHosts {
     pub fn forbids_peer(&self, addr: IpAddr) -> bool {
         match self {
             MediaHosts::Google => is_forbidden(addr),
+            MediaHosts::GoogleStandIn => !addr.is_loopback(),
             #[cfg(feature = "demo")]
             MediaHosts::Demo { .. } => false,
             MediaHosts::DemoServer { .. } => false,
@@ -386,15 +391,20 @@ pub fn client_with_resolver(
     read_timeout: Duration,
     resolver: GuardedResolver,
 ) -> anyhow::Result<reqwest::Client> {
+    Ok(client_builder(read_timeout, resolver).build()?)
+}
+
+/// The builder [`client_with_resolver`] builds (tests add a stand-in's address and
+/// certificate to it).
+pub fn client_builder(read_timeout: Duration, resolver: GuardedResolver) -> reqwest::ClientBuilder {
     install_crypto_provider();
-    Ok(reqwest::Client::builder()
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .dns_resolver(resolver)
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(read_timeout)
         .user_agent(concat!("keepsake-helper/", env!("CARGO_PKG_VERSION")))
-        .build()?)
 }
 
 /// Installs ring as the process's TLS crypto provider (reqwest is built without a

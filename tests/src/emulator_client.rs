@@ -120,6 +120,30 @@ impl Emu {
         format!("{}/emulator/picker/v1{path}", self.origin)
     }
 
+    /// GETs a media URL as a media client does: with the bearer, following one
+    /// redirect to another host without it (`=dv` goes to the video host).
+    pub async fn get_media(&self, url: &str, token: &str) -> reqwest::Response {
+        let first = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("media GET");
+        if !first.status().is_redirection() {
+            return first;
+        }
+        let location = first.headers()["location"]
+            .to_str()
+            .expect("an ASCII Location")
+            .to_owned();
+        self.http
+            .get(location)
+            .send()
+            .await
+            .expect("GET of the redirect target")
+    }
+
     /// The redirect URI the emulator accepts by default: its own origin, with `/`.
     pub fn redirect_uri(&self) -> String {
         format!("{}/", self.origin)

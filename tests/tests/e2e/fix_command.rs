@@ -140,6 +140,16 @@ fn out_writes_fixed_copies_with_capture_mtimes_and_keeps_originals() {
             let expected: std::time::SystemTime = instant.try_into().unwrap();
             assert_eq!(mtime, expected, "{name}");
         }
+        // The library's mode, not a temporary file's owner-only one.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(out.join(path))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o644, "{name}: mode {mode:o}");
+        }
     }
 }
 
@@ -356,4 +366,106 @@ fn local_files_without_create_time_get_no_offset_complaint() {
         "nothing to compare without a createTime: {text}"
     );
     assert!(text.contains("0 could not be edited"), "{text}");
+}
+
+/// Runs `program args…` under `/usr/bin/time`: (wall seconds, peak RSS in KiB).
+fn timed(program: &Path, args: &[&std::ffi::OsStr]) -> (f64, u64) {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(program)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stderr);
+    let last = text.lines().last().unwrap_or_default().to_owned();
+    let mut fields = last.split_whitespace();
+    let seconds: f64 = fields.next().and_then(|f| f.parse().ok()).unwrap();
+    let kib: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap();
+    (seconds, kib)
+}
+
+/// The benchmark of issue 16: `helper fix --out` of a large MP4 (4.8 GB unless
+/// `KEEPSAKE_BENCH_MOVIE_SIZE` says otherwise; the emulator's video, zeroed dates
+/// and all) against `cp` of the same file, three runs each taken in turn, with
+/// `helper fix`'s peak memory. Run by `scripts/bench-native` against a release build.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: scripts/bench-native runs it against a release helper"]
+async fn bench_fix_of_a_large_movie_against_cp() {
+    let size: u64 = std::env::var("KEEPSAKE_BENCH_MOVIE_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4_800_000_000);
+    let dir = tempfile::tempdir_in(keepsake_tests::target_dir()).unwrap();
+    let movie = dir.path().join("movie.mp4");
+    {
+        use keepsake_tests::emulator_client;
+        let emu = emulator_client::start(EmulatorConfig {
+            large_file_count: 1,
+            large_file_size: size,
+            processing_video: false,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let token = emu.sign_in(emulator_client::MARIA).await;
+        let (session, _) = emu.picked_session(&token, None).await;
+        let items = emu.list_all(&token, &session, None).await;
+        let base = items
+            .iter()
+            .find(|i| i["mediaFile"]["filename"].as_str().unwrap().contains("_4K"))
+            .and_then(|i| i["mediaFile"]["baseUrl"].as_str())
+            .unwrap()
+            .to_owned();
+        let mut response = emu.get_media(&format!("{base}=dv"), &token).await;
+        assert_eq!(response.status(), 200);
+        use std::io::Write;
+        let mut file =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&movie).unwrap());
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            file.write_all(&chunk).unwrap();
+        }
+        file.flush().unwrap();
+    }
+    let len = std::fs::metadata(&movie).unwrap().len();
+    let helper = helper_binary().unwrap();
+    let cp = Path::new("/bin/cp");
+    let (mut fix_times, mut cp_times, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..4 {
+        let (fixed_dir, copied_dir) = (dir.path().join("fixed"), dir.path().join("copied"));
+        for d in [&fixed_dir, &copied_dir] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let (fix_s, peak) = timed(
+            &helper,
+            &[
+                "fix".as_ref(),
+                "-q".as_ref(),
+                "--out".as_ref(),
+                fixed_dir.as_os_str(),
+                movie.as_os_str(),
+            ],
+        );
+        let (cp_s, _) = timed(cp, &[movie.as_os_str(), copied_dir.as_os_str()]);
+        // The first pair warms the page cache for both.
+        if run > 0 {
+            fix_times.push(fix_s);
+            cp_times.push(cp_s);
+            peaks.push(peak);
+        }
+        let fixed = walk_files(&fixed_dir);
+        assert_eq!(fixed.len(), 1);
+        assert_eq!(std::fs::metadata(&fixed[0]).unwrap().len(), len);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (fix_s, cp_s) = (median(&mut fix_times), median(&mut cp_times));
+    println!(
+        "bench-native: helper fix --out of a {len}-byte MP4: {fix_s:.2} s (median of 3), cp {cp_s:.2} s: \
+         {:.2}x cp; peak RSS {:.1} MiB (max of 3)",
+        fix_s / cp_s,
+        *peaks.iter().max().unwrap() as f64 / 1024.0
+    );
 }

@@ -261,13 +261,7 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool, restart: bool
         .and_then(|item| item["mediaFile"]["baseUrl"].as_str())
         .expect("the large video is listed")
         .to_owned();
-    let mut original = emu
-        .http
-        .get(format!("{base_url}=dv"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let mut original = emu.get_media(&format!("{base_url}=dv"), &token).await;
     assert_eq!(original.status(), 200);
     // The head, up to the end of moov (the emulator writes moov first): the patch
     // the helper should have applied follows from it (metafix's plan, natively).

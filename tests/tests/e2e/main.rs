@@ -17,6 +17,7 @@ mod emulator_contract;
 mod family;
 mod faults;
 mod fix_command;
+mod google_hosts;
 mod hostile_input;
 mod large_video;
 mod library_crash;

@@ -303,6 +303,11 @@ impl PickRun {
         (session, google.pick(&picker_uri, wanted).await)
     }
 
+    /// The process id of the running `helper pick`.
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The id of the session the run created (printed before its link).
     fn session_id(&self) -> String {
         self.stdout
@@ -706,4 +711,88 @@ async fn a_refused_saved_sign_in_asks_for_consent_again() {
     let kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&token).unwrap()).unwrap();
     assert_ne!(kept["refresh_token"], "1//0revoked-long-ago");
+}
+
+/// A process's resident memory now (`VmRSS`), in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The benchmark of issue 16: `helper pick` of two large videos (2 GiB each, unless
+/// `KEEPSAKE_BENCH_VIDEO_SIZE` says otherwise) four at a time, through the demo's
+/// redirecting, Range-ignoring video host: both saved, and `helper pick`'s resident
+/// memory sampled all along. Run by `scripts/bench-native` against release builds.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: scripts/bench-native runs it against a release helper"]
+async fn bench_pick_of_two_large_videos() {
+    let size = std::env::var("KEEPSAKE_BENCH_VIDEO_SIZE").unwrap_or_else(|_| "2G".to_owned());
+    let helper = HelperProcess::start_demo(
+        None,
+        &[
+            "--demo-large-files",
+            "2",
+            "--demo-large-file-size",
+            &size,
+            "--demo-no-processing-video",
+        ],
+    )
+    .unwrap();
+    let google = Google::of(&helper).await;
+    let out = tempfile::tempdir().unwrap();
+    let token = out.path().join("token.json");
+    let mut run = PickRun::start(&helper, &out.path().join("photos"), &token, &["-j", "4"]);
+    let pid = run.pid();
+    let (_, picked) = run
+        .sign_in_and_pick(&google, |title| title.contains("large MP4"))
+        .await;
+    assert_eq!(picked.len(), 2);
+    let started = std::time::Instant::now();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid) {
+                    peak = peak.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let (status, stdout, stderr) = run.finish().await;
+    let took = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let saved: Vec<PathBuf> = keepsake_tests::walk_files(&out.path().join("photos"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    assert_eq!(saved.len(), 2, "{stdout}");
+    let bytes: u64 = saved
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    println!(
+        "bench-native: helper pick of two {size} videos at -j 4: {:.1} s from Done ({:.0} MB/s), \
+         peak RSS {:.1} MiB (VmRSS sampled every 20 ms)",
+        took.as_secs_f64(),
+        bytes as f64 / 1e6 / took.as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+    for path in &saved {
+        if which("exiftool").is_some() {
+            let meta = exiftool_json(path).unwrap();
+            println!(
+                "  {}: CreateDate {} (ExifTool)",
+                path.display(),
+                meta["QuickTime:CreateDate"]
+            );
+            assert_ne!(meta["QuickTime:CreateDate"], "0000:00:00 00:00:00");
+        }
+    }
 }

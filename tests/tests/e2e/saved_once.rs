@@ -345,13 +345,7 @@ async fn a_tab_reloaded_mid_download_with_new_settings_joins_the_download() {
         .and_then(|item| item["mediaFile"]["baseUrl"].as_str())
         .expect("the large video is listed")
         .to_owned();
-    let mut original = emu
-        .http
-        .get(format!("{base_url}=dv"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let mut original = emu.get_media(&format!("{base_url}=dv"), &token).await;
     assert_eq!(original.status(), 200);
 
     let saved = saved_videos(&helper);

@@ -158,13 +158,7 @@ async fn every_item_downloads_and_matches_its_metadata() {
                 assert_eq!(mime, "video/mp4");
                 let status = meta["videoMetadata"]["processingStatus"].as_str().unwrap();
                 assert!(meta["videoMetadata"]["fps"].as_f64().unwrap() > 20.0);
-                let res = emu
-                    .http
-                    .get(format!("{base}=dv"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap();
+                let res = emu.get_media(&format!("{base}=dv"), &token).await;
                 if status == "PROCESSING" {
                     seen_processing = true;
                     assert!(!res.status().is_success(), "=dv refused while PROCESSING");
