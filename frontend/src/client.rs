@@ -101,6 +101,10 @@ impl Retryable for ApiError {
         match self {
             ApiError::Network(_) => true,
             ApiError::Google { code, .. } => retry::is_transient_status(*code),
+            // A helper answer with a kind has been retried by the helper already,
+            // and says what to do instead (fetch again, sign in): asking again
+            // would only get the same answer until the retry budget runs out.
+            ApiError::Http { kind: Some(_), .. } => false,
             ApiError::Http { status, .. } => retry::is_transient_status(*status),
             ApiError::Unexpected { .. } => false,
         }

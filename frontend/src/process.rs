@@ -8,8 +8,11 @@
 //! Faults are ridden through here and in the helper: the helper retries and
 //! resumes its download; a download refused for an expired `baseUrl` (403) is
 //! fetched again with fresh URLs ([`Urls`]), and goes on from where it stopped; a
-//! helper restarted mid-run has lost the download's id, so the item is fetched
-//! again (its bytes on disk are found and resumed).
+//! helper restarted mid-run holds the download paused, so the item is fetched
+//! again (its bytes on disk are found and resumed). Either can happen while a
+//! read waits for bytes or while the keep waits for the last one: both fetch
+//! again and go on. Errors the helper gives a kind are never retried as they
+//! are: the helper retried already, and the kind says what to do instead.
 
 use std::ops::Range;
 
@@ -200,27 +203,35 @@ impl Fetch<'_> {
                 Ok(read) => return Ok(read),
                 Err(err) => err,
             };
-            match err.kind() {
-                Some(ErrorKind::MediaForbidden | ErrorKind::UnknownDownload)
-                    if self.refusals < UrlBook::MAX_REFRESHES_PER_ITEM =>
-                {
-                    self.refusals += 1;
-                    if err.kind() == Some(ErrorKind::MediaForbidden) {
-                        self.job
-                            .urls
-                            .refused(&self.job.api, self.generation)
-                            .await?;
-                    }
-                    if let Some(saved) = self.start().await? {
-                        // Saved meanwhile (another tab): nothing left to read.
-                        return Err(ItemFailure::item(format!(
-                            "saved meanwhile as {}",
-                            saved.path
-                        )));
-                    }
-                }
-                _ => return Err(err.into()),
+            if let Some(saved) = self.again(err).await? {
+                // Saved meanwhile (another tab): nothing left to read.
+                return Err(ItemFailure::item(format!(
+                    "saved meanwhile as {}",
+                    saved.path
+                )));
             }
+        }
+    }
+
+    /// After `err` from the helper: a download refused (expired URL: listed again
+    /// for a fresh one) or lost (the helper restarted, or paused it) is fetched
+    /// again, and the saved file answered if the item was saved meanwhile; any
+    /// other error, or one refusal too many, is the item's failure.
+    async fn again(&mut self, err: ApiError) -> Result<Option<SaveOutcome>, ItemFailure> {
+        match err.kind() {
+            Some(ErrorKind::MediaForbidden | ErrorKind::UnknownDownload)
+                if self.refusals < UrlBook::MAX_REFRESHES_PER_ITEM =>
+            {
+                self.refusals += 1;
+                if err.kind() == Some(ErrorKind::MediaForbidden) {
+                    self.job
+                        .urls
+                        .refused(&self.job.api, self.generation)
+                        .await?;
+                }
+                self.start().await
+            }
+            _ => Err(err.into()),
         }
     }
 }
@@ -310,13 +321,29 @@ async fn run(
         .download
         .clone()
         .ok_or_else(|| ItemFailure::item("the helper is not downloading this item"))?;
-    let request = KeepRequest {
+    let mut request = KeepRequest {
         download,
         filename: file_name,
         capture_time,
         pieces: patch.take_pieces(),
     };
-    let saved = client::keep(&job.batch, &item_id, &request).await?;
+    // A keep waits for the download's last byte: a download that stops for good
+    // meanwhile (its URL expired before a resume, or the helper restarted) is
+    // fetched again and the same patch kept; the plan read bytes of the same
+    // item, which a new download brings again byte for byte.
+    let saved = loop {
+        match client::keep(&job.batch, &item_id, &request).await {
+            Ok(saved) => break saved,
+            Err(err) => {
+                if let Some(saved) = fetch.again(err).await? {
+                    break saved;
+                }
+                if let Some(download) = fetch.download.clone() {
+                    request.download = download;
+                }
+            }
+        }
+    };
     let at = timing::record("keep", at);
     let finished = finish(saved, outcome, progress);
     timing::record("progress", at);

@@ -190,7 +190,11 @@ impl HelperProcess {
             .arg("--dist")
             .arg(dist.map_or_else(|| library.path().join("no-app"), Path::to_owned))
             .args(extra)
-            .env("RUST_LOG", "warn")
+            // `KEEPSAKE_HELPER_LOG=helper=debug` shows a helper's own log in a test.
+            .env(
+                "RUST_LOG",
+                std::env::var("KEEPSAKE_HELPER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = command.spawn().context("starting helper")?;

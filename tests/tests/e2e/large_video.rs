@@ -183,7 +183,14 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool, restart: bool
         if stage == "saved" {
             break;
         }
-        assert_ne!(stage, "failed", "the video failed to save");
+        if stage == "failed" {
+            let why = match client.find(Locator::Css(&tile)).await {
+                Ok(found) => found.attr("title").await.unwrap().unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            shots.take(client, "failed").await;
+            panic!("the video failed to save: {why}");
+        }
         if restart && restarted_at.is_none() {
             // Kill once some of the video is in the helper's download.
             let received: u64 = walk_files(&helper.library.path().join(".keepsake-uploads"))
