@@ -2,7 +2,7 @@
 //! tool's batch mode, and the way to benchmark the engine.
 //!
 //! Every file is planned from the ranges metafix asks for (a photo: its first
-//! 256 KiB and a few bytes more; a movie: its box headers and `moov`), never read
+//! 128 KiB and a few bytes more; a movie: its box headers and `moov`), never read
 //! whole, and the patch is written to a temporary file beside its destination —
 //! new bytes from memory, copies of the original file to file by the kernel — which
 //! is then renamed into place: memory stays small whatever the file's size, a

@@ -2,7 +2,7 @@
 //! and a report out — the same code natively and in the browser (wasm32).
 //!
 //! A [`Planner`] plans the fix of a file of a known length from the byte ranges it
-//! asks for (a typical phone JPEG: one read of 256 KiB and the last 12 bytes), and
+//! asks for (a typical phone JPEG: one read of 128 KiB and the last 12 bytes), and
 //! ends with a [`Patch`]: the output as [`Piece`]s — ranges of the original, or new
 //! bytes — with the detected format, the corrected file name, the capture time and a
 //! [`Report`] of every change, repair, warning and loss. Whoever holds the bytes

@@ -82,9 +82,12 @@ pub struct Planner {
 }
 
 impl Planner {
-    /// The first read: a typical phone JPEG's segments before its scan, a HEIF's
-    /// `meta`, a movie's `ftyp` (and often its `moov`).
-    pub const FIRST_READ: u64 = 256 << 10;
+    /// The first read: a typical phone JPEG's segments before its scan (an EXIF
+    /// block is at most 64 KiB; of the 127 JPEGs of the test corpus, one has more
+    /// than 128 KiB before its scan, and it has more than 256), a HEIF's `meta`, a
+    /// movie's `ftyp` (and often its `moov`). Small, as it crosses the network:
+    /// 3 % of a 4 MB photo.
+    pub const FIRST_READ: u64 = 128 << 10;
     /// The most of a file a plan reads; a file that needs more is passed through
     /// unchanged, with the reason.
     pub const MAX_KNOWN: u64 = 80 << 20;

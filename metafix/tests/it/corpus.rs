@@ -152,7 +152,7 @@ fn corpus_plans_from_ranges_equal_the_whole_fix_and_read_little() {
         row.2 = row.2.max(reads.bytes);
         row.3 += reads.bytes;
         row.4 += input.len() as u64;
-        // A JPEG of the corpus is planned from its first 256 KiB and its last bytes.
+        // A JPEG of the corpus is planned from its first 128 KiB and its last bytes.
         if whole.format == metafix::Format::Jpeg {
             assert!(reads.rounds <= 3, "{}: {reads:?}", path.display());
         }
