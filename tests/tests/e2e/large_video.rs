@@ -68,16 +68,17 @@ fn mib(bytes: f64) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_1_gib_video_is_saved_in_parts_byte_identical_but_its_dates_with_bounded_tab_memory() {
+async fn a_1_gib_video_is_saved_byte_identical_but_its_dates_with_bounded_tab_memory() {
     save_large_video("1G", 1 << 30, true, false).await;
 }
 
-/// The helper is killed (`kill -9`) while a 256 MiB video's parts are arriving,
-/// and started again on the same address and library: the app resumes from the
-/// parts the helper kept, and the saved file is still byte-identical to the
-/// original but its dates.
+/// The helper is killed (`kill -9`) while a 256 MiB video is downloading to it,
+/// and started again on the same address and library: the restarted helper holds
+/// the download paused, the app fetches the item again (the video host ignores
+/// `Range`, so the download starts over) and keeps it with the same patch; the
+/// saved file is still byte-identical to the original but its dates, saved once.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_video_upload_resumes_after_the_helper_is_killed_midway() {
+async fn a_video_download_goes_on_after_the_helper_is_killed_midway() {
     save_large_video("256M", 256 << 20, true, true).await;
 }
 
