@@ -21,7 +21,7 @@ use emulator::EmulatorConfig;
 use emulator::library::Oddity;
 use fantoccini::Locator;
 use keepsake_tests::{
-    Browser, HelperProcess, Screenshots, dist_dir, emulator_client, skip_or_fail, walk_files,
+    Browser, HelperProcess, Screenshots, dist_dir, emulator_client, skip_or_fail, walk_files, which,
 };
 use metafix::Piece;
 
@@ -103,6 +103,30 @@ fn parse_size(text: &str) -> Option<u64> {
         _ => (text, 0),
     };
     digits.trim().parse::<u64>().ok()?.checked_shl(shift)
+}
+
+/// ExifTool's movie dates of `path` by tag name (UTC, as `YYYY:MM:DD HH:MM:SS`),
+/// from the first track that has each; files over 4 GiB included.
+fn exiftool_movie_dates(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let output = std::process::Command::new("exiftool")
+        .args([
+            "-j",
+            "-api",
+            "LargeFileSupport=1",
+            "-CreateDate",
+            "-ModifyDate",
+        ])
+        .args(["-MediaCreateDate", "-TrackCreateDate"])
+        .arg(path)
+        .output()
+        .expect("running exiftool");
+    let all: serde_json::Value = serde_json::from_slice(&output.stdout).expect("exiftool's JSON");
+    all[0]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(tag, value)| Some((tag.clone(), value.as_str()?.to_owned())))
+        .collect()
 }
 
 /// The helper's peak resident memory (`VmHWM` of `/proc/PID/status`), in KiB.
@@ -255,6 +279,24 @@ async fn save_large_video(size_arg: &str, size: u64, verify: bool, restart: bool
         leftovers.is_empty(),
         "the download's files are gone: {leftovers:?}"
     );
+    // The oracle reads Google's createTime back from the movie's headers.
+    if which("exiftool").is_some() {
+        let dates = exiftool_movie_dates(&saved[0]);
+        let expected = create_time.strftime("%Y:%m:%d %H:%M:%S").to_string();
+        for tag in ["CreateDate", "MediaCreateDate", "TrackCreateDate"] {
+            assert_eq!(
+                dates.get(tag).map(String::as_str),
+                Some(expected.as_str()),
+                "ExifTool's {tag} of the saved video: {dates:?}"
+            );
+        }
+        println!("ExifTool reads the saved video's dates as {expected} (createTime, UTC)");
+    } else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_EXIFTOOL",
+            "exiftool is not installed: the saved video's dates are not read back",
+        );
+    }
     if !verify {
         return;
     }
