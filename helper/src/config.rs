@@ -682,6 +682,39 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_have_defaults_and_refuse_zero() {
+        let c = config(&[], "").unwrap();
+        assert_eq!(
+            c.limits.first_request_timeout,
+            defaults::FIRST_REQUEST_TIMEOUT
+        );
+        assert_eq!(c.limits.idle_timeout, defaults::IDLE_TIMEOUT);
+        assert_eq!(c.limits.max_connections, defaults::MAX_CONNECTIONS);
+        let c = config(
+            &[
+                "--first-request-timeout",
+                "2s",
+                "--idle-timeout",
+                "3s",
+                "--max-connections",
+                "64",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.limits.first_request_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.max_connections, 64);
+        for zero in [
+            ["--max-connections", "0"],
+            ["--first-request-timeout", "0s"],
+            ["--idle-timeout", "0s"],
+        ] {
+            assert!(config(&zero, "").is_err(), "{zero:?}");
+        }
+    }
+
+    #[test]
     fn sizes_and_durations_parse() {
         assert_eq!(parse_size("64K"), Ok(64 << 10));
         assert_eq!(parse_size("2g"), Ok(2 << 30));

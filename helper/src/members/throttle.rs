@@ -21,8 +21,11 @@
 //! or from the same address is checked ([`Refusal::InFlight`], retry in 1 s): a
 //! burst gets one check, not one per request.
 //!
-//! A record is forgotten an hour after its last attempt; the cap on Argon2 checks
-//! ([`super::verifier`]) bounds how fast new records can appear.
+//! Only failures leave a record (an attempt that was never checked, or succeeded,
+//! leaves none), and a record is forgotten an hour after its last attempt: the cap
+//! on Argon2 checks ([`super::verifier`]) bounds how fast records can appear, and
+//! names are at most [`super::MAX_NAME_LEN`] bytes (longer ones are refused before
+//! they get here).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -249,6 +252,10 @@ impl Reservation<'_> {
                     record.failures = record.failures.saturating_sub(1);
                 }
             }
+            // Only failures are remembered: a flood the cap refused leaves nothing.
+            if record.failures == 0 {
+                records.remove(key);
+            }
         }
     }
 }
@@ -416,6 +423,7 @@ mod tests {
         for _ in 0..50 {
             throttle.begin("ana", ip(7), t0).unwrap().not_checked();
         }
+        assert!(throttle.lock().is_empty(), "nothing is remembered");
         fail(&throttle, "ana", ip(7), t0, PAIR.free);
         assert!(throttle.begin("ana", ip(7), t0).is_err());
         assert!(

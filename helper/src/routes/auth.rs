@@ -124,6 +124,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         AppError::BadRequest(format!("expected {{\"member\", \"passphrase\"}}: {err}"))
     })?;
 
+    // A name no member can have (too long, or not a folder name) says nothing
+    // about who is a member: refused as it is, before it costs a check or a record.
+    if members::check_name(&member).is_err() {
+        let shown: String = member.chars().take(members::MAX_NAME_LEN).collect();
+        tracing::warn!(member = ?shown, client = ?client, "failed sign-in: not a member name");
+        return Err(AppError::Unauthorized);
+    }
     // Reserved before the check, so concurrent guesses cannot all pass the brake.
     let attempt = state
         .throttle()
@@ -140,7 +147,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         Ok(matches) => matches,
         Err(busy) => {
             attempt.not_checked();
-            tracing::warn!(member = ?member, client = ?client, "sign-in refused: {busy}");
+            // Debug only: under a flood this is every request, and the cap is the point.
+            tracing::debug!(member = ?member, client = ?client, "sign-in refused: {busy}");
             return Err(AppError::Busy("too many sign-ins at once"));
         }
     };
