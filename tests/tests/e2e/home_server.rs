@@ -519,3 +519,34 @@ async fn a_member_is_served_beside_1100_silent_connections() {
         "the newest silent connection is still open: only as many closed as needed"
     );
 }
+
+/// The timers stop while a request is in flight: an upload that trickles in for
+/// longer than both the first-request and the idle timeout is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upload_outlasts_the_first_request_and_idle_timeouts() {
+    let helper = HelperProcess::start_demo(None, &short_timeouts()).unwrap();
+    let to = address(&helper);
+    let body = b"a photo, slowly";
+    let mut stream = TcpStream::connect(to).await.unwrap();
+    let head = format!(
+        "PUT /api/batches/b1/items/i1?filename=a.jpg&capture_time=2021-03-04T05%3A06%3A07Z \
+         HTTP/1.1\r\nHost: {to}\r\n{CSRF_HEADER}: {CSRF_VALUE}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    // A slow client's pace (not a wait for the server): a few bytes every 500 ms,
+    // for longer than the idle timeout.
+    for chunk in body.chunks(2) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stream.write_all(chunk).await.unwrap();
+    }
+    assert!(
+        started.elapsed() > IDLE_TIMEOUT,
+        "the upload outlasted the timeouts"
+    );
+    let answer = read_answer(&mut stream).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(helper.saved_files().len(), 1, "{:?}", helper.saved_files());
+}
