@@ -329,6 +329,53 @@ async fn drive<I, S>(
 mod tests {
     use super::*;
 
+    /// An HTTP/2 peer that opens a request (which never completes) and then goes
+    /// silent, not even answering pings: the request keeps the first-request and
+    /// idle timers stopped, so only the keep-alive ping closes the connection.
+    #[tokio::test]
+    async fn an_http2_peer_that_stops_answering_pings_is_closed_mid_request() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/hang", axum::routing::get(std::future::pending::<()>));
+        let keep_alive = Duration::from_millis(200);
+        let options = ServeOptions {
+            first_request_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(600),
+            http2_keep_alive_interval: keep_alive,
+            http2_keep_alive_timeout: keep_alive,
+            ..ServeOptions::default()
+        };
+        tokio::spawn(serve(listener, app, options, std::future::pending()));
+
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+        // HEADERS, stream 1, END_STREAM | END_HEADERS: GET http://a/hang (HPACK:
+        // :method GET, :scheme http, :path "/hang", :authority "a").
+        let block = [&[0x82, 0x86, 0x44, 5][..], b"/hang", &[0x41, 1], b"a"].concat();
+        let length = u8::try_from(block.len()).unwrap();
+        bytes.extend_from_slice(&[0, 0, length, 0x1, 0x5, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&block);
+        stream.write_all(&bytes).await.unwrap();
+
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("still open 10 s after the peer went silent"),
+            }
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            (keep_alive..Duration::from_secs(5)).contains(&elapsed),
+            "closed after {elapsed:?}"
+        );
+    }
+
     #[test]
     fn http2_authority_becomes_the_host_and_the_scheme_is_ours() {
         let mut request = hyper::Request::get("https://nas.local:8443/api/config")
