@@ -326,8 +326,8 @@ async fn each_kind_of_silent_connection_is_closed_within_its_timeout() {
     }
 }
 
-/// The TLS kinds: a finished handshake and then silence, with and without an
-/// HTTP/2 preface over it.
+/// The TLS kinds: no handshake at all, a finished handshake and then silence, and
+/// an HTTP/2 preface over TLS and then silence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn silent_tls_connections_are_closed_within_the_first_request_timeout() {
     use std::io::{Read, Write};
@@ -416,6 +416,15 @@ async fn silent_tls_connections_are_closed_within_the_first_request_timeout() {
             (what, since.elapsed())
         }));
     }
+    // A TLS handshake never begun: the same timer covers the handshake.
+    tasks.push(tokio::spawn(async move {
+        let what = "TLS port, nothing sent";
+        let mut stream = TcpStream::connect(to).await.unwrap();
+        (
+            what,
+            closed_after(&mut stream, Instant::now(), limit, what).await,
+        )
+    }));
     for task in tasks {
         let (what, elapsed) = task.await.unwrap();
         eprintln!("{what}: closed after {elapsed:?}");
