@@ -69,6 +69,17 @@ pub fn main() -> ExitCode {
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.into_config()?;
+    // Each connection holds a descriptor; a service's soft limit is often 1024.
+    match crate::open_files::raise() {
+        Ok(Some((before, after))) => tracing::info!(
+            before = ?before.soft,
+            after = ?after.soft,
+            hard = ?after.hard,
+            "open-file limit"
+        ),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)

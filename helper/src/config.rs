@@ -45,6 +45,15 @@ pub mod defaults {
     pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
     /// `--body-timeout`.
     pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `--first-request-timeout`: from accept (TLS handshake included) to a
+    /// connection's first complete request. Browsers' unused pre-connections are
+    /// closed by it too, which they take in their stride.
+    pub const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+    /// `--idle-timeout`: a keep-alive connection with no request in flight.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+    /// `--max-connections`: far beyond what a family's browsers open (HTTP/2: one
+    /// per browser; HTTP/1: six), and well within the open-file limit.
+    pub const MAX_CONNECTIONS: usize = 1024;
 }
 
 /// Flags of `helper serve`. Every one has an environment variable too.
@@ -116,6 +125,21 @@ pub struct ServeArgs {
     /// Time an upload may stay silent before it is dropped [default: 60s].
     #[arg(long, env = "KEEPSAKE_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
     pub body_timeout: Option<Duration>,
+
+    /// Time a new connection has for its TLS handshake and first request
+    /// [default: 20s]; a silent one is closed.
+    #[arg(long, env = "KEEPSAKE_FIRST_REQUEST_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub first_request_timeout: Option<Duration>,
+
+    /// Time a keep-alive connection may sit without a request [default: 120s].
+    #[arg(long, env = "KEEPSAKE_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Connections open at once [default: 1024]. At the cap, a new connection
+    /// replaces the oldest one that has not sent a request yet; when every one has,
+    /// it is closed at once.
+    #[arg(long, env = "KEEPSAKE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 
     /// Unix mode of saved photos [default: 0644, readable by Samba, Jellyfin and backups].
     #[arg(long, env = "KEEPSAKE_FILE_MODE", value_parser = crate::library::parse_file_mode)]
@@ -278,6 +302,12 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time an upload body may stay silent.
     pub body_timeout: Duration,
+    /// Time from accept to a connection's first request.
+    pub first_request_timeout: Duration,
+    /// Time a keep-alive connection may sit without a request.
+    pub idle_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -288,6 +318,9 @@ impl Default for Limits {
             max_downloads: defaults::MAX_DOWNLOADS,
             header_timeout: defaults::HEADER_TIMEOUT,
             body_timeout: defaults::BODY_TIMEOUT,
+            first_request_timeout: defaults::FIRST_REQUEST_TIMEOUT,
+            idle_timeout: defaults::IDLE_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
         }
     }
 }
@@ -421,9 +454,20 @@ impl ServeArgs {
                 .unwrap_or(defaults::MAX_DOWNLOADS),
             header_timeout: self.header_timeout.unwrap_or(defaults::HEADER_TIMEOUT),
             body_timeout: self.body_timeout.unwrap_or(defaults::BODY_TIMEOUT),
+            first_request_timeout: self
+                .first_request_timeout
+                .unwrap_or(defaults::FIRST_REQUEST_TIMEOUT),
+            idle_timeout: self.idle_timeout.unwrap_or(defaults::IDLE_TIMEOUT),
+            max_connections: self.max_connections.unwrap_or(defaults::MAX_CONNECTIONS),
         };
         if limits.max_uploads == 0 || limits.max_downloads == 0 {
             bail!("--max-uploads and --max-downloads must be at least 1");
+        }
+        if limits.max_connections == 0 {
+            bail!("--max-connections must be at least 1");
+        }
+        if limits.first_request_timeout.is_zero() || limits.idle_timeout.is_zero() {
+            bail!("--first-request-timeout and --idle-timeout must be longer than 0");
         }
         let members = Members::new(file.members)?;
         if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
@@ -635,6 +679,39 @@ mod tests {
         .unwrap();
         assert!(c.members.is_family());
         assert!(config(&[], "[[members]]\nname = \"../x\"\npassphrase_hash = \"x\"").is_err());
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_refuse_zero() {
+        let c = config(&[], "").unwrap();
+        assert_eq!(
+            c.limits.first_request_timeout,
+            defaults::FIRST_REQUEST_TIMEOUT
+        );
+        assert_eq!(c.limits.idle_timeout, defaults::IDLE_TIMEOUT);
+        assert_eq!(c.limits.max_connections, defaults::MAX_CONNECTIONS);
+        let c = config(
+            &[
+                "--first-request-timeout",
+                "2s",
+                "--idle-timeout",
+                "3s",
+                "--max-connections",
+                "64",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.limits.first_request_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.max_connections, 64);
+        for zero in [
+            ["--max-connections", "0"],
+            ["--first-request-timeout", "0s"],
+            ["--idle-timeout", "0s"],
+        ] {
+            assert!(config(&zero, "").is_err(), "{zero:?}");
+        }
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub enum AppError {
     /// Too many uploads or downloads at once: try again shortly.
     #[error("the helper is busy ({0}); try again in a moment")]
     Busy(&'static str),
-    /// Too many failed sign-ins: wait before the next attempt.
-    #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
+    /// Too many failed sign-ins, or another one being checked: wait before the
+    /// next attempt.
+    #[error("too many sign-in attempts; try again in {} s", .0.as_secs().max(1))]
     TooManyAttempts(std::time::Duration),
     /// The library's disk is full, or would fall below the configured free space.
     #[error("{0}")]

@@ -12,6 +12,8 @@
 //! - [`config`]: flags, env and TOML turned into one validated `Config`
 //! - [`state`]: what handlers share, and whom they talk to (`Upstream`)
 //! - [`routes`]: the router and every handler (paths from the `api` crate)
+//! - [`serve`] and [`connections`]: the accept loop (TLS, HTTP/1 and 2), the cap on
+//!   open connections and their timeouts; [`open_files`]: the descriptor limit
 //! - [`guard`]: the Host/Origin checks and security headers in front of it all
 //! - [`media_proxy`]: the media allow-list, SSRF-safe resolver, the hop policy and
 //!   the HTTP client
@@ -22,6 +24,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod fetch;
 pub mod fix_files;
@@ -29,6 +32,7 @@ pub mod guard;
 pub mod library;
 pub mod media_proxy;
 pub mod members;
+pub mod open_files;
 pub mod pick;
 pub mod retrying;
 pub mod routes;

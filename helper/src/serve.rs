@@ -1,41 +1,117 @@
-//! The accept loop: plain TCP or TLS (rustls), HTTP/1 and HTTP/2, with a
-//! header-read timeout (hyper needs a timer for it, which `axum::serve` does not
-//! install), the client's address for every request (`ConnectInfo`, used by the
-//! sign-in brake), and a graceful shutdown.
+//! The accept loop: plain TCP or TLS (rustls), HTTP/1 and HTTP/2, the client's
+//! address for every request (`ConnectInfo`, used by the sign-in brake), and a
+//! graceful shutdown. No connection stays open without serving requests:
+//!
+//! - from accept to the first complete request (TLS handshake included, HTTP/1
+//!   or 2): [`ServeOptions::first_request_timeout`] (20 s by default);
+//! - between requests: [`ServeOptions::idle_timeout`] (120 s);
+//! - HTTP/1 headers, once started: [`ServeOptions::header_timeout`] (30 s; hyper's
+//!   own timer, which `axum::serve` does not install);
+//! - HTTP/2: a keep-alive ping every [`HTTP2_KEEP_ALIVE_INTERVAL`], the connection
+//!   closed when one goes unanswered for [`HTTP2_KEEP_ALIVE_TIMEOUT`]; a header
+//!   block left unfinished falls under the first-request and idle timeouts;
+//! - at most [`ServeOptions::max_connections`] at once ([`crate::connections`]:
+//!   the oldest silent one makes room, or a new one is closed at once), kept below
+//!   the open-file limit ([`crate::open_files`]).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::config::TlsFiles;
+use crate::config::{TlsFiles, defaults};
+use crate::connections::{Activity, Closing, InFlight, Registry, Timeouts};
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2: how often an idle connection is pinged.
+pub const HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// HTTP/2: how long a ping may go unanswered before the connection is closed.
+pub const HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// HTTP/2: streams a client may reset before the server has answered them (the
+/// "rapid reset" flood), before the connection is closed.
+const HTTP2_MAX_PENDING_RESETS: usize = 20;
+/// HTTP/2: streams open at once on one connection.
+const HTTP2_MAX_STREAMS: u32 = 128;
 
 /// How to serve.
 #[derive(Clone)]
 pub struct ServeOptions {
     /// TLS, when the helper serves https.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Time a client has to send a request's headers.
+    /// Time a client has to send an HTTP/1 request's headers, once begun.
     pub header_timeout: Duration,
+    /// Time from accept (TLS handshake included) to the first complete request.
+    pub first_request_timeout: Duration,
+    /// Time a keep-alive connection may sit without a request in flight.
+    pub idle_timeout: Duration,
+    /// Connections open at once (lowered to fit the open-file limit).
+    pub max_connections: usize,
+    /// HTTP/2 keep-alive ping interval.
+    pub http2_keep_alive_interval: Duration,
+    /// HTTP/2 keep-alive ping timeout.
+    pub http2_keep_alive_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            tls: None,
+            header_timeout: defaults::HEADER_TIMEOUT,
+            first_request_timeout: defaults::FIRST_REQUEST_TIMEOUT,
+            idle_timeout: defaults::IDLE_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
+            http2_keep_alive_interval: HTTP2_KEEP_ALIVE_INTERVAL,
+            http2_keep_alive_timeout: HTTP2_KEEP_ALIVE_TIMEOUT,
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is done
+/// (a zip or a download streams long after its handler returned).
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Gives every request what the handlers read, whatever its HTTP version: a `Host`
@@ -93,7 +169,33 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(options.http2_keep_alive_interval)
+        .keep_alive_timeout(options.http2_keep_alive_timeout)
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_RESETS)
+        .max_concurrent_streams(HTTP2_MAX_STREAMS);
+    let open_files = crate::open_files::current().and_then(|limit| limit.soft);
+    let cap = crate::open_files::connection_cap(options.max_connections, open_files);
+    if cap < options.max_connections {
+        tracing::warn!(
+            open_files,
+            "the open-file limit leaves room for {cap} connections, not the {} asked for",
+            options.max_connections
+        );
+    }
+    let registry = Registry::new(cap);
+    let timeouts = Timeouts {
+        first_request: options.first_request_timeout,
+        idle: options.idle_timeout,
+    };
+    tracing::info!(
+        max_connections = cap,
+        first_request_timeout = ?timeouts.first_request,
+        idle_timeout = ?timeouts.idle,
+        "connection limits"
+    );
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -109,49 +211,39 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let app = app.clone();
+        let Some(place) = registry.admit().await else {
+            drop(stream);
+            continue;
+        };
         let scheme = if acceptor.is_some() { "https" } else { "http" };
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request
-                .extensions_mut()
-                .insert(ConnectInfo::<SocketAddr>(remote));
-            normalize(&mut request, scheme);
-            app.clone().oneshot(request)
-        });
+        let service = service(app.clone(), Arc::clone(place.activity()), remote, scheme);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let result = match acceptor {
-                None => {
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
-                    watcher.watch(connection).await
-                }
+            let activity = Arc::clone(place.activity());
+            let closing = activity.until_closing(timeouts);
+            tokio::pin!(closing);
+            match acceptor {
+                None => drive(&builder, stream, service, watcher, closing, remote).await,
                 Some(acceptor) => {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(err)) => {
-                            tracing::debug!(error = %err, %remote, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%remote, "TLS handshake timed out");
+                    let tls = tokio::select! {
+                        tls = acceptor.accept(stream) => match tls {
+                            Ok(tls) => tls,
+                            Err(err) => {
+                                tracing::debug!(error = %err, %remote, "TLS handshake failed");
+                                return;
+                            }
+                        },
+                        why = &mut closing => {
+                            tracing::debug!(%remote, ?why, "closed during the TLS handshake");
                             return;
                         }
                     };
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                        .into_owned();
-                    watcher.watch(connection).await
+                    drive(&builder, tls, service, watcher, closing, remote).await;
                 }
-            };
-            if let Err(err) = result {
-                tracing::debug!(error = %err, %remote, "connection ended with an error");
             }
+            drop(place);
         });
     }
     drop(listener);
@@ -167,9 +259,122 @@ pub async fn serve(
     Ok(())
 }
 
+/// The service of one connection: the app, with the client's address, the
+/// request normalised, and the request counted in flight until its response ends.
+fn service(
+    app: Router,
+    activity: Arc<Activity>,
+    remote: SocketAddr,
+    scheme: &'static str,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<hyper::Response<Body>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let in_flight = activity.request_started();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(remote));
+        normalize(&mut request, scheme);
+        let response = app.clone().oneshot(request);
+        async move {
+            let response = response.await?;
+            Ok(response.map(|body| {
+                Body::new(Tracked {
+                    body,
+                    _in_flight: in_flight,
+                })
+            }))
+        }
+    })
+}
+
+/// Serves one connection until it ends, the server shuts down (gracefully), or
+/// `closing` says it has served nothing for too long (then it is dropped: closed).
+async fn drive<I, S>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: S,
+    watcher: Watcher,
+    closing: Pin<&mut impl Future<Output = Closing>>,
+    remote: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = hyper::Response<Body>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    tokio::select! {
+        result = watcher.watch(connection) => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, %remote, "connection ended with an error");
+            }
+        }
+        why = closing => tracing::debug!(%remote, ?why, "closing the connection"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An HTTP/2 peer that opens a request (which never completes) and then goes
+    /// silent, not even answering pings: the request keeps the first-request and
+    /// idle timers stopped, so only the keep-alive ping closes the connection.
+    #[tokio::test]
+    async fn an_http2_peer_that_stops_answering_pings_is_closed_mid_request() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/hang", axum::routing::get(std::future::pending::<()>));
+        let keep_alive = Duration::from_millis(200);
+        let options = ServeOptions {
+            first_request_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(600),
+            http2_keep_alive_interval: keep_alive,
+            http2_keep_alive_timeout: keep_alive,
+            ..ServeOptions::default()
+        };
+        tokio::spawn(serve(listener, app, options, std::future::pending()));
+
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+        // HEADERS, stream 1, END_STREAM | END_HEADERS: GET http://a/hang (HPACK:
+        // :method GET, :scheme http, :path "/hang", :authority "a").
+        let block = [&[0x82, 0x86, 0x44, 5][..], b"/hang", &[0x41, 1], b"a"].concat();
+        let length = u8::try_from(block.len()).unwrap();
+        bytes.extend_from_slice(&[0, 0, length, 0x1, 0x5, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&block);
+        stream.write_all(&bytes).await.unwrap();
+
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("still open 10 s after the peer went silent"),
+            }
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            (keep_alive..Duration::from_secs(5)).contains(&elapsed),
+            "closed after {elapsed:?}"
+        );
+    }
 
     #[test]
     fn http2_authority_becomes_the_host_and_the_scheme_is_ours() {

@@ -14,6 +14,7 @@ use crate::library::Library;
 use crate::media_proxy::{self, MediaHosts};
 use crate::members::sessions::{self, Sessions};
 use crate::members::throttle::Throttle;
+use crate::members::verifier::Verifier;
 
 /// Whom sign-in and the Picker API go to. One value holds both the mode and what
 /// it needs, so "demo mode without an emulator" cannot be written.
@@ -52,6 +53,7 @@ struct Inner {
     upstream: Upstream,
     sessions: Option<Sessions>,
     throttle: Throttle,
+    verifier: Arc<Verifier>,
     uploads: Arc<Semaphore>,
     downloads: Arc<Semaphore>,
     fetcher: Fetcher,
@@ -115,6 +117,7 @@ impl AppState {
             upstream,
             sessions,
             throttle: Throttle::default(),
+            verifier: Arc::new(Verifier::default()),
             uploads,
             downloads,
         })))
@@ -153,6 +156,11 @@ impl AppState {
     /// The sign-in brake.
     pub fn throttle(&self) -> &Throttle {
         &self.0.throttle
+    }
+
+    /// The cap on passphrase checks (Argon2) at once.
+    pub fn verifier(&self) -> &Arc<Verifier> {
+        &self.0.verifier
     }
 
     /// Permits for uploads in progress.

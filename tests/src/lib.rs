@@ -177,13 +177,35 @@ impl HelperProcess {
         Self::start_demo_at(&listen, library, dist, extra)
     }
 
+    /// [`HelperProcess::start_demo`] under a soft open-file limit of `soft` (the
+    /// 1024 a systemd service starts with), set by the shell that `exec`s it.
+    #[cfg(unix)]
+    pub fn start_demo_with_open_files(soft: u64, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -S -n {soft} && exec \"$0\" \"$@\""))
+            .arg(helper_binary()?);
+        Self::spawn_demo(command, "127.0.0.1:0", tempfile::tempdir()?, None, extra)
+    }
+
     fn start_demo_at(
         listen: &str,
         library: tempfile::TempDir,
         dist: Option<&Path>,
         extra: &[&str],
     ) -> anyhow::Result<Self> {
-        let mut command = Command::new(helper_binary()?);
+        Self::spawn_demo(Command::new(helper_binary()?), listen, library, dist, extra)
+    }
+
+    /// Runs `command` (the helper, or what `exec`s it) with `serve --demo …`.
+    fn spawn_demo(
+        mut command: Command,
+        listen: &str,
+        library: tempfile::TempDir,
+        dist: Option<&Path>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         command
             .args(["serve", "--demo", "--listen", listen, "--library"])
             .arg(library.path())

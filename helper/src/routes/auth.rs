@@ -19,7 +19,6 @@ use jiff::Timestamp;
 
 use crate::error::{AppError, AppResult};
 use crate::library::Owner;
-use crate::members::throttle::Key;
 use crate::members::{self, Member, sessions};
 use crate::state::AppState;
 
@@ -125,33 +124,45 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         AppError::BadRequest(format!("expected {{\"member\", \"passphrase\"}}: {err}"))
     })?;
 
-    let mut keys = vec![Key::Member(member.to_lowercase())];
-    keys.extend(client.map(Key::Client));
-    state
+    // A name no member can have (too long, or not a folder name) says nothing
+    // about who is a member: refused as it is, before it costs a check or a record.
+    if members::check_name(&member).is_err() {
+        let shown: String = member.chars().take(members::MAX_NAME_LEN).collect();
+        tracing::warn!(member = ?shown, client = ?client, "failed sign-in: not a member name");
+        return Err(AppError::Unauthorized);
+    }
+    // Reserved before the check, so concurrent guesses cannot all pass the brake.
+    let attempt = state
         .throttle()
-        .check(&keys, Instant::now())
-        .map_err(AppError::TooManyAttempts)?;
-
+        .begin(&member, client, Instant::now())
+        .map_err(|refusal| AppError::TooManyAttempts(refusal.retry_after()))?;
     let found = state.config().members.get(&member).cloned();
+    // An unknown name is checked against a decoy with the same parameters, within
+    // the same cap, so neither timing nor load tells who is a member.
     let hash = found.as_ref().map_or_else(
         || members::decoy_hash().to_owned(),
         |m| m.passphrase_hash.clone(),
     );
-    // Argon2 takes tens of milliseconds of CPU: off the async workers. An unknown
-    // name costs the same (decoy hash), so timing does not tell who is a member.
-    let matches =
-        tokio::task::spawn_blocking(move || members::verify_passphrase(&passphrase, &hash))
-            .await
-            .map_err(|err| AppError::Internal(err.into()))?;
+    let matches = match state.verifier().verify(passphrase, hash).await {
+        Ok(matches) => matches,
+        Err(busy) => {
+            attempt.not_checked();
+            // Debug only: under a flood this is every request, and the cap is the point.
+            tracing::debug!(member = ?member, client = ?client, "sign-in refused: {busy}");
+            return Err(AppError::Busy("too many sign-ins at once"));
+        }
+    };
     let member = match found {
-        Some(member) if matches => member,
+        Some(member) if matches => {
+            attempt.succeeded();
+            member
+        }
         _ => {
-            state.throttle().fail(&keys, Instant::now());
-            tracing::warn!(member = %member, client = ?client, "failed sign-in");
+            attempt.failed(Instant::now());
+            tracing::warn!(member = ?member, client = ?client, "failed sign-in");
             return Err(AppError::Unauthorized);
         }
     };
-    state.throttle().succeed(&keys[0]);
 
     let token = {
         let state = state.clone();

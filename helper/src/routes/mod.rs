@@ -116,6 +116,10 @@ pub async fn serve(
             .map(crate::serve::tls_config)
             .transpose()?,
         header_timeout: state.config().limits.header_timeout,
+        first_request_timeout: state.config().limits.first_request_timeout,
+        idle_timeout: state.config().limits.idle_timeout,
+        max_connections: state.config().limits.max_connections,
+        ..crate::serve::ServeOptions::default()
     };
     crate::serve::serve(listener, router(state), options, shutdown).await?;
     Ok(())

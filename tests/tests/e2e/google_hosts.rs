@@ -94,6 +94,7 @@ async fn a_google_video_follows_the_redirect_without_the_bearer_and_refuses_othe
         helper::serve::ServeOptions {
             tls: Some(tls),
             header_timeout: Duration::from_secs(5),
+            ..helper::serve::ServeOptions::default()
         },
         async move {
             let _ = stopped.await;

@@ -18,6 +18,7 @@ mod family;
 mod faults;
 mod fix_command;
 mod google_hosts;
+mod home_server;
 mod hostile_input;
 mod large_video;
 mod library_crash;
