@@ -440,9 +440,12 @@ pub(crate) fn scan(input: &Source<'_>) -> Result<Layout, Error> {
 /// Whether a reader walking the output (`out`, over the original `src`) finds its
 /// EXIF segment at `at`, where it was written. Stray bytes before it can hide it:
 /// bytes that did not read as structure before may chain through the new segment
-/// once it is there (fuzz crash f9bcca72). Only the output's start is looked at
-/// when the walk reaches the scan within it, so no whole file is read or copied.
+/// once it is there (fuzz crash f9bcca72). Only the output's start is looked at —
+/// 16 KiB past the segment, doubled while the walk has not reached the scan, up to
+/// 256 KiB, then the whole output — so a plan reads no more of the original than
+/// the walk needs, and no whole file is read or copied.
 pub(crate) fn finds_exif_at(out: &Pieces, src: &Source<'_>, at: usize) -> bool {
+    const FIRST_PROBE: usize = 16 * 1024;
     const PROBE: usize = 256 * 1024;
     let total = out.output_len();
     // `None` when bytes of the original the probe needs are not known yet (the
@@ -458,17 +461,26 @@ pub(crate) fn finds_exif_at(out: &Pieces, src: &Source<'_>, at: usize) -> bool {
             .map(|l| (l.exif_segment.map(|r| r.start), l.truncated));
         Some((walked, len == total))
     };
-    match found(at + PROBE) {
-        None => return false,
-        // The walk reached the scan (the rest of the file cannot change what it
-        // found), or the probe is the whole file (a truncated one stops early).
-        Some((Some((start, truncated)), whole)) if !truncated || whole => {
-            return start == Some(at);
+    let mut window = FIRST_PROBE;
+    loop {
+        let len = if window > PROBE {
+            total
+        } else {
+            at.saturating_add(window)
+        };
+        match found(len) {
+            None => return false,
+            // The walk reached the scan (the rest of the file cannot change what
+            // it found), or the probe is the whole file (a truncated one stops
+            // early).
+            Some((Some((start, truncated)), whole)) if !truncated || whole => {
+                return start == Some(at);
+            }
+            // The whole file, and the walk failed.
+            Some((_, true)) => return false,
+            Some(_) => window = window.saturating_mul(2),
         }
-        Some((None, true)) => return false,
-        Some(_) => {}
     }
-    matches!(found(total), Some((Some((start, _)), _)) if start == Some(at))
 }
 
 /// Appends an APP1 segment holding `tiff` to `out`; fails (appending nothing) if it

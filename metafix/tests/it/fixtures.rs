@@ -1875,3 +1875,30 @@ fn fuzz_crash_f9bcca72_stray_bytes_that_would_hide_the_new_app1_are_refused() {
         fixed.report
     );
 }
+
+/// A phone-sized JPEG (a few hundred bytes of segments, 4 MB of scan) is planned
+/// from the first read and its last 12 bytes, in two rounds: checking where the new
+/// EXIF lands walks only the output's first segments, not 256 KiB of it.
+#[test]
+fn a_phone_sized_jpeg_is_planned_from_its_first_read_and_its_last_bytes() {
+    let small = jpeg(None);
+    let eoi = small.len() - 2;
+    let mut input = small[..eoi].to_vec();
+    // Entropy-coded bytes (no 0xFF, so no marker) up to about 4 MB.
+    input.extend((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 % 0xFF));
+    input.extend_from_slice(&small[eoi..]);
+    let item = ItemContext::default().with_create_time("2021-06-07T08:09:10Z".parse().unwrap());
+    let options = metafix::FixOptions::default();
+    let whole = fix(&input, &options, &item);
+    assert!(whole.changed(), "the dates are added: {}", whole.report);
+    let (planned, reads) = planned(&input, &options, &item, 1 << 20);
+    assert_eq!(planned, whole);
+    assert_eq!(
+        reads,
+        Reads {
+            rounds: 2,
+            bytes: metafix::Planner::FIRST_READ + 12
+        },
+        "the first read, then the AFCP trailer's place"
+    );
+}
