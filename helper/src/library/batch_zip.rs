@@ -78,11 +78,21 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// `name` as the zip's entry name: in NFC (Unicode's composed form, what most file
+/// systems and extractors normalise to), numbered when another entry has the same
+/// name regardless of case, so an extractor that folds either never finds two
+/// entries where one would overwrite the other (`café.jpg` typed on a Mac arrives
+/// decomposed, beside the composed one from a phone).
 fn unique_name(used: &mut HashSet<String>, name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = name.nfc().collect();
     let mut attempt = 1;
     loop {
-        let candidate = super::names::numbered(name, attempt);
-        if used.insert(candidate.to_lowercase()) {
+        let candidate = super::names::numbered(&name, attempt);
+        // Lowercasing can decompose nothing but may compose differently: fold
+        // case, then normalise again.
+        let key: String = candidate.to_lowercase().nfc().collect();
+        if used.insert(key) {
             return candidate;
         }
         attempt += 1;
@@ -115,6 +125,22 @@ mod tests {
         assert_eq!(unique_name(&mut used, "a.jpg"), "a.jpg");
         assert_eq!(unique_name(&mut used, "A.JPG"), "A (2).JPG");
         assert_eq!(unique_name(&mut used, "a.jpg"), "a (3).jpg");
+    }
+
+    #[test]
+    fn names_in_either_unicode_form_are_one_name_in_nfc() {
+        let mut used = HashSet::new();
+        let composed = "caf\u{e9}.jpg";
+        let decomposed = "cafe\u{301}.jpg";
+        assert_eq!(unique_name(&mut used, composed), composed);
+        assert_eq!(unique_name(&mut used, decomposed), "caf\u{e9} (2).jpg");
+        assert_eq!(
+            unique_name(&mut used, "CAFE\u{301}.JPG"),
+            "CAF\u{c9} (3).JPG"
+        );
+        // A decomposed name alone is written composed.
+        let mut fresh = HashSet::new();
+        assert_eq!(unique_name(&mut fresh, decomposed), composed);
     }
 
     #[test]

@@ -19,12 +19,13 @@ use std::future::Future;
 use api::routes;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
@@ -84,7 +85,18 @@ pub fn router(state: AppState) -> Router {
             any(api_not_found),
         )
         .route(routes::API_PREFIX, any(api_not_found))
-        .route_layer(middleware::from_fn(require_csrf_header));
+        .route_layer(middleware::from_fn(require_csrf_header))
+        // Every API answer is someone's (a member's files, history, settings, or
+        // who is signed in): no shared cache may keep it or give it to another
+        // cookie.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::appending(
+            header::VARY,
+            HeaderValue::from_static("Cookie"),
+        ));
 
     let mut app = Router::new()
         .route(routes::HEALTHZ, get(|| async { "ok" }))
@@ -367,6 +379,70 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn names_in_either_unicode_form_are_two_entries_of_the_zip_in_nfc() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        // `café.jpg` composed (a phone) and decomposed (typed on a Mac).
+        for (item, name) in [("item-a", "caf%C3%A9.jpg"), ("item-b", "cafe%CC%81.jpg")] {
+            let (status, body) = send(&app, upload("batch-1", item, name, b"AAAA")).await;
+            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        }
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/api/batches/batch-1/zip")
+                    .header(header::HOST, "localhost")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut names: Vec<String> = (0..zip.len())
+            .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["caf\u{e9} (2).jpg", "caf\u{e9}.jpg"]);
+    }
+
+    #[tokio::test]
+    async fn api_answers_are_kept_by_no_cache_and_vary_by_cookie() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        let (status, _) = send(&app, upload("batch-1", "item-a", "a.jpg", b"AAAA")).await;
+        assert_eq!(status, StatusCode::OK);
+        for path in [
+            "/api/config",
+            "/api/history",
+            "/api/batches/batch-1",
+            "/api/batches/batch-1/zip",
+            "/api/nothing-here",
+        ] {
+            let response = app
+                .clone()
+                .oneshot(
+                    Request::get(path)
+                        .header(header::HOST, "localhost")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let headers = response.headers();
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
+            assert!(
+                headers.get_all(header::VARY).iter().any(|v| v
+                    .to_str()
+                    .unwrap()
+                    .to_ascii_lowercase()
+                    .contains("cookie")),
+                "{path}: {headers:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn an_unknown_batch_has_no_zip() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));
@@ -567,9 +643,10 @@ mod tests {
             );
         }
         let response = app.clone().oneshot(get("/api/config", "br")).await.unwrap();
-        assert!(
-            response.headers().get(header::CACHE_CONTROL).is_none(),
-            "the API's own caching is its own"
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "the API's own caching is its own: nobody's answers are kept"
         );
     }
 
