@@ -23,6 +23,7 @@
 mod api;
 mod clock;
 pub mod config;
+mod downloads;
 mod faults;
 mod html;
 pub mod library;
@@ -104,6 +105,8 @@ struct Inner {
     thumbnails: Mutex<HashMap<(usize, u32, u32, bool), bytes::Bytes>>,
     /// The video host's origin (`http://127.0.0.1:PORT`), once started.
     video: tokio::sync::OnceCell<String>,
+    /// Download bodies being sent, and the most at once (`/emulator/stats`).
+    downloads: Arc<downloads::Counter>,
 }
 
 /// Everything that changes while the emulator runs. With a state file, what
@@ -292,6 +295,7 @@ impl Emulator {
                 fault_rng: Mutex::new(fault_rng),
                 thumbnails: Mutex::new(HashMap::new()),
                 video: tokio::sync::OnceCell::new(),
+                downloads: Arc::default(),
             }),
         })
     }
@@ -305,6 +309,7 @@ impl Emulator {
             .merge(media::routes(self.clone()))
             .route("/emulator", axum::routing::get(html::index))
             .route("/emulator/", axum::routing::get(html::index))
+            .route("/emulator/stats", axum::routing::get(downloads::stats))
             .with_state(self.clone())
     }
 

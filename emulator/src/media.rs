@@ -37,8 +37,12 @@ pub(super) fn routes(emu: Emulator) -> Router<Emulator> {
     Router::new()
         .route(&format!("{MEDIA_PATH_PREFIX}{{token}}"), get(media))
         .layer(axum::middleware::from_fn_with_state(
-            emu,
+            emu.clone(),
             faults::media_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            emu,
+            super::downloads::count,
         ))
 }
 
@@ -49,6 +53,10 @@ fn video_routes(emu: Emulator) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             emu.clone(),
             faults::media_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            emu.clone(),
+            super::downloads::count,
         ))
         .with_state(emu)
 }

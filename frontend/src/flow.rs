@@ -178,11 +178,13 @@ async fn run(
     work: Vec<(Row, PickedMediaItem)>,
 ) {
     let _ = ctx.run.advance(Event::Listed);
+    let downloads = ctx.prefs.settings.with_untracked(Settings::parallel);
     let job = &Job {
         api: api.clone(),
         batch,
         options,
         urls: Urls::new(session, work.iter().map(|(_, item)| item)),
+        slots: std::sync::Arc::new(async_lock::Semaphore::new(downloads)),
     };
     // Once the token has run out, nothing else can be downloaded: the items not
     // started yet stay waiting for the new sign-in instead of each failing on it.
@@ -231,7 +233,10 @@ async fn run(
             }
             failure
         })
-        .buffer_unordered(ctx.prefs.settings.with_untracked(Settings::parallel))
+        // Half as many items again as downloads: while one is planned and kept,
+        // the next one's download has its slot (see `Job::slots`); no more, as
+        // each holds one of the browser's six connections to the helper.
+        .buffer_unordered(downloads + downloads.div_ceil(2))
         .filter_map(|failure| async move { failure })
         .collect::<Vec<ItemFailure>>();
     let cancel = ctx.run.cancellation().then(|sent| async move {

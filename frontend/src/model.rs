@@ -16,7 +16,8 @@ pub struct Settings {
     pub dates: DatePolicy,
     /// IANA time zone for photos that carry no offset; empty writes UTC.
     pub time_zone: String,
-    /// Items downloaded, fixed and saved at the same time.
+    /// Items the helper downloads for the tab at the same time (more are being
+    /// planned and kept meanwhile).
     pub parallel: usize,
 }
 

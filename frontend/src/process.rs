@@ -15,6 +15,9 @@
 //! are: the helper retried already, and the kind says what to do instead.
 
 use std::ops::Range;
+use std::sync::Arc;
+
+use async_lock::{Semaphore, SemaphoreGuardArc};
 
 use leptos::prelude::*;
 use metafix::{FixOptions, ItemContext, Planner, Step};
@@ -53,6 +56,10 @@ pub struct Job {
     pub options: FixOptions,
     /// The items' current download URLs (refreshed when they expire).
     pub urls: Urls,
+    /// One per download the helper may run for this tab at once (the "Downloads at
+    /// a time" setting): an item holds one from its fetch until its bytes are all
+    /// in, so the next item's download runs while this one is planned and kept.
+    pub slots: Arc<Semaphore>,
 }
 
 /// An item failed for good; `needs_sign_in` when the token ran out,
@@ -149,11 +156,16 @@ struct Fetch<'a> {
     /// The listing the URL of the last fetch came from.
     generation: u64,
     refusals: u32,
+    /// The download slot, while the helper may still be downloading the item.
+    slot: Option<SemaphoreGuardArc>,
 }
 
 impl Fetch<'_> {
     /// Asks the helper to fetch the item (again): its download, or the saved file.
     async fn start(&mut self) -> Result<Option<SaveOutcome>, ItemFailure> {
+        if self.slot.is_none() {
+            self.slot = Some(self.job.slots.acquire_arc().await);
+        }
         let (base_url, generation) = self.job.urls.url(&self.job.api, &self.item.id).await?;
         self.generation = generation;
         let request = FetchRequest {
@@ -200,7 +212,14 @@ impl Fetch<'_> {
                     futures::future::Either::Right((never, _)) => never,
                 };
             let err = match read {
-                Ok(read) => return Ok(read),
+                Ok(read) => {
+                    // A read that reached the end waited for every byte: the
+                    // download is over, and its slot goes to the next item.
+                    if range.end >= read.1 {
+                        self.slot = None;
+                    }
+                    return Ok(read);
+                }
                 Err(err) => err,
             };
             if let Some(saved) = self.again(err).await? {
@@ -241,6 +260,8 @@ async fn run(
     item: &PickedMediaItem,
     progress: RwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
+    // Waiting for a slot, the item shows as not started.
+    let slot = job.slots.acquire_arc().await;
     progress.update(|p| {
         *p = Progress {
             stage: Stage::Downloading,
@@ -280,6 +301,7 @@ async fn run(
         download: None,
         generation: 0,
         refusals: 0,
+        slot: Some(slot),
     };
     if let Some(saved) = fetch.start().await? {
         return finish(saved, metafix::Outcome::AlreadyAsAsked, progress);

@@ -79,7 +79,7 @@ pub fn SettingsCard() -> impl IntoView {
             <details class="advanced">
                 <summary>"Advanced"</summary>
                 <label>
-                    "Photos at a time"
+                    "Downloads at a time"
                     <select
                         data-testid="parallel"
                         disabled=busy

@@ -9,7 +9,8 @@
 //!   picked item ends saved exactly once, byte-identical to a fault-free run of
 //!   the same picks on a second helper with the same seed.
 //! - `baseUrl`s that expire mid-run: the app lists the session again for fresh
-//!   URLs and every item is still saved.
+//!   URLs and every item is still saved, never more downloads at once than the
+//!   setting says.
 //!
 //! Screenshots land in `target/e2e-screenshots/faults-*/`.
 
@@ -347,6 +348,20 @@ async fn expired_base_urls_are_refreshed_and_every_item_saved() {
         "base URL expiry: {PICKS} items saved in {:.1} s with {LIFETIME:?} URLs",
         done.elapsed.as_secs_f64()
     );
+    // The bodies trickle, so downloads overlap as much as the app lets them: as
+    // many at once as the setting says (4 by default), never more, though more
+    // items than that are under way (planned and kept beside the downloads).
+    let stats: serde_json::Value = reqwest::get(format!("{}/emulator/stats", helper.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["downloads_peak"], 4,
+        "downloads at once, as the default setting says: {stats}"
+    );
+    assert_eq!(stats["downloads_now"], 0, "{stats}");
     browser.client.clone().close().await.unwrap();
 }
 
