@@ -109,9 +109,14 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
-/// The cookie that carries a family member's session (HttpOnly: the app never
-/// sees its value).
+/// The cookie that carries a family member's session over plain http (HttpOnly:
+/// the app never sees its value).
 pub const SESSION_COOKIE: &str = "keepsake_session";
+
+/// The session cookie's name under https: with the `__Host-` prefix, browsers take
+/// it only when it is Secure, for `/` and for this host alone, so a page on a
+/// sibling host cannot set one (cookie tossing) to sign a member in as someone else.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-keepsake_session";
 
 /// The query of `GET /api/timezone`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

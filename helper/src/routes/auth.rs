@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use api::{LoginRequest, MemberInfo, SESSION_COOKIE};
+use api::{LoginRequest, MemberInfo, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -39,16 +39,34 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-/// The session token in the request's cookies, if any.
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The session cookie's name: `__Host-` prefixed under https.
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config().tls.is_some() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The session token in the request's cookies, if there is one. Two different
+/// ones (a cookie set for a parent domain beside this host's own) are nobody's:
+/// the browser's order does not say which the member signed in with.
+fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(state);
+    let mut tokens = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
+        .filter(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_owned());
+    let token = tokens.next()?;
+    if tokens.any(|other| other != token) {
+        tracing::debug!("two different session cookies: signed out");
+        return None;
+    }
+    Some(token)
 }
 
 /// The member a request's session signs in, if it is live and was opened with
@@ -72,7 +90,7 @@ fn member_of(state: &AppState, token: &str) -> AppResult<Option<Member>> {
 
 /// The signed-in member of a request (family mode), for `/api/config`.
 pub async fn current_member(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Member>> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(state, headers) else {
         return Ok(None);
     };
     let state = state.clone();
@@ -194,7 +212,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
 
 /// `POST /api/logout`: ends the session (if any) and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    if let (Some(token), Some(_)) = (session_token(&headers), state.sessions()) {
+    if let (Some(token), Some(_)) = (session_token(&state, &headers), state.sessions()) {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
             state.sessions().expect("checked above").delete(&token)
@@ -214,7 +232,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppRes
 /// The session cookie: HttpOnly (scripts never see it), SameSite=Strict (no other
 /// site's page sends it), Secure when the helper serves https.
 fn session_cookie(state: &AppState, value: String, max_age: cookie::time::Duration) -> HeaderValue {
-    let cookie = Cookie::build((SESSION_COOKIE, value))
+    let cookie = Cookie::build((cookie_name(state), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)

@@ -109,6 +109,16 @@ pub fn router(state: AppState) -> Router {
     if let Some(dist) = &state.config().dist {
         app = app.fallback_service(app_files(dist));
     }
+    if state.config().tls.is_some() {
+        // Browsers that reached it over https once never try plain http again (for
+        // a year), so no one on the network can strip TLS from a later visit. Not
+        // for other hosts of the domain; ignored by browsers over a certificate
+        // they did not trust.
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
     app.layer(state.config().guard.layer())
         .layer(TraceLayer::new_for_http())
 }

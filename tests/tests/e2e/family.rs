@@ -424,8 +424,51 @@ async fn https_with_a_self_signed_certificate() {
     assert_eq!(response.status(), StatusCode::OK);
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(
-        set_cookie.contains("Secure"),
-        "https: Secure cookie: {set_cookie}"
+        set_cookie.starts_with(&format!("{}=", api::SECURE_SESSION_COOKIE))
+            && set_cookie.contains("Secure")
+            && set_cookie.contains("Path=/")
+            && !set_cookie.contains("Domain"),
+        "https: a __Host- cookie, Secure, for / and this host: {set_cookie}"
+    );
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "https says to stay on https"
+    );
+    // Signed in with it; a second, different session cookie beside it (tossed in
+    // from a sibling host) signs nobody in.
+    let token = set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .unwrap();
+    let history = |cookie: String| {
+        client
+            .http
+            .get(format!("{}{}", helper.base_url, routes::HISTORY))
+            .header("cookie", cookie)
+            .send()
+    };
+    let name = api::SECURE_SESSION_COOKIE;
+    assert_eq!(
+        history(format!("{name}={token}")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        history(format!("{name}={token}; {name}=0123456789abcdef"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The plain-http name means nothing under https.
+    assert_eq!(
+        history(format!("{SESSION_COOKIE}={token}"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
     );
     // A client that does not trust the certificate is refused by TLS itself.
     assert!(
