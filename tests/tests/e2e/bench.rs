@@ -248,8 +248,13 @@ async fn bench_app_saves_phone_photos() {
     let photo_size: String = env_or("KEEPSAKE_BENCH_PHOTO_SIZE", "4M".to_owned());
     helper::media_proxy::install_crypto_provider();
     let dist = dist_dir().expect("a built app: ./scripts/build-app");
+    // A per-body speed (`8M`: bytes a second) makes Google the bottleneck, as a
+    // real network is, instead of this machine's cores.
+    let body_speed = std::env::var("KEEPSAKE_BENCH_BODY_SPEED")
+        .ok()
+        .filter(|s| !s.is_empty());
     let extra = (photos + 10).to_string();
-    let flags = [
+    let mut flags = vec![
         "--demo-large-files",
         "0",
         "--demo-no-processing-video",
@@ -258,6 +263,14 @@ async fn bench_app_saves_phone_photos() {
         "--demo-photo-size",
         &photo_size,
     ];
+    if let Some(speed) = &body_speed {
+        flags.extend([
+            "--demo-fault-slow-bodies",
+            "1",
+            "--demo-fault-slow-speed",
+            speed,
+        ]);
+    }
     let helper = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
     let parallel: usize = env_or("KEEPSAKE_BENCH_PARALLEL", 4);
 
