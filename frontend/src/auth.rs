@@ -123,15 +123,7 @@ pub fn origin_problem(mode: api::Mode) -> Option<String> {
         return None;
     }
     let origin = browser::origin();
-    let host = origin
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .rsplit_once(':')
-        .map_or_else(|| origin.split("://").nth(1).unwrap_or(""), |(h, _)| h)
-        .to_owned();
-    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
-    if origin.starts_with("http://") && !local {
+    if plain_http_off_this_machine(&origin) {
         Some(format!(
             "Google only allows sign-in from https addresses or from localhost, and this page \
              is {origin}. Serve the helper over https under a domain name (--tls-cert/--tls-key), \
@@ -142,9 +134,51 @@ pub fn origin_problem(mode: api::Mode) -> Option<String> {
     }
 }
 
+/// Whether `origin` is plain http to another machine: what the page sends there (a
+/// passphrase, a session cookie, photos) crosses the network where anyone on it can
+/// read it. Loopback (`localhost`, `127.x.y.z`, `[::1]`) never leaves this machine.
+pub fn plain_http_off_this_machine(origin: &str) -> bool {
+    let Some(authority) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = authority.split('/').next().unwrap_or("");
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    let host = host.to_ascii_lowercase();
+    let local = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !local
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_readable_off_this_machine_only() {
+        for (origin, readable) in [
+            ("http://192.168.1.20:8080", true),
+            ("http://nas.local", true),
+            ("http://[fd00::2]:8080", true),
+            ("http://localhost:8080", false),
+            ("http://app.localhost:8081", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://127.1.2.3", false),
+            ("http://[::1]:8080", false),
+            ("http://[::1]", false),
+            ("https://192.168.1.20:8443", false),
+            ("https://photos.example.org", false),
+        ] {
+            assert_eq!(plain_http_off_this_machine(origin), readable, "{origin}");
+        }
+    }
 
     #[test]
     fn demo_urls_move_to_the_pages_origin_and_keep_path_and_query() {

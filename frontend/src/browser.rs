@@ -41,12 +41,32 @@ pub fn navigate(url: &str) -> Result<(), String> {
         .map_err(|err| js_error(&err))
 }
 
-/// `crypto.randomUUID()`.
+/// A random (version 4) UUID from `crypto.getRandomValues`, which pages served
+/// over plain http have too (`crypto.randomUUID` exists only on https and
+/// localhost: a family's helper on the LAN would not start).
 pub fn random_id() -> Result<String, String> {
-    Ok(window()
+    let mut bytes = [0u8; 16];
+    window()
         .crypto()
         .map_err(|err| js_error(&err))?
-        .random_uuid())
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|err| js_error(&err))?;
+    Ok(uuid_v4(bytes))
+}
+
+/// 16 random bytes as a version 4 UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Milliseconds since the epoch.
@@ -149,4 +169,18 @@ pub fn expose_wasm_memory() {
         &JsValue::from_str("keepsakeWasmMemory"),
         &wasm_bindgen::memory(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_bytes_make_a_version_4_uuid() {
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        let id = uuid_v4(*b"0123456789abcdef");
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+    }
 }

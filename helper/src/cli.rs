@@ -97,6 +97,13 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                  library without signing in"
             );
         }
+        if config.tls.is_none() && !local.ip().is_loopback() {
+            tracing::warn!(
+                "serving {local} over plain http: passphrases, session cookies and photos cross \
+                 the network where anyone on it can read them; give the helper a certificate \
+                 (`helper tls self-signed`, then --tls-cert and --tls-key)"
+            );
+        }
         let family = config.members.iter().count();
         let state = AppState::new(config, local)?;
         // The first line on stdout: scripts and tests read the port from it.

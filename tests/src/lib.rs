@@ -50,6 +50,19 @@ pub fn skip_or_fail(require_var: &str, why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// An IPv4 address of this machine other than loopback (the one it would reach
+/// the network from), if it has one. Connecting a UDP socket sends nothing.
+pub fn network_address() -> Option<std::net::IpAddr> {
+    ["192.0.2.1:9", "10.0.0.1:9", "8.8.8.8:53"]
+        .iter()
+        .find_map(|peer| {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+            socket.connect(peer).ok()?;
+            let ip = socket.local_addr().ok()?.ip();
+            (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+        })
+}
+
 /// Path of an installed program, if any.
 pub fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -161,6 +174,16 @@ impl HelperProcess {
         extra: &[&str],
     ) -> anyhow::Result<Self> {
         Self::start_demo_at("127.0.0.1:0", library, dist, extra)
+    }
+
+    /// [`HelperProcess::start_demo`] listening on `listen` (an address of this
+    /// machine other than loopback, say).
+    pub fn start_demo_on(
+        listen: &str,
+        dist: Option<&Path>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        Self::start_demo_at(listen, tempfile::tempdir()?, dist, extra)
     }
 
     /// Kills the helper (`kill -9`: no graceful shutdown) and starts it again on

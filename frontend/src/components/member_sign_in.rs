@@ -38,6 +38,13 @@ pub fn MemberSignIn() -> impl IntoView {
                 "This Keepsake helper keeps a family's photos, each member in their own folder. "
                 "Sign in with the name and passphrase your family's helper gave you."
             </p>
+            {crate::auth::plain_http_off_this_machine(&crate::browser::origin()).then(|| view! {
+                <p class="warning" data-testid="plain-http-warning">
+                    "This connection is not encrypted: anyone on this network can read your "
+                    "passphrase and the photos you save. Ask whoever runs the helper to give it a "
+                    "certificate (helper tls self-signed, then --tls-cert and --tls-key)."
+                </p>
+            })}
             <form class="member-sign-in" on:submit=submit>
                 <label>
                     "Name"

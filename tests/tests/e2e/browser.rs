@@ -327,6 +327,73 @@ async fn failed_items_can_be_retried_and_a_reload_resumes_the_run() {
     client.clone().close().await.unwrap();
 }
 
+/// A family's helper served over plain http to the network (not loopback): the
+/// member sign-in says the passphrase crosses it readable; on loopback it does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_signing_in_over_plain_http_to_the_network_is_warned() {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+        return;
+    };
+    let Some(address) = keepsake_tests::network_address() else {
+        eprintln!("SKIPPED: this machine has no address but loopback");
+        return;
+    };
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("keepsake.toml");
+    keepsake_tests::add_member(&config, "maria", "maria's long passphrase", "María Rivera")
+        .unwrap();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let mut shots = Screenshots::new("plain-http-lan");
+    let flags = ["--config", config.to_str().unwrap()];
+    let lan = HelperProcess::start_demo_on(&format!("{address}:0"), Some(&dist), &flags).unwrap();
+    client.goto(&lan.base_url).await.unwrap();
+    let warning = css(client, "[data-testid=plain-http-warning]").await;
+    assert!(
+        warning.text().await.unwrap().contains("not encrypted"),
+        "the warning says why"
+    );
+    shots.take(client, "member-sign-in").await;
+    // And the app works there (nothing in it needs a secure context): the member
+    // signs in and is offered Google's sign-in.
+    css(client, "[data-testid=member-name]")
+        .await
+        .send_keys("maria")
+        .await
+        .unwrap();
+    css(client, "[data-testid=member-passphrase]")
+        .await
+        .send_keys("maria's long passphrase")
+        .await
+        .unwrap();
+    css(client, "[data-testid=member-sign-in]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(client, "[data-testid=sign-in]").await;
+    shots.take(client, "signed-in").await;
+
+    let local = HelperProcess::start_demo(Some(&dist), &flags).unwrap();
+    client.goto(&local.base_url).await.unwrap();
+    css(client, "[data-testid=member-name]").await;
+    assert!(
+        client
+            .find_all(Locator::Css("[data-testid=plain-http-warning]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no warning on loopback"
+    );
+    client.clone().close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
     let Some(dist) = dist_dir() else {
