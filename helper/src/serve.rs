@@ -227,6 +227,26 @@ pub async fn serve(
             match acceptor {
                 None => drive(&builder, stream, service, watcher, closing, remote).await,
                 Some(acceptor) => {
+                    // A TLS connection starts with a handshake record; anything
+                    // else is most likely plain http to the https port, which is
+                    // sent where it meant to go instead of a bare TLS alert.
+                    let mut first = [0u8; 1];
+                    let peeked = tokio::select! {
+                        peeked = stream.peek(&mut first) => peeked,
+                        why = &mut closing => {
+                            tracing::debug!(%remote, ?why, "closed before the TLS handshake");
+                            return;
+                        }
+                    };
+                    match peeked {
+                        Ok(1..) if first[0] != TLS_HANDSHAKE_RECORD => {
+                            drive(&builder, stream, to_https(), watcher, closing, remote).await;
+                            drop(place);
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
                     let tls = tokio::select! {
                         tls = acceptor.accept(stream) => match tls {
                             Ok(tls) => tls,
@@ -290,6 +310,63 @@ fn service(
                 })
             }))
         }
+    })
+}
+
+/// The first byte of a TLS connection: a handshake record's content type.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// The service of plain http on the https port: each request is sent to the same
+/// address over https (`308`, the method kept); without a usable `Host`, a `400`
+/// that says to use https.
+fn to_https() -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<hyper::Response<Body>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    hyper::service::service_fn(|request: hyper::Request<Incoming>| async move {
+        use axum::http::{HeaderValue, StatusCode, header};
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let location = host
+            .map(|host| format!("https://{host}{path}"))
+            .and_then(|url| HeaderValue::from_str(&url).ok());
+        let mut response = match location {
+            Some(location) => {
+                let text = format!(
+                    "This helper speaks https: {}\n",
+                    location.to_str().unwrap_or_default()
+                );
+                let mut response = hyper::Response::new(Body::from(text));
+                *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+                response.headers_mut().insert(header::LOCATION, location);
+                response
+            }
+            None => {
+                let mut response =
+                    hyper::Response::new(Body::from("This helper speaks https only.\n"));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Ok(response)
     })
 }
 

@@ -476,7 +476,18 @@ async fn https_with_a_self_signed_certificate() {
             .await
             .is_err()
     );
-    // Plain http on the https port gets no answer from the app.
-    let plain = reqwest::get(helper.base_url.replace("https://", "http://") + "/healthz").await;
-    assert!(plain.is_err() || plain.unwrap().status() != StatusCode::OK);
+    // Plain http on the https port is sent to https, to the same place.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(helper.base_url.replace("https://", "http://") + "/healthz?x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        plain.headers()["location"],
+        format!("{}/healthz?x=1", helper.base_url).as_str()
+    );
 }
