@@ -105,7 +105,15 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let family = config.members.iter().count();
+        let watched = config.config_file.clone().filter(|_| family > 0);
         let state = AppState::new(config, local)?;
+        if let Some(path) = watched {
+            tokio::spawn(crate::members::watch(
+                state.clone(),
+                path,
+                crate::members::WATCH_EVERY,
+            ));
+        }
         // The first line on stdout: scripts and tests read the port from it.
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {scheme}://{local}")?;

@@ -338,8 +338,12 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Idle timeout of a proxied media download.
     pub media_timeout: Duration,
-    /// Family members (none: a helper for one person).
+    /// Family members (none: a helper for one person), as the file said at start;
+    /// a running helper follows the file ([`crate::members::watch`]).
     pub members: Members,
+    /// The configuration file read, if any (its members are followed while the
+    /// helper runs).
+    pub config_file: Option<PathBuf>,
     /// How long a member stays signed in.
     pub session_lifetime: Duration,
     /// Serve https with these files.
@@ -369,6 +373,7 @@ impl Config {
             upstream,
             media_timeout: defaults::MEDIA_TIMEOUT,
             members: Members::default(),
+            config_file: None,
             session_lifetime: defaults::SESSION_LIFETIME,
             tls: None,
             limits: Limits::default(),
@@ -381,11 +386,15 @@ impl Config {
 impl ServeArgs {
     /// Merges flags, env and the TOML file, and checks the result.
     pub fn into_config(self) -> anyhow::Result<Config> {
-        let file = match &self.config {
-            Some(path) => read_file_config(path)?,
+        let config_file = match &self.config {
+            Some(path) => Some(path.clone()),
             None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
-                read_file_config(Path::new(DEFAULT_CONFIG_FILE))?
+                Some(PathBuf::from(DEFAULT_CONFIG_FILE))
             }
+            None => None,
+        };
+        let file = match &config_file {
+            Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
         let upstream = match self.demo_config()? {
@@ -522,6 +531,7 @@ impl ServeArgs {
             upstream,
             media_timeout: Duration::from_secs(media_timeout_secs),
             members,
+            config_file,
             session_lifetime: self
                 .session_lifetime
                 .or(file.session_lifetime)
@@ -606,6 +616,11 @@ fn guard_for(
         script_hashes,
         emulator_pages: demo,
     })?)
+}
+
+/// The members the configuration file at `path` names now, checked as at start.
+pub fn read_members(path: &Path) -> anyhow::Result<Members> {
+    Members::new(read_file_config(path)?.members)
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {

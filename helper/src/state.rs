@@ -47,6 +47,8 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
+    /// The members now (the configuration file's, followed while running).
+    members: std::sync::RwLock<Arc<crate::members::Members>>,
     library: Library,
     http: reqwest::Client,
     media_hosts: MediaHosts,
@@ -110,6 +112,7 @@ impl AppState {
         );
         Ok(AppState(Arc::new(Inner {
             fetcher,
+            members: std::sync::RwLock::new(Arc::new(config.members.clone())),
             config,
             library,
             http,
@@ -126,6 +129,26 @@ impl AppState {
     /// The validated configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The family's members now: a passphrase changed or a member removed in the
+    /// configuration file counts from the moment the helper reads it. (Whether
+    /// this is a family's helper at all is decided at start: see `config().members`.)
+    pub fn members(&self) -> Arc<crate::members::Members> {
+        self.0
+            .members
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `members` in place of the members now.
+    pub fn set_members(&self, members: crate::members::Members) {
+        *self
+            .0
+            .members
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(members);
     }
 
     /// The photo library.

@@ -66,6 +66,14 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             if find(&doc, &name).is_some() {
                 bail!("{name} is already a member (use `helper member passwd {name}`)");
             }
+            // Folders named apart only by case are one folder on macOS, Windows and
+            // most shares (and the helper refuses to start with both).
+            if let Some(other) = names(&doc).find(|other| other.eq_ignore_ascii_case(&name)) {
+                bail!(
+                    "{name} would share a folder with the member {other} where case does not \
+                     count (macOS, Windows, most shares): choose another name"
+                );
+            }
             let hash = hash_passphrase(&read_passphrase(&format!("Passphrase for {name}"))?)?;
             let mut table = Table::new();
             table["name"] = value(name.as_str());
@@ -78,7 +86,11 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             }
             members_mut(&mut doc)?.push(table);
             write(path, &doc)?;
-            eprintln!("added {name} to {}", path.display());
+            eprintln!(
+                "added {name} to {}; a running helper lets them sign in within {} s",
+                path.display(),
+                super::WATCH_EVERY.as_secs()
+            );
         }
         MemberCommand::Passwd { name } => {
             let index = find(&doc, &name).with_context(|| format!("no member named {name}"))?;
@@ -90,14 +102,20 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             table["passphrase_hash"] = value(hash);
             write(path, &doc)?;
             eprintln!(
-                "changed {name}'s passphrase; sessions signed in with the old one end when the helper restarts"
+                "changed {name}'s passphrase; a running helper refuses the old one, and ends the \
+                 sessions signed in with it, within {} s",
+                super::WATCH_EVERY.as_secs()
             );
         }
         MemberCommand::Remove { name } => {
             let index = find(&doc, &name).with_context(|| format!("no member named {name}"))?;
             members_mut(&mut doc)?.remove(index);
             write(path, &doc)?;
-            eprintln!("removed {name} (their photos are still in their folder)");
+            eprintln!(
+                "removed {name} (their photos are still in their folder); a running helper signs \
+                 them out within {} s",
+                super::WATCH_EVERY.as_secs()
+            );
         }
         MemberCommand::List => {
             let mut out = std::io::stdout().lock();
@@ -133,6 +151,15 @@ fn members_mut(doc: &mut DocumentMut) -> anyhow::Result<&mut ArrayOfTables> {
         .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
         .as_array_of_tables_mut()
         .context("`members` in the config file must be a list of [[members]] tables")
+}
+
+/// The members' names in the file.
+fn names(doc: &DocumentMut) -> impl Iterator<Item = &str> {
+    doc.get("members")
+        .and_then(Item::as_array_of_tables)
+        .into_iter()
+        .flat_map(|members| members.iter())
+        .filter_map(|table| table.get("name").and_then(Item::as_str))
 }
 
 fn find(doc: &DocumentMut, name: &str) -> Option<usize> {
@@ -174,8 +201,61 @@ fn read_passphrase(prompt: &str) -> anyhow::Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        bail!("a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters; nothing was changed");
-    }
+    check_passphrase(&passphrase)?;
     Ok(passphrase)
+}
+
+/// The fewest different characters a passphrase may have.
+pub const MIN_DISTINCT_CHARS: usize = 4;
+
+/// Refuses a passphrase a guesser would try early: shorter than
+/// [`MIN_PASSPHRASE_CHARS`] without the spaces at its ends, or made of fewer than
+/// [`MIN_DISTINCT_CHARS`] different characters (`        `, `aaaaaaaa`, `abababab`).
+pub fn check_passphrase(passphrase: &str) -> anyhow::Result<()> {
+    let trimmed = passphrase.trim();
+    let distinct: std::collections::HashSet<char> = trimmed.chars().collect();
+    if trimmed.chars().count() < MIN_PASSPHRASE_CHARS || distinct.len() < MIN_DISTINCT_CHARS {
+        bail!(
+            "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters besides the spaces at \
+             its ends, and at least {MIN_DISTINCT_CHARS} different ones (three or four words make \
+             a good one); nothing was changed"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrases_a_guesser_tries_first_are_refused() {
+        for weak in [
+            "        ",
+            "aaaaaaaaaa",
+            "abababababab",
+            "  abc  ",
+            "short",
+            "\t\t\t\t\t\t\t\t",
+        ] {
+            assert!(check_passphrase(weak).is_err(), "{weak:?}");
+        }
+        for fine in [
+            "maria's long passphrase",
+            "correct horse",
+            "  padded but fine  ",
+        ] {
+            check_passphrase(fine).unwrap_or_else(|e| panic!("{fine:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn names_apart_only_by_case_are_found() {
+        let doc: DocumentMut = "[[members]]\nname = \"carol\"\npassphrase_hash = \"x\"\n"
+            .parse()
+            .unwrap();
+        assert_eq!(names(&doc).collect::<Vec<_>>(), ["carol"]);
+        assert!(names(&doc).any(|n| n.eq_ignore_ascii_case("Carol")));
+        assert!(find(&doc, "Carol").is_none(), "find is exact");
+    }
 }

@@ -125,6 +125,79 @@ impl Members {
     }
 }
 
+/// How often a running family helper reads its configuration file for changes to
+/// its members.
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Follows the members of the configuration file at `path` while the helper runs,
+/// reading it every `every`: a member added can sign in, a changed passphrase
+/// refuses the old one and ends the sessions opened with it, and a removed member
+/// is signed out — within `every`, without a restart. A file that no longer reads
+/// (an edit half done by hand) changes nothing until it does; one with no members
+/// left keeps this a family's helper that nobody can sign in to.
+pub async fn watch(
+    state: crate::state::AppState,
+    path: std::path::PathBuf,
+    every: std::time::Duration,
+) {
+    let mut last = tokio::fs::read(&path).await.ok();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = tokio::fs::read(&path).await.ok();
+        if now == last {
+            continue;
+        }
+        last = now;
+        let read = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || crate::config::read_members(&path)).await
+        };
+        let members = match read {
+            Ok(Ok(members)) => members,
+            Ok(Err(err)) => {
+                tracing::warn!(file = %path.display(), "the configuration file changed but does \
+                    not read; the members stay as they were: {err:#}");
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the configuration file failed");
+                continue;
+            }
+        };
+        let before = state.members();
+        let names = |m: &Members| m.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+        let added: Vec<String> = names(&members)
+            .into_iter()
+            .filter(|n| before.get(n).is_none())
+            .collect();
+        let removed: Vec<String> = names(&before)
+            .into_iter()
+            .filter(|n| members.get(n).is_none())
+            .collect();
+        let new_passphrase: Vec<String> = members
+            .iter()
+            .filter(|m| {
+                before
+                    .get(&m.name)
+                    .is_some_and(|old| old.passphrase_hash != m.passphrase_hash)
+            })
+            .map(|m| m.name.clone())
+            .collect();
+        tracing::info!(
+            ?added,
+            ?removed,
+            ?new_passphrase,
+            "members changed in the configuration file"
+        );
+        if !members.is_family() {
+            tracing::warn!("no members left: nobody can sign in until one is added");
+        }
+        state.set_members(members);
+    }
+}
+
 /// A hash of a passphrase nobody has, to spend the same time on an unknown member
 /// as on a known one (so timing does not tell which names exist). A constant with
 /// the default parameters (those `helper member add` uses), so no sign-in ever

@@ -80,8 +80,7 @@ fn member_of(state: &AppState, token: &str) -> AppResult<Option<Member>> {
         .map_err(|err| AppError::Internal(err.into()))?;
     Ok(session.and_then(|session| {
         state
-            .config()
-            .members
+            .members()
             .get(&session.member)
             .filter(|m| sessions::fingerprint(&m.passphrase_hash) == session.hash_fingerprint)
             .cloned()
@@ -154,7 +153,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         .throttle()
         .begin(&member, client, Instant::now())
         .map_err(|refusal| AppError::TooManyAttempts(refusal.retry_after()))?;
-    let found = state.config().members.get(&member).cloned();
+    let found = state.members().get(&member).cloned();
     // An unknown name is checked against a decoy with the same parameters, within
     // the same cap, so neither timing nor load tells who is a member.
     let hash = found.as_ref().map_or_else(
