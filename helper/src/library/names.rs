@@ -153,6 +153,75 @@ pub fn numbered(filename: &str, attempt: u32) -> String {
     format!("{stem} ({attempt}){extension}")
 }
 
+/// How many of a file's first bytes [`fit_extension`] looks at.
+pub const SNIFF_BYTES: usize = 512;
+
+/// The extensions a file starting with `head` may be saved under, the usual one
+/// first: the photo and video kinds metafix detects, the camera raw formats built
+/// on TIFF or ISO BMFF, and the other media Google serves (GIF, WebM, AVI). `None`
+/// when the bytes are none of them.
+fn kind_extensions(head: &[u8]) -> Option<&'static [&'static str]> {
+    use metafix::Format;
+    let at = |range: std::ops::Range<usize>| head.get(range).unwrap_or(&[]);
+    // Raw formats whose first bytes other kinds share or that metafix does not know.
+    if at(4..12) == b"ftypcrx " {
+        return Some(&["cr3"]);
+    }
+    if head.starts_with(b"FUJIFILMCCD-RAW") {
+        return Some(&["raf"]);
+    }
+    if [b"IIRO", b"IIRS", b"MMOR"]
+        .iter()
+        .any(|m| head.starts_with(*m))
+    {
+        return Some(&["orf"]);
+    }
+    if head.starts_with(b"IIU\0") {
+        return Some(&["rw2", "raw"]);
+    }
+    Some(match Format::detect(head) {
+        Format::Jpeg => &["jpg", "jpeg", "jpe", "jfif", "mpo"],
+        Format::Png => &["png"],
+        Format::Webp => &["webp"],
+        Format::Heic => &["heic", "heif", "hif"],
+        Format::Avif => &["avif"],
+        // TIFF, and the camera raw formats that are TIFF inside.
+        Format::Tiff => &[
+            "tif", "tiff", "dng", "nef", "nrw", "cr2", "arw", "srf", "sr2", "pef", "srw", "3fr",
+            "erf", "kdc", "mef", "mos", "iiq", "rwl",
+        ],
+        Format::Mp4 => &["mp4", "m4v", "3gp", "3g2"],
+        Format::Mov => &["mov", "qt"],
+        Format::Unknown => {
+            if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+                &["gif"]
+            } else if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+                &["webm", "mkv"]
+            } else if head.starts_with(b"RIFF") && at(8..12) == b"AVI " {
+                &["avi"]
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+/// `filename` (sanitized) with an extension that says what its bytes are, `head`
+/// being their first [`SNIFF_BYTES`]: kept when it fits them (any case), else the
+/// kind's usual one in its place (`photo.html` holding a JPEG is `photo.jpg`).
+/// Bytes of no photo or video kind keep their name with `.bin` after it
+/// (`page.html` is `page.html.bin`): nothing is lost, and nothing lands where a
+/// file manager or a share would open it as a page, a program or an image it is not.
+pub fn fit_extension(filename: &str, head: &[u8]) -> String {
+    let (stem, extension) = split_extension(filename);
+    let given = extension.trim_start_matches('.').to_ascii_lowercase();
+    match kind_extensions(head) {
+        Some(fitting) if fitting.contains(&given.as_str()) => filename.to_owned(),
+        Some(fitting) => format!("{stem}.{}", fitting[0]),
+        None => format!("{filename}.bin"),
+    }
+}
+
 /// `("a.b", ".jpg")` for `"a.b.jpg"`; a leading dot is not an extension.
 pub fn split_extension(name: &str) -> (&str, &str) {
     match name.rfind('.') {
@@ -164,6 +233,37 @@ pub fn split_extension(name: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_name_ends_in_what_its_bytes_are() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        let mut mp4 = vec![0, 0, 0, 24];
+        mp4.extend_from_slice(b"ftypisom\0\0\0\0isommp42");
+        let mut cr3 = vec![0, 0, 0, 24];
+        cr3.extend_from_slice(b"ftypcrx \0\0\0\0crx isom");
+        let cases: &[(&str, &[u8], &str)] = &[
+            ("IMG_1.JPG", &jpeg, "IMG_1.JPG"),
+            ("IMG_1.jpeg", &jpeg, "IMG_1.jpeg"),
+            ("photo.html", &jpeg, "photo.jpg"),
+            ("photo.svg", &jpeg, "photo.jpg"),
+            ("photo", &jpeg, "photo.jpg"),
+            ("IMG_2.HEIC", &jpeg, "IMG_2.jpg"),
+            ("clip.exe", &mp4, "clip.mp4"),
+            ("VID.MP4", &mp4, "VID.MP4"),
+            ("IMG_3.CR3", &cr3, "IMG_3.CR3"),
+            ("IMG_3.mp4", &cr3, "IMG_3.cr3"),
+            ("raw.DNG", b"II*\0\x08\0\0\0", "raw.DNG"),
+            ("anim.gif", b"GIF89a\x01\0", "anim.gif"),
+            ("anim.png", b"GIF89a\x01\0", "anim.gif"),
+            ("page.html", b"<!doctype html><script>", "page.html.bin"),
+            ("image.svg", b"<svg xmlns=", "image.svg.bin"),
+            ("setup.exe", b"MZ\x90\0", "setup.exe.bin"),
+            ("IMG_4.jpg", b"", "IMG_4.jpg.bin"),
+        ];
+        for (name, head, want) in cases {
+            assert_eq!(fit_extension(name, head), *want, "{name}");
+        }
+    }
 
     /// Hostile names a client could send, and what the library writes for each.
     const HOSTILE_NAMES: &[(&str, &str)] = &[

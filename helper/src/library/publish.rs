@@ -146,7 +146,20 @@ impl Publisher {
         timings.seal = sealing.elapsed();
         let relative_dir = request.relative_dir();
         let dir = self.owner_dir(owner).join(&relative_dir);
-        let filename = names::sanitize_filename(&request.filename);
+        // The name's extension says what the bytes are, whatever the client said.
+        let filename = {
+            let given = names::sanitize_filename(&request.filename);
+            let mut head = [0u8; names::SNIFF_BYTES];
+            let len = usize::try_from(written.size).map_or(head.len(), |n| n.min(head.len()));
+            store::read_exact_at(written.temp.as_file(), &mut head[..len], 0)
+                .map_err(Error::io("reading the file back"))?;
+            let fitted = names::fit_extension(&given, &head[..len]);
+            if fitted != given {
+                tracing::warn!(item = %request.item_id, given = ?request.filename,
+                    saved_as = ?fitted, "the name did not say what the bytes are: saved under one that does");
+            }
+            fitted
+        };
         let waiting = Instant::now();
         // A panic while holding it leaves nothing half-done that the claims do not
         // describe: keep going.

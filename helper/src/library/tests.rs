@@ -28,14 +28,14 @@ async fn save_writes_into_year_month_with_capture_mtime() {
         .save(
             &Owner::Single,
             request("item1", "IMG_1.jpg"),
-            body(b"jpeg bytes"),
+            body(b"\xFF\xD8\xFFjpeg bytes"),
         )
         .await
         .unwrap();
     assert_eq!(outcome.status, SaveStatus::Saved);
     assert_eq!(outcome.path, "2019/07/IMG_1.jpg");
     let path = dir.path().join("2019/07/IMG_1.jpg");
-    assert_eq!(fs::read(&path).unwrap(), b"jpeg bytes");
+    assert_eq!(fs::read(&path).unwrap(), b"\xFF\xD8\xFFjpeg bytes");
     let mtime = fs::metadata(&path).unwrap().modified().unwrap();
     let expected: std::time::SystemTime = "2019-07-14T09:31:12Z"
         .parse::<Timestamp>()
@@ -59,20 +59,20 @@ async fn same_item_twice_is_a_duplicate_and_writes_nothing() {
         .save(
             &Owner::Single,
             request("item1", "IMG_1.jpg"),
-            body(b"first"),
+            body(b"\xFF\xD8\xFFfirst"),
         )
         .await
         .unwrap();
     let mut again = request("item1", "IMG_1.jpg");
     again.batch = "b2".parse().unwrap();
     let outcome = library
-        .save(&Owner::Single, again, body(b"second"))
+        .save(&Owner::Single, again, body(b"\xFF\xD8\xFFsecond"))
         .await
         .unwrap();
     assert_eq!(outcome.status, SaveStatus::Duplicate);
     assert_eq!(
         fs::read(dir.path().join("2019/07/IMG_1.jpg")).unwrap(),
-        b"first"
+        b"\xFF\xD8\xFFfirst"
     );
     // The duplicate still belongs to the second batch (so its zip has it).
     assert_eq!(
@@ -92,7 +92,11 @@ async fn an_existing_file_is_never_overwritten() {
     fs::write(dir.path().join("2019/07/IMG_1.jpg"), b"user's own file").unwrap();
     let library = Library::open(dir.path()).unwrap();
     let outcome = library
-        .save(&Owner::Single, request("item1", "IMG_1.jpg"), body(b"new"))
+        .save(
+            &Owner::Single,
+            request("item1", "IMG_1.jpg"),
+            body(b"\xFF\xD8\xFFnew"),
+        )
         .await
         .unwrap();
     assert_eq!(outcome.path, "2019/07/IMG_1 (2).jpg");
@@ -102,7 +106,7 @@ async fn an_existing_file_is_never_overwritten() {
     );
     assert_eq!(
         fs::read(dir.path().join("2019/07/IMG_1 (2).jpg")).unwrap(),
-        b"new"
+        b"\xFF\xD8\xFFnew"
     );
 }
 
@@ -111,7 +115,7 @@ async fn a_broken_upload_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
     let broken = futures_util::stream::iter(vec![
-        Ok(Bytes::from_static(b"partial")),
+        Ok(Bytes::from_static(b"\xFF\xD8\xFFpartial")),
         Err(io::Error::other("connection reset")),
     ]);
     let err = library
@@ -149,14 +153,18 @@ async fn members_have_their_own_folders_and_items() {
     let library = Library::open(dir.path()).unwrap();
     let ana = Owner::Member("ana".into());
     let saved = library
-        .save(&ana, request("item1", "a.jpg"), body(b"ana's"))
+        .save(&ana, request("item1", "a.jpg"), body(b"\xFF\xD8\xFFana's"))
         .await
         .unwrap();
     assert_eq!(saved.status, SaveStatus::Saved);
     assert!(dir.path().join("ana/2019/07/a.jpg").is_file());
     // The same item for another owner is not a duplicate of ana's.
     let single = library
-        .save(&Owner::Single, request("item1", "a.jpg"), body(b"mine"))
+        .save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFmine"),
+        )
         .await
         .unwrap();
     assert_eq!(single.status, SaveStatus::Saved);
@@ -237,7 +245,11 @@ async fn saved_files_are_readable_by_everyone_unless_configured() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
     library
-        .save(&Owner::Single, request("item1", "a.jpg"), body(b"x"))
+        .save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFx"),
+        )
         .await
         .unwrap();
     let mode = fs::metadata(dir.path().join("2019/07/a.jpg"))
@@ -253,7 +265,11 @@ async fn saved_files_are_readable_by_everyone_unless_configured() {
     };
     let library = Library::open_with(dir.path(), options).unwrap();
     library
-        .save(&Owner::Single, request("item2", "b.jpg"), body(b"y"))
+        .save(
+            &Owner::Single,
+            request("item2", "b.jpg"),
+            body(b"\xFF\xD8\xFFy"),
+        )
         .await
         .unwrap();
     let mode = fs::metadata(dir.path().join("2019/07/b.jpg"))
@@ -317,18 +333,26 @@ async fn open_sweeps_temp_files_left_by_a_killed_upload() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
     library
-        .save(&Owner::Single, request("item1", "a.jpg"), body(b"kept"))
+        .save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFkept"),
+        )
         .await
         .unwrap();
     assert_eq!(library.open_report(), OpenReport::default());
     drop(library);
     // What a killed upload leaves: a temp file with some bytes, here and in a
     // member's folder.
-    fs::write(dir.path().join("2019/07/.keepsake-Ab12Cd.part"), b"half").unwrap();
+    fs::write(
+        dir.path().join("2019/07/.keepsake-Ab12Cd.part"),
+        b"\xFF\xD8\xFFhalf",
+    )
+    .unwrap();
     fs::create_dir_all(dir.path().join("ana/2020/01")).unwrap();
     fs::write(
         dir.path().join("ana/2020/01/.keepsake-Xy34Zw.part"),
-        b"half",
+        b"\xFF\xD8\xFFhalf",
     )
     .unwrap();
 
@@ -348,7 +372,12 @@ async fn open_sweeps_temp_files_left_by_a_killed_upload() {
 async fn a_crash_between_the_rename_and_the_row_is_recovered_without_a_second_file() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
-    save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+    save_up_to_the_rename(
+        &library,
+        &request("item1", "IMG_1.jpg"),
+        b"\xFF\xD8\xFFphoto",
+    )
+    .await;
     drop(library);
 
     let library = Library::open(dir.path()).unwrap();
@@ -381,7 +410,7 @@ async fn a_crash_between_the_rename_and_the_row_is_recovered_without_a_second_fi
         .save(
             &Owner::Single,
             request("item1", "IMG_1.jpg"),
-            body(b"photo"),
+            body(b"\xFF\xD8\xFFphoto"),
         )
         .await
         .unwrap();
@@ -396,12 +425,17 @@ async fn a_failed_row_is_finished_by_the_next_save_of_the_item() {
     // row could not be written): the next upload must not write `IMG_1 (2).jpg`.
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
-    save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+    save_up_to_the_rename(
+        &library,
+        &request("item1", "IMG_1.jpg"),
+        b"\xFF\xD8\xFFphoto",
+    )
+    .await;
     let retry = library
         .save(
             &Owner::Single,
             request("item1", "IMG_1.jpg"),
-            body(b"photo"),
+            body(b"\xFF\xD8\xFFphoto"),
         )
         .await
         .unwrap();
@@ -425,7 +459,7 @@ async fn a_crash_before_the_rename_leaves_nothing_and_the_retry_takes_the_name()
         min_free_bytes: 0,
     };
     let temp = store::create_temp(&floor).unwrap();
-    let written = store::write_body(temp, body(b"photo"), &floor)
+    let written = store::write_body(temp, body(b"\xFF\xD8\xFFphoto"), &floor)
         .await
         .unwrap();
     library
@@ -460,7 +494,7 @@ async fn a_crash_before_the_rename_leaves_nothing_and_the_retry_takes_the_name()
     );
     assert!(files_under(dir.path()).is_empty());
     let retry = library
-        .save(&Owner::Single, request, body(b"photo"))
+        .save(&Owner::Single, request, body(b"\xFF\xD8\xFFphoto"))
         .await
         .unwrap();
     assert_eq!(
@@ -474,7 +508,12 @@ async fn a_crash_before_the_rename_leaves_nothing_and_the_retry_takes_the_name()
 async fn a_claim_whose_name_now_holds_another_file_keeps_that_file() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
-    save_up_to_the_rename(&library, &request("item1", "IMG_1.jpg"), b"photo").await;
+    save_up_to_the_rename(
+        &library,
+        &request("item1", "IMG_1.jpg"),
+        b"\xFF\xD8\xFFphoto",
+    )
+    .await;
     drop(library);
     // Before the restart, someone replaces the file with their own.
     fs::write(dir.path().join("2019/07/IMG_1.jpg"), b"someone else's").unwrap();
@@ -485,7 +524,7 @@ async fn a_claim_whose_name_now_holds_another_file_keeps_that_file() {
         .save(
             &Owner::Single,
             request("item1", "IMG_1.jpg"),
-            body(b"photo"),
+            body(b"\xFF\xD8\xFFphoto"),
         )
         .await
         .unwrap();
@@ -501,7 +540,11 @@ async fn a_missing_file_is_reported_and_saved_again() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
     library
-        .save(&Owner::Single, request("item1", "a.jpg"), body(b"first"))
+        .save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFfirst"),
+        )
         .await
         .unwrap();
     fs::remove_file(dir.path().join("2019/07/a.jpg")).unwrap();
@@ -527,7 +570,7 @@ async fn a_missing_file_is_reported_and_saved_again() {
 
     // A broken re-save keeps reporting it.
     let broken = futures_util::stream::iter(vec![
-        Ok(Bytes::from_static(b"par")),
+        Ok(Bytes::from_static(b"\xFF\xD8\xFFpar")),
         Err(io::Error::other("connection reset")),
     ]);
     assert!(
@@ -549,7 +592,7 @@ async fn a_missing_file_is_reported_and_saved_again() {
     let mut again = request("item1", "a.jpg");
     again.batch = "b2".parse().unwrap();
     let outcome = library
-        .save(&Owner::Single, again, body(b"second"))
+        .save(&Owner::Single, again, body(b"\xFF\xD8\xFFsecond"))
         .await
         .unwrap();
     assert_eq!(
@@ -572,7 +615,11 @@ async fn a_floor_above_the_free_space_refuses_the_upload_and_leaves_nothing() {
     };
     let library = Library::open_with(dir.path(), options).unwrap();
     let err = library
-        .save(&Owner::Single, request("item1", "a.jpg"), body(b"x"))
+        .save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFx"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::LowSpace { .. }), "{err}");
@@ -618,8 +665,16 @@ async fn two_uploads_of_one_item_at_once_leave_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let library = Library::open(dir.path()).unwrap();
     let (a, b) = tokio::join!(
-        library.save(&Owner::Single, request("item1", "a.jpg"), body(b"same")),
-        library.save(&Owner::Single, request("item1", "a.jpg"), body(b"same")),
+        library.save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFsame")
+        ),
+        library.save(
+            &Owner::Single,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFsame")
+        ),
     );
     let mut statuses = [a.unwrap().status, b.unwrap().status];
     statuses.sort_by_key(|s| *s == SaveStatus::Saved);
@@ -636,7 +691,7 @@ async fn history_comes_in_pages_with_a_cursor() {
             .save(
                 &Owner::Single,
                 request(&format!("item{i}"), &format!("{i}.jpg")),
-                body(b"x"),
+                body(b"\xFF\xD8\xFFx"),
             )
             .await
             .unwrap();
@@ -668,7 +723,7 @@ async fn implausible_capture_years_are_saved_under_unknown_date() {
     let mut zero = request("item1", "a.jpg");
     zero.capture_time = Some("0000-01-01T00:00:00Z".parse().unwrap());
     let outcome = library
-        .save(&Owner::Single, zero, body(b"x"))
+        .save(&Owner::Single, zero, body(b"\xFF\xD8\xFFx"))
         .await
         .unwrap();
     assert_eq!(outcome.path, "unknown-date/a.jpg");
@@ -683,7 +738,7 @@ async fn a_file_without_a_date_is_saved_under_unknown_date_with_no_capture_time(
     dateless.capture_time = None;
     let before = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
     let outcome = library
-        .save(&Owner::Single, dateless, body(b"png"))
+        .save(&Owner::Single, dateless, body(b"\x89PNG\r\n\x1a\npng"))
         .await
         .unwrap();
     assert_eq!(outcome.path, "unknown-date/shot.png");
@@ -717,6 +772,7 @@ async fn a_kept_download_is_the_patch_applied_with_its_hashes_recorded() {
     let (path, original) = download(dir.path(), 3 << 20 | 5);
     let len = original.len() as u64;
     let pieces = vec![
+        metafix::Piece::Bytes(b"\xFF\xD8\xFF".to_vec()),
         metafix::Piece::Copy(0..2),
         metafix::Piece::Bytes(b"NEW".to_vec()),
         metafix::Piece::Copy(10..len),
@@ -733,7 +789,8 @@ async fn a_kept_download_is_the_patch_applied_with_its_hashes_recorded() {
         .unwrap();
     assert_eq!(outcome.status, SaveStatus::Saved);
     let saved = fs::read(dir.path().join("lib").join(&outcome.path)).unwrap();
-    let mut expected = original[..2].to_vec();
+    let mut expected = b"\xFF\xD8\xFF".to_vec();
+    expected.extend_from_slice(&original[..2]);
     expected.extend_from_slice(b"NEW");
     expected.extend_from_slice(&original[10..]);
     assert_eq!(saved, expected);

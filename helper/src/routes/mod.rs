@@ -288,7 +288,7 @@ mod tests {
     async fn an_upload_says_where_the_saves_time_went() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));
-        let mut request = upload("batch-1", "item-a", "a.jpg", b"AAAA");
+        let mut request = upload("batch-1", "item-a", "a.jpg", b"\xFF\xD8\xFFAAAA");
         request
             .headers_mut()
             .insert(header::HOST, header::HeaderValue::from_static("localhost"));
@@ -310,16 +310,28 @@ mod tests {
     async fn uploads_are_saved_deduplicated_listed_and_zipped() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));
-        let (status, body) = send(&app, upload("batch-1", "item-a", "a.jpg", b"AAAA")).await;
+        let (status, body) = send(
+            &app,
+            upload("batch-1", "item-a", "a.jpg", b"\xFF\xD8\xFFAAAA"),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         let saved: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(saved["status"], "saved");
         assert_eq!(saved["path"], "2021/03/a.jpg");
-        assert_eq!(saved["size"], 4);
-        let (_, body) = send(&app, upload("batch-1", "item-b", "a.jpg", b"BBBBBB")).await;
+        assert_eq!(saved["size"], 7);
+        let (_, body) = send(
+            &app,
+            upload("batch-1", "item-b", "a.jpg", b"\xFF\xD8\xFFBBBBBB"),
+        )
+        .await;
         let second: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(second["path"], "2021/03/a (2).jpg");
-        let (_, body) = send(&app, upload("batch-1", "item-a", "a.jpg", b"other")).await;
+        let (_, body) = send(
+            &app,
+            upload("batch-1", "item-a", "a.jpg", b"\xFF\xD8\xFFother"),
+        )
+        .await;
         let again: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(again["status"], "duplicate");
 
@@ -382,8 +394,8 @@ mod tests {
         assert_eq!(
             names,
             vec![
-                ("a (2).jpg".to_owned(), b"BBBBBB".to_vec()),
-                ("a.jpg".to_owned(), b"AAAA".to_vec())
+                ("a (2).jpg".to_owned(), b"\xFF\xD8\xFFBBBBBB".to_vec()),
+                ("a.jpg".to_owned(), b"\xFF\xD8\xFFAAAA".to_vec())
             ]
         );
     }
@@ -394,7 +406,8 @@ mod tests {
         let app = router(google_state(dir.path(), None));
         // `café.jpg` composed (a phone) and decomposed (typed on a Mac).
         for (item, name) in [("item-a", "caf%C3%A9.jpg"), ("item-b", "cafe%CC%81.jpg")] {
-            let (status, body) = send(&app, upload("batch-1", item, name, b"AAAA")).await;
+            let (status, body) =
+                send(&app, upload("batch-1", item, name, b"\xFF\xD8\xFFAAAA")).await;
             assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         }
         let response = app
@@ -417,10 +430,123 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_saved_name_says_what_its_bytes_are_whatever_the_client_named_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(dir.path(), None));
+        for (item, name, body, saved) in [
+            (
+                "item-a",
+                "page.html",
+                &b"\xFF\xD8\xFFjpeg"[..],
+                "2021/03/page.jpg",
+            ),
+            (
+                "item-b",
+                "image.svg",
+                &b"<svg onload=alert(1)>"[..],
+                "2021/03/image.svg.bin",
+            ),
+            (
+                "item-c",
+                "IMG_1.JPG",
+                &b"\xFF\xD8\xFFjpeg"[..],
+                "2021/03/IMG_1.JPG",
+            ),
+        ] {
+            let body: &'static [u8] = Box::leak(body.to_vec().into_boxed_slice());
+            let (status, answer) = send(&app, upload("batch-1", item, name, body)).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&answer)
+            );
+            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+            assert_eq!(answer["path"], saved, "{name}");
+            assert!(dir.path().join(saved).is_file(), "{saved}");
+        }
+    }
+
+    /// A log line a test can read: what the subscriber writes, gathered.
+    #[derive(Clone, Default)]
+    struct Gathered(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Gathered {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_in_names_are_logged_escaped_so_no_client_forges_a_log_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(
+            dir.path().to_owned(),
+            UpstreamConfig::Google {
+                client_id: "client-1.apps.googleusercontent.com".into(),
+            },
+        );
+        config.members = crate::members::Members::new(vec![crate::members::Member {
+            name: "maria".into(),
+            passphrase_hash: crate::members::decoy_hash().to_owned(),
+            artist: None,
+            copyright: None,
+        }])
+        .unwrap();
+        let app = router(AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap());
+        let log = Gathered::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        for name in [
+            "maria\n2026-12-04T00:00:00Z  INFO helper: signed in member=carol",
+            "x\u{1b}[2J\u{1b}[31mcleared",
+        ] {
+            let request = Request::post("/api/login")
+                .header(CSRF_HEADER, CSRF_VALUE)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({ "member": name, "passphrase": "guess" }).to_string(),
+                ))
+                .unwrap();
+            let (status, _) = send(&app, request).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("failed sign-in"), "{text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("failed sign-in"))
+                .count(),
+            2,
+            "one line each, no forged one: {text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("2026-12-04T00:00:00Z")),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}'),
+            "no terminal escape passes: {text:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn api_answers_are_kept_by_no_cache_and_vary_by_cookie() {
         let dir = tempfile::tempdir().unwrap();
         let app = router(google_state(dir.path(), None));
-        let (status, _) = send(&app, upload("batch-1", "item-a", "a.jpg", b"AAAA")).await;
+        let (status, _) = send(
+            &app,
+            upload("batch-1", "item-a", "a.jpg", b"\xFF\xD8\xFFAAAA"),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         for path in [
             "/api/config",

@@ -176,7 +176,9 @@ async fn every_library_route_needs_a_member_and_members_are_isolated() {
     );
 
     // María saves a photo into batch b1.
-    let saved = maria.upload("b1", "item-x", b"maria's photo").await;
+    let saved = maria
+        .upload("b1", "item-x", b"\xFF\xD8\xFFmaria's photo")
+        .await;
     assert_eq!(saved.status(), StatusCode::OK);
     assert_eq!(
         maria.get_json("/api/history").await.1["items"]
@@ -206,17 +208,19 @@ async fn every_library_route_needs_a_member_and_members_are_isolated() {
         0
     );
     // The same Google item is not a "duplicate" for him: it is his own copy.
-    let his = tomas.upload("b1", "item-x", b"tomas's photo").await;
+    let his = tomas
+        .upload("b1", "item-x", b"\xFF\xD8\xFFtomas's photo")
+        .await;
     let his: serde_json::Value = his.json().await.unwrap();
     assert_eq!(his["status"], "saved");
     let root = helper.library.path();
     assert_eq!(
         std::fs::read(root.join("maria/2021/03/a.jpg")).unwrap(),
-        b"maria's photo"
+        b"\xFF\xD8\xFFmaria's photo"
     );
     assert_eq!(
         std::fs::read(root.join("tomas/2021/03/a.jpg")).unwrap(),
-        b"tomas's photo"
+        b"\xFF\xD8\xFFtomas's photo"
     );
     let (_, body) = maria.get_json("/api/batches/b1").await;
     assert_eq!(

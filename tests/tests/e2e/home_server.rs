@@ -535,7 +535,7 @@ async fn a_member_is_served_beside_1100_silent_connections() {
 async fn a_slow_upload_outlasts_the_first_request_and_idle_timeouts() {
     let helper = HelperProcess::start_demo(None, &short_timeouts()).unwrap();
     let to = address(&helper);
-    let body = b"a photo, slowly";
+    let body = b"\xFF\xD8\xFFa photo, slowly";
     let mut stream = TcpStream::connect(to).await.unwrap();
     let head = format!(
         "PUT /api/batches/b1/items/i1?filename=a.jpg&capture_time=2021-03-04T05%3A06%3A07Z \

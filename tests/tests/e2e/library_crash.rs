@@ -87,10 +87,13 @@ fn upload_head(addr: &str, item: &str, name: &str, length: usize) -> String {
     )
 }
 
-/// The bytes of an item's photo: distinct per item, and large enough to arrive
-/// in several pieces.
+/// The bytes of an item's photo: a JPEG's first bytes (the library names a file
+/// for what it holds), then distinct per item, and large enough to arrive in
+/// several pieces.
 fn photo(item: &str, size: usize) -> Vec<u8> {
-    item.bytes().cycle().take(size).collect()
+    let mut bytes = vec![0xFF, 0xD8, 0xFF];
+    bytes.extend(item.bytes().cycle().take(size.saturating_sub(3)));
+    bytes
 }
 
 /// Reads a whole `Connection: close` response: status and body.
