@@ -158,8 +158,9 @@ pub const SNIFF_BYTES: usize = 512;
 
 /// The extensions a file starting with `head` may be saved under, the usual one
 /// first: the photo and video kinds metafix detects, the camera raw formats built
-/// on TIFF or ISO BMFF, and the other media Google serves (GIF, WebM, AVI). `None`
-/// when the bytes are none of them.
+/// on TIFF or ISO BMFF, and the other media Google Photos keeps (GIF, BMP, WebM and
+/// MKV, AVI, WMV, MPEG program and transport streams). `None` when the bytes are
+/// none of them.
 fn kind_extensions(head: &[u8]) -> Option<&'static [&'static str]> {
     use metafix::Format;
     let at = |range: std::ops::Range<usize>| head.get(range).unwrap_or(&[]);
@@ -198,7 +199,18 @@ fn kind_extensions(head: &[u8]) -> Option<&'static [&'static str]> {
             } else if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
                 &["webm", "mkv"]
             } else if head.starts_with(b"RIFF") && at(8..12) == b"AVI " {
-                &["avi"]
+                &["avi", "divx"]
+            } else if head.starts_with(&[0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11]) {
+                &["wmv", "asf"]
+            } else if head.starts_with(&[0, 0, 1, 0xBA]) {
+                &["mpg", "mpeg", "mod", "tod", "vob"]
+            } else if head.first() == Some(&0x47) && head.get(188) == Some(&0x47) {
+                &["ts", "mts", "m2ts", "m2t"]
+            } else if head.get(4) == Some(&0x47) && head.get(196) == Some(&0x47) {
+                // A Blu-ray/AVCHD stream: 4 bytes of time code before each packet.
+                &["m2ts", "mts"]
+            } else if head.starts_with(b"BM") && at(6..10) == [0, 0, 0, 0] {
+                &["bmp"]
             } else {
                 return None;
             }
@@ -258,11 +270,24 @@ mod tests {
             ("page.html", b"<!doctype html><script>", "page.html.bin"),
             ("image.svg", b"<svg xmlns=", "image.svg.bin"),
             ("setup.exe", b"MZ\x90\0", "setup.exe.bin"),
+            ("old.WMV", b"\x30\x26\xB2\x75\x8E\x66\xCF\x11", "old.WMV"),
+            ("cam.MOD", b"\0\0\x01\xBA\x44", "cam.MOD"),
+            ("scan.bmp", b"BM\x36\x10\0\0\0\0\0\0", "scan.bmp"),
             ("IMG_4.jpg", b"", "IMG_4.jpg.bin"),
         ];
         for (name, head, want) in cases {
             assert_eq!(fit_extension(name, head), *want, "{name}");
         }
+        // Transport streams: a sync byte every 188 bytes (192 with a time code).
+        let mut ts = vec![0u8; 400];
+        ts[0] = 0x47;
+        ts[188] = 0x47;
+        assert_eq!(fit_extension("00001.MTS", &ts), "00001.MTS");
+        let mut m2ts = vec![0u8; 400];
+        m2ts[4] = 0x47;
+        m2ts[196] = 0x47;
+        assert_eq!(fit_extension("00001.m2ts", &m2ts), "00001.m2ts");
+        assert_eq!(fit_extension("00001.mp4", &m2ts), "00001.m2ts");
     }
 
     /// Hostile names a client could send, and what the library writes for each.
