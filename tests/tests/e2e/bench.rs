@@ -104,6 +104,50 @@ async fn fetch_all(token: &str, photos: &[Photo], parallel: usize, to: &Path, ke
     total
 }
 
+/// CPU time spent so far (user + system), in seconds: by the process `pid`, by
+/// every Chromium process, and by this test process; from `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    helper: f64,
+    chromium: f64,
+    harness: f64,
+}
+
+fn cpu_of(stat: &str) -> Option<f64> {
+    // Fields after the `(comm)`: state is the 3rd field, utime and stime the 14th
+    // and 15th (1-based), in clock ticks (100 a second on Linux).
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn cpu_now(helper: u32) -> Cpu {
+    let read = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    let mut cpu = Cpu {
+        helper: read(&helper.to_string())
+            .as_deref()
+            .and_then(cpu_of)
+            .unwrap_or(0.0),
+        harness: read("self").as_deref().and_then(cpu_of).unwrap_or(0.0),
+        chromium: 0.0,
+    };
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.contains("chrom") {
+            cpu.chromium += read(pid).as_deref().and_then(cpu_of).unwrap_or(0.0);
+        }
+    }
+    cpu
+}
+
 /// A process's resident memory now (`VmRSS`), in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -344,6 +388,7 @@ async fn bench_app_saves_phone_photos() {
     // and holds the photos it encoded in the first pass, which a helper fetching
     // from Google does not; the run's own memory is what it adds to that.
     let rss_at_done = rss_kib(helper.pid()).unwrap_or(0);
+    let cpu_at_done = cpu_now(helper.pid());
     let mut peak_rss = 0u64;
     let mut rss_samples = 0usize;
     loop {
@@ -377,6 +422,7 @@ async fn bench_app_saves_phone_photos() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed();
+    let cpu_at_end = cpu_now(helper.pid());
     shots.take(client, "done").await;
     let saved_bytes: u64 = keepsake_tests::walk_files(helper.library.path())
         .into_iter()
@@ -426,6 +472,19 @@ async fn bench_app_saves_phone_photos() {
         peak_rss as f64 / 1024.0,
         peak_rss.saturating_sub(rss_at_done) as f64 / 1024.0,
         rss_at_done as f64 / 1024.0
+    );
+    println!(
+        "  cpu:   from Done to the last save, {:.1} s of {:.1} s on {} cores: helper (with its \
+         emulator) {:.1} s, Chromium {:.1} s, this test (relay, polling) {:.1} s",
+        cpu_at_end.helper - cpu_at_done.helper + cpu_at_end.chromium - cpu_at_done.chromium
+            + cpu_at_end.harness
+            - cpu_at_done.harness,
+        elapsed.as_secs_f64()
+            * std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_at_end.helper - cpu_at_done.helper,
+        cpu_at_end.chromium - cpu_at_done.chromium,
+        cpu_at_end.harness - cpu_at_done.harness,
     );
     println!(
         "  tab:   peak JS heap {:.1} MB (performance.memory.usedJSHeapSize)",
