@@ -107,6 +107,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let family = config.members.iter().count();
         let watched = config.config_file.clone().filter(|_| family > 0);
         let state = AppState::new(config, local)?;
+        if family > 0 {
+            crate::members::settle_libraries(state.library(), &state.members()).await;
+        }
         if let Some(path) = watched {
             tokio::spawn(crate::members::watch(
                 state.clone(),

@@ -51,6 +51,9 @@ pub mod defaults {
     pub const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
     /// `--idle-timeout`: a keep-alive connection with no request in flight.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+    /// `--send-timeout`: a response the client stopped reading (nginx's
+    /// `send_timeout` is 60 s too).
+    pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
     /// `--max-connections`: far beyond what a family's browsers open (HTTP/2: one
     /// per browser; HTTP/1: six), and well within the open-file limit.
     pub const MAX_CONNECTIONS: usize = 1024;
@@ -134,6 +137,11 @@ pub struct ServeArgs {
     /// Time a keep-alive connection may sit without a request [default: 120s].
     #[arg(long, env = "KEEPSAKE_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
+
+    /// Time a response may wait for the client to read on [default: 60s]: a
+    /// connection whose client stops reading is closed.
+    #[arg(long, env = "KEEPSAKE_SEND_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub send_timeout: Option<Duration>,
 
     /// Connections open at once [default: 1024]. At the cap, a new connection
     /// replaces the oldest one that has not sent a request yet; when every one has,
@@ -306,6 +314,8 @@ pub struct Limits {
     pub first_request_timeout: Duration,
     /// Time a keep-alive connection may sit without a request.
     pub idle_timeout: Duration,
+    /// Time a response may wait for the client to read on.
+    pub send_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
 }
@@ -320,6 +330,7 @@ impl Default for Limits {
             body_timeout: defaults::BODY_TIMEOUT,
             first_request_timeout: defaults::FIRST_REQUEST_TIMEOUT,
             idle_timeout: defaults::IDLE_TIMEOUT,
+            send_timeout: defaults::SEND_TIMEOUT,
             max_connections: defaults::MAX_CONNECTIONS,
         }
     }
@@ -467,6 +478,7 @@ impl ServeArgs {
                 .first_request_timeout
                 .unwrap_or(defaults::FIRST_REQUEST_TIMEOUT),
             idle_timeout: self.idle_timeout.unwrap_or(defaults::IDLE_TIMEOUT),
+            send_timeout: self.send_timeout.unwrap_or(defaults::SEND_TIMEOUT),
             max_connections: self.max_connections.unwrap_or(defaults::MAX_CONNECTIONS),
         };
         if limits.max_uploads == 0 || limits.max_downloads == 0 {
@@ -475,8 +487,13 @@ impl ServeArgs {
         if limits.max_connections == 0 {
             bail!("--max-connections must be at least 1");
         }
-        if limits.first_request_timeout.is_zero() || limits.idle_timeout.is_zero() {
-            bail!("--first-request-timeout and --idle-timeout must be longer than 0");
+        if limits.first_request_timeout.is_zero()
+            || limits.idle_timeout.is_zero()
+            || limits.send_timeout.is_zero()
+        {
+            bail!(
+                "--first-request-timeout, --idle-timeout and --send-timeout must be longer than 0"
+            );
         }
         let members = Members::new(file.members)?;
         if !listen.ip().is_loopback() && !members.is_family() && !self.insecure_single_user {
@@ -704,6 +721,7 @@ mod tests {
             defaults::FIRST_REQUEST_TIMEOUT
         );
         assert_eq!(c.limits.idle_timeout, defaults::IDLE_TIMEOUT);
+        assert_eq!(c.limits.send_timeout, defaults::SEND_TIMEOUT);
         assert_eq!(c.limits.max_connections, defaults::MAX_CONNECTIONS);
         let c = config(
             &[
@@ -711,6 +729,8 @@ mod tests {
                 "2s",
                 "--idle-timeout",
                 "3s",
+                "--send-timeout",
+                "4s",
                 "--max-connections",
                 "64",
             ],
@@ -719,11 +739,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.limits.first_request_timeout, Duration::from_secs(2));
         assert_eq!(c.limits.idle_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.send_timeout, Duration::from_secs(4));
         assert_eq!(c.limits.max_connections, 64);
         for zero in [
             ["--max-connections", "0"],
             ["--first-request-timeout", "0s"],
             ["--idle-timeout", "0s"],
+            ["--send-timeout", "0s"],
         ] {
             assert!(config(&zero, "").is_err(), "{zero:?}");
         }

@@ -5,6 +5,12 @@
 //! - from accept to the first complete request (TLS handshake included, HTTP/1
 //!   or 2): [`ServeOptions::first_request_timeout`] (20 s by default);
 //! - between requests: [`ServeOptions::idle_timeout`] (120 s);
+//! - a client that stopped reading (a write to its socket that makes no progress,
+//!   over http or TLS): [`ServeOptions::send_timeout`] (60 s; nginx's
+//!   `send_timeout`). An HTTP/2 client that stops reading one stream but keeps the
+//!   connection alive (its flow-control window full, pings answered) is not
+//!   caught by it: it holds one of [`HTTP2_MAX_STREAMS`] streams and one of the
+//!   capped connections;
 //! - HTTP/1 headers, once started: [`ServeOptions::header_timeout`] (30 s; hyper's
 //!   own timer, which `axum::serve` does not install);
 //! - HTTP/2: a keep-alive ping every [`HTTP2_KEEP_ALIVE_INTERVAL`], the connection
@@ -65,6 +71,8 @@ pub struct ServeOptions {
     pub first_request_timeout: Duration,
     /// Time a keep-alive connection may sit without a request in flight.
     pub idle_timeout: Duration,
+    /// Time a response may wait for its client to read on.
+    pub send_timeout: Duration,
     /// Connections open at once (lowered to fit the open-file limit).
     pub max_connections: usize,
     /// HTTP/2 keep-alive ping interval.
@@ -80,6 +88,7 @@ impl Default for ServeOptions {
             header_timeout: defaults::HEADER_TIMEOUT,
             first_request_timeout: defaults::FIRST_REQUEST_TIMEOUT,
             idle_timeout: defaults::IDLE_TIMEOUT,
+            send_timeout: defaults::SEND_TIMEOUT,
             max_connections: defaults::MAX_CONNECTIONS,
             http2_keep_alive_interval: HTTP2_KEEP_ALIVE_INTERVAL,
             http2_keep_alive_timeout: HTTP2_KEEP_ALIVE_TIMEOUT,
@@ -190,10 +199,12 @@ pub async fn serve(
         first_request: options.first_request_timeout,
         idle: options.idle_timeout,
     };
+    let send_timeout = options.send_timeout;
     tracing::info!(
         max_connections = cap,
         first_request_timeout = ?timeouts.first_request,
         idle_timeout = ?timeouts.idle,
+        ?send_timeout,
         "connection limits"
     );
     let graceful = GracefulShutdown::new();
@@ -225,7 +236,18 @@ pub async fn serve(
             let closing = activity.until_closing(timeouts);
             tokio::pin!(closing);
             match acceptor {
-                None => drive(&builder, stream, service, watcher, closing, remote).await,
+                None => {
+                    drive(
+                        &builder,
+                        stream,
+                        service,
+                        watcher,
+                        closing,
+                        remote,
+                        send_timeout,
+                    )
+                    .await
+                }
                 Some(acceptor) => {
                     // A TLS connection starts with a handshake record; anything
                     // else is most likely plain http to the https port, which is
@@ -240,7 +262,16 @@ pub async fn serve(
                     };
                     match peeked {
                         Ok(1..) if first[0] != TLS_HANDSHAKE_RECORD => {
-                            drive(&builder, stream, to_https(), watcher, closing, remote).await;
+                            drive(
+                                &builder,
+                                stream,
+                                to_https(),
+                                watcher,
+                                closing,
+                                remote,
+                                send_timeout,
+                            )
+                            .await;
                             drop(place);
                             return;
                         }
@@ -260,7 +291,16 @@ pub async fn serve(
                             return;
                         }
                     };
-                    drive(&builder, tls, service, watcher, closing, remote).await;
+                    drive(
+                        &builder,
+                        tls,
+                        service,
+                        watcher,
+                        closing,
+                        remote,
+                        send_timeout,
+                    )
+                    .await;
                 }
             }
             drop(place);
@@ -379,6 +419,7 @@ async fn drive<I, S>(
     watcher: Watcher,
     closing: Pin<&mut impl Future<Output = Closing>>,
     remote: SocketAddr,
+    send_timeout: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
@@ -390,7 +431,7 @@ async fn drive<I, S>(
     S::Future: Send + 'static,
 {
     let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .serve_connection_with_upgrades(TokioIo::new(SendTimeout::new(io, send_timeout)), service)
         .into_owned();
     tokio::select! {
         result = watcher.watch(connection) => {
@@ -399,6 +440,98 @@ async fn drive<I, S>(
             }
         }
         why = closing => tracing::debug!(%remote, ?why, "closing the connection"),
+    }
+}
+
+/// A connection's socket (or TLS stream) whose writes fail once one has made no
+/// progress for `timeout`: a client that stopped reading gets its connection
+/// closed instead of holding it, and the response behind it, for ever. A write
+/// that goes through restarts the clock, so a slow but steady reader is served.
+struct SendTimeout<I> {
+    io: I,
+    timeout: Duration,
+    /// Armed when a write is first refused, disarmed when one goes through.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> SendTimeout<I> {
+    fn new(io: I, timeout: Duration) -> Self {
+        SendTimeout {
+            io,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// What a write answered, with the clock run: pending for longer than the
+    /// timeout becomes an error.
+    fn clocked<T>(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        answer: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if answer.is_ready() {
+            self.stalled = None;
+            return answer;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for SendTimeout<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for SendTimeout<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let answer = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.clocked(cx, answer)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let answer = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.clocked(cx, answer)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        let answer = Pin::new(&mut self.io).poll_flush(cx);
+        self.clocked(cx, answer)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let answer = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.clocked(cx, answer)
     }
 }
 
@@ -450,6 +583,124 @@ mod tests {
         assert!(
             (keep_alive..Duration::from_secs(5)).contains(&elapsed),
             "closed after {elapsed:?}"
+        );
+    }
+
+    /// A body of `chunks` MiB of zeros that says when it is dropped (its connection
+    /// closed) on `dropped`.
+    fn endless_body(dropped: tokio::sync::mpsc::Sender<()>) -> Body {
+        struct Guard(tokio::sync::mpsc::Sender<()>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = self.0.try_send(());
+            }
+        }
+        let guard = Guard(dropped);
+        let chunk = Bytes::from(vec![0u8; 1 << 20]);
+        Body::from_stream(futures_util::stream::repeat_with(move || {
+            let _ = &guard;
+            Ok::<_, Infallible>(chunk.clone())
+        }))
+    }
+
+    /// A client that asks for a large response and then reads nothing more, over
+    /// HTTP/1 and over HTTP/2 (a window wide open, so its socket fills): the
+    /// connection is closed after the send timeout, and the response dropped.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+        use tokio::io::AsyncWriteExt;
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (dropped_tx, mut dropped) = tokio::sync::mpsc::channel(4);
+        let app = Router::new().route(
+            "/big",
+            axum::routing::get(move || {
+                let dropped = dropped_tx.clone();
+                async move { endless_body(dropped) }
+            }),
+        );
+        let send = Duration::from_millis(500);
+        let options = ServeOptions {
+            first_request_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(600),
+            send_timeout: send,
+            ..ServeOptions::default()
+        };
+        tokio::spawn(serve(listener, app, options, std::future::pending()));
+
+        let http1 = b"GET /big HTTP/1.1\r\nhost: a\r\n\r\n".to_vec();
+        let mut http2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        // SETTINGS: INITIAL_WINDOW_SIZE 2^31-1; WINDOW_UPDATE of the connection by
+        // as much; HEADERS, stream 1, END_STREAM | END_HEADERS: GET http://a/big.
+        http2.extend_from_slice(&[0, 0, 6, 0x4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff]);
+        http2.extend_from_slice(&[0, 0, 4, 0x8, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 0]);
+        let block = [&[0x82, 0x86, 0x44, 4][..], b"/big", &[0x41, 1], b"a"].concat();
+        let length = u8::try_from(block.len()).unwrap();
+        http2.extend_from_slice(&[0, 0, length, 0x1, 0x5, 0, 0, 0, 1]);
+        http2.extend_from_slice(&block);
+        for (version, request) in [("HTTP/1", http1), ("HTTP/2", http2)] {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(&request).await.unwrap();
+            let started = std::time::Instant::now();
+            tokio::time::timeout(Duration::from_secs(20), dropped.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{version}: still sending 20 s after the client stopped reading")
+                });
+            let elapsed = started.elapsed();
+            assert!(elapsed >= send, "{version}: closed after {elapsed:?}");
+        }
+    }
+
+    /// A client reading slowly but steadily is not a stalled one: every write that
+    /// goes through restarts the send timer.
+    #[tokio::test]
+    async fn a_slow_but_steady_reader_is_served_to_the_end() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let size: usize = 32 << 20;
+        let app = Router::new().route(
+            "/big",
+            axum::routing::get(move || async move { vec![7u8; size] }),
+        );
+        let send = Duration::from_millis(500);
+        let options = ServeOptions {
+            send_timeout: send,
+            ..ServeOptions::default()
+        };
+        tokio::spawn(serve(listener, app, options, std::future::pending()));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        // At most 256 KiB every 10 ms: the 32 MiB cannot hide in socket buffers, so
+        // the server's writes wait, again and again, for well over the send
+        // timeout in all. (A socket takes writes again only once a third of its
+        // buffer, up to a few MiB, has drained: a reader far slower than this one
+        // needs a send timeout longer than that drain, as the 60 s default is.)
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let mut buffer = vec![0u8; 256 << 10];
+        let mut total = 0;
+        let started = std::time::Instant::now();
+        loop {
+            tick.tick().await;
+            match stream.read(&mut buffer).await.unwrap() {
+                0 => break,
+                n => total += n,
+            }
+        }
+        assert!(
+            total > size,
+            "read {total} of {size} body bytes and headers"
+        );
+        assert!(
+            started.elapsed() > send * 2,
+            "the reads were not slow: {:?}",
+            started.elapsed()
         );
     }
 

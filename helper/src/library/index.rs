@@ -299,6 +299,39 @@ impl Index {
         rows.into_iter().map(RawRow::into_saved_file).collect()
     }
 
+    /// Every owner key that has rows (saved, met in a batch, or claimed), each with
+    /// the time of its oldest row, in milliseconds.
+    pub fn owners(&self) -> Result<Vec<(String, i64)>, Error> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT owner, MIN(t) FROM (
+                SELECT owner, saved_ms AS t FROM saved
+                UNION ALL SELECT owner, added_ms FROM batch_items
+                UNION ALL SELECT owner, claimed_ms FROM pending)
+             GROUP BY owner ORDER BY owner",
+        )?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Gives every row of the owner `from` to the owner `to` (who has none), in one
+    /// transaction. Returns how many rows moved.
+    pub fn rekey(&self, from: &str, to: &str) -> Result<usize, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut moved = 0;
+        for table in ["saved", "batch_items", "pending"] {
+            moved += tx.execute(
+                &format!("UPDATE {table} SET owner = ?2 WHERE owner = ?1"),
+                params![from, to],
+            )?;
+        }
+        tx.commit()?;
+        Ok(moved)
+    }
+
     /// Up to `limit` of the owner's saved files, newest first (ties by item id),
     /// starting after `before`.
     pub fn history(

@@ -45,7 +45,7 @@ pub use self::lock::LOCK_NAME;
 pub use self::options::{
     DEFAULT_FILE_MODE, DEFAULT_MIN_FREE_BYTES, LibraryOptions, parse_file_mode,
 };
-pub use self::owner::Owner;
+pub use self::owner::{CurrentMember, Owner, Settled};
 pub use self::publish::{SaveRequest, SaveTimings};
 
 /// What [`Library::open_with`] found and repaired, from a helper that stopped
@@ -359,6 +359,19 @@ impl Library {
             Ok(p.mark_missing(&owner, files))
         })
         .await
+    }
+
+    /// Makes the libraries agree with the family's members now, and says what it
+    /// moved. A library whose name is no longer a member's, or whose rows are older
+    /// than the member of that name (`since`: a removed member's name given to
+    /// someone new), is set aside whole: its rows and its folder move to
+    /// `<name> (removed <time>)`, so nothing is lost and the new member starts
+    /// empty. A member asked to `adopt` takes back the latest library set aside
+    /// under their name, if they have none of their own. Run at start (before
+    /// serving) and whenever the members change.
+    pub async fn settle_owners(&self, members: Vec<CurrentMember>) -> Result<Vec<Settled>, Error> {
+        self.blocking(move |p| p.settle_owners(&members, jiff::Timestamp::now()))
+            .await
     }
 
     /// One page of what the owner has saved, newest first, starting after

@@ -14,7 +14,7 @@ use super::error::Error;
 use super::index::{Claim, Index};
 use super::names;
 use super::options::LibraryOptions;
-use super::owner::Owner;
+use super::owner::{self, CurrentMember, Owner, Settled};
 use super::store::{self, LinkError, Written};
 
 /// How many numbered names (`a (2).jpg`…) a save tries before giving up.
@@ -123,6 +123,120 @@ impl Publisher {
     /// The folder of one owner.
     pub fn owner_dir(&self, owner: &Owner) -> PathBuf {
         owner.dir(&self.root)
+    }
+
+    /// See [`super::Library::settle_owners`]. Runs under the publishing lock, so
+    /// no save's claim, link or row falls between a library's rows and its folder
+    /// moving.
+    pub fn settle_owners(
+        &self,
+        members: &[CurrentMember],
+        now: Timestamp,
+    ) -> Result<Vec<Settled>, Error> {
+        let _publishing = self
+            .publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut owners = self.index.owners()?;
+        self.finish_moves(&owners);
+        let mut settled = Vec::new();
+        for (key, oldest_ms) in owners.clone() {
+            if key.is_empty() || owner::set_aside_name(&key).is_some() {
+                continue;
+            }
+            let stays = members.iter().find(|m| m.name == key).is_some_and(|m| {
+                m.adopt
+                    || m.since
+                        .is_none_or(|since| oldest_ms >= since.as_millisecond())
+            });
+            if stays {
+                continue;
+            }
+            let taken = |candidate: &str| {
+                owners.iter().any(|(k, _)| k == candidate) || self.root.join(candidate).exists()
+            };
+            let aside = (0..)
+                .map(|attempt| owner::set_aside_key(&key, now, attempt))
+                .find(|candidate| !taken(candidate))
+                .expect("an endless range finds a free name");
+            // Rows first, then the folder: a crash between the two is finished by
+            // the next settle (see `finish_moves`).
+            self.index.rekey(&key, &aside)?;
+            self.move_folder(&key, &aside)?;
+            owners.retain(|(k, _)| k != &key);
+            owners.push((aside.clone(), oldest_ms));
+            settled.push(Settled::SetAside {
+                name: key,
+                key: aside,
+            });
+        }
+        for member in members.iter().filter(|m| m.adopt) {
+            if owners.iter().any(|(k, _)| k == &member.name) {
+                continue;
+            }
+            // The latest one: the key's time sorts as text.
+            let Some(from) = owners
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| owner::set_aside_name(k) == Some(member.name.as_str()))
+                .max()
+                .cloned()
+            else {
+                continue;
+            };
+            let folder = self.root.join(&member.name);
+            if folder.exists() && !is_empty_dir(&folder) {
+                tracing::warn!(
+                    member = %member.name,
+                    folder = %folder.display(),
+                    set_aside = %from,
+                    "not adopting the library set aside: the member's folder is not empty"
+                );
+                continue;
+            }
+            // An empty folder (left by a save that never finished) makes way.
+            let _ = std::fs::remove_dir(&folder);
+            // The folder first, then the rows: a crash between the two looks like a
+            // set-aside cut short, which `finish_moves` undoes, and this adopts again.
+            self.move_folder(&from, &member.name)?;
+            self.index.rekey(&from, &member.name)?;
+            owners.retain(|(k, _)| k != &from);
+            settled.push(Settled::Adopted {
+                name: member.name.clone(),
+                from,
+            });
+        }
+        Ok(settled)
+    }
+
+    /// Moves the folder of owner key `from` to `to`, if there is one.
+    fn move_folder(&self, from: &str, to: &str) -> Result<(), Error> {
+        let (from, to) = (self.root.join(from), self.root.join(to));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => store::sync_dir(&self.root).map_err(Error::io("syncing the library folder")),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(Error::io("moving a member's folder")(err)),
+        }
+    }
+
+    /// A crash between a library's rows and its folder moving leaves rows under a
+    /// set-aside key with no folder, and the folder under the member name that no
+    /// rows use: the folder follows its rows.
+    fn finish_moves(&self, owners: &[(String, i64)]) {
+        for (key, _) in owners {
+            let Some(name) = owner::set_aside_name(key) else {
+                continue;
+            };
+            let (aside, folder) = (self.root.join(key), self.root.join(name));
+            let name_has_rows = owners.iter().any(|(k, _)| k == name);
+            if !aside.exists()
+                && folder.is_dir()
+                && !name_has_rows
+                && let Err(err) = self.move_folder(name, key)
+            {
+                tracing::warn!(error = %err, key, "finishing a member folder's move");
+            }
+        }
     }
 
     /// Steps 2 to 5 of a save (see [`super::Library`]): seals the written file
@@ -347,4 +461,8 @@ pub fn duplicate(saved: SavedFile) -> SaveOutcome {
         size: saved.size,
         sha256: saved.sha256,
     }
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }

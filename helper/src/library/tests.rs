@@ -848,3 +848,133 @@ async fn a_patch_outside_its_download_is_refused_and_leaves_nothing() {
     assert!(matches!(err, Error::EmptyPatch), "{err}");
     assert!(files_under(&dir.path().join("lib")).is_empty());
 }
+
+fn member(name: &str, since: Option<&str>, adopt: bool) -> CurrentMember {
+    CurrentMember {
+        name: name.into(),
+        since: since.map(|t| t.parse().unwrap()),
+        adopt,
+    }
+}
+
+#[tokio::test]
+async fn a_removed_members_library_is_set_aside_whole_and_can_be_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = Library::open(dir.path()).unwrap();
+    let ana = Owner::Member("ana".into());
+    let bo = Owner::Member("bo".into());
+    library
+        .save(&ana, request("item1", "a.jpg"), body(b"\xFF\xD8\xFFana's"))
+        .await
+        .unwrap();
+    library
+        .save(&bo, request("item1", "b.jpg"), body(b"\xFF\xD8\xFFbo's"))
+        .await
+        .unwrap();
+    let both = || vec![member("ana", None, false), member("bo", None, false)];
+    assert_eq!(library.settle_owners(both()).await.unwrap(), []);
+
+    // Ana removed: her rows and folder move aside together; Bo is untouched.
+    let settled = library
+        .settle_owners(vec![member("bo", None, false)])
+        .await
+        .unwrap();
+    let [Settled::SetAside { name, key }] = settled.as_slice() else {
+        panic!("{settled:?}");
+    };
+    assert_eq!(name, "ana");
+    assert!(
+        key.starts_with("ana (removed ") && key.ends_with("Z)"),
+        "{key}"
+    );
+    assert!(!dir.path().join("ana").exists());
+    assert_eq!(
+        fs::read(dir.path().join(key).join("2019/07/a.jpg")).unwrap(),
+        b"\xFF\xD8\xFFana's"
+    );
+    assert!(
+        library
+            .history(&ana, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let aside = Owner::Member(key.clone());
+    assert_eq!(
+        library.history(&aside, None, 10).await.unwrap().items.len(),
+        1
+    );
+    assert_eq!(library.history(&bo, None, 10).await.unwrap().items.len(), 1);
+    // Settling again changes nothing.
+    assert_eq!(library.settle_owners(both()).await.unwrap(), []);
+
+    // A new Ana saves the same item: hers, not a duplicate of the old Ana's.
+    let new = library
+        .save(
+            &ana,
+            request("item1", "a.jpg"),
+            body(b"\xFF\xD8\xFFnew ana's"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.status, SaveStatus::Saved);
+    assert_eq!(new.path, "2019/07/a.jpg");
+
+    // Adopting while she has a library of her own takes nothing.
+    let adopting = vec![member("ana", None, true), member("bo", None, false)];
+    assert_eq!(library.settle_owners(adopting.clone()).await.unwrap(), []);
+
+    // A member added after the rows of their name (the name given to someone new
+    // while the helper was stopped): set aside. Then adopted back.
+    let later = vec![
+        member("ana", None, false),
+        member("bo", Some("2100-01-01T00:00:00Z"), false),
+    ];
+    let settled = library.settle_owners(later).await.unwrap();
+    assert!(
+        matches!(settled.as_slice(), [Settled::SetAside { name, .. }] if name == "bo"),
+        "{settled:?}"
+    );
+    assert!(
+        library
+            .history(&bo, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let adopting = vec![member("ana", None, false), member("bo", None, true)];
+    let settled = library.settle_owners(adopting).await.unwrap();
+    assert!(
+        matches!(settled.as_slice(), [Settled::Adopted { name, .. }] if name == "bo"),
+        "{settled:?}"
+    );
+    assert_eq!(library.history(&bo, None, 10).await.unwrap().items.len(), 1);
+    assert_eq!(
+        fs::read(dir.path().join("bo/2019/07/b.jpg")).unwrap(),
+        b"\xFF\xD8\xFFbo's"
+    );
+}
+
+/// A crash after a library's rows moved but before its folder did: the next
+/// settle moves the folder after its rows.
+#[tokio::test]
+async fn a_set_aside_cut_short_by_a_crash_is_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = Library::open(dir.path()).unwrap();
+    let ana = Owner::Member("ana".into());
+    library
+        .save(&ana, request("item1", "a.jpg"), body(b"\xFF\xD8\xFFana's"))
+        .await
+        .unwrap();
+    let key = owner::set_aside_key("ana", "2026-12-04T03:15:22Z".parse().unwrap(), 0);
+    assert_eq!(key, "ana (removed 2026-12-04T031522Z)");
+    library.shared.publisher.index().rekey("ana", &key).unwrap();
+    assert_eq!(library.settle_owners(vec![]).await.unwrap(), []);
+    assert!(!dir.path().join("ana").exists());
+    assert!(dir.path().join(&key).join("2019/07/a.jpg").is_file());
+    let aside = Owner::Member(key);
+    let history = library.history(&aside, None, 10).await.unwrap();
+    assert!(!history.items[0].missing, "{history:?}");
+}

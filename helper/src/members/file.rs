@@ -37,6 +37,11 @@ enum MemberCommand {
         /// The Copyright the app pre-fills for them.
         #[arg(long)]
         copyright: Option<String>,
+        /// Give them the photos a removed member of the same name left (set aside
+        /// as `<library>/<name> (removed <time>)`). Without it, a name used before
+        /// starts with an empty library.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Change a member's passphrase.
     Passwd {
@@ -61,6 +66,7 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             name,
             artist,
             copyright,
+            adopt,
         } => {
             check_name(&name)?;
             if find(&doc, &name).is_some() {
@@ -84,6 +90,12 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             if let Some(copyright) = copyright {
                 table["copyright"] = value(copyright);
             }
+            // Whatever the library holds under this name from before is someone
+            // else's: the helper sets it aside (see `Member::since`).
+            table["since"] = value(jiff::Timestamp::now().to_string());
+            if adopt {
+                table["adopt"] = value(true);
+            }
             members_mut(&mut doc)?.push(table);
             write(path, &doc)?;
             eprintln!(
@@ -91,6 +103,18 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
                 path.display(),
                 super::WATCH_EVERY.as_secs()
             );
+            if adopt {
+                eprintln!(
+                    "{name} takes back the photos of the last removed member named {name}, if \
+                     the helper set them aside"
+                );
+            } else {
+                eprintln!(
+                    "{name} starts with an empty library: photos a removed member of that name \
+                     left are kept as '<library>/{name} (removed <time>)' (`--adopt` gives them \
+                     back)"
+                );
+            }
         }
         MemberCommand::Passwd { name } => {
             let index = find(&doc, &name).with_context(|| format!("no member named {name}"))?;
@@ -112,8 +136,8 @@ pub fn run(args: MemberArgs) -> anyhow::Result<std::process::ExitCode> {
             members_mut(&mut doc)?.remove(index);
             write(path, &doc)?;
             eprintln!(
-                "removed {name} (their photos are still in their folder); a running helper signs \
-                 them out within {} s",
+                "removed {name}; a running helper signs them out within {} s and sets their \
+                 photos aside, whole, as '<library>/{name} (removed <time>)'",
                 super::WATCH_EVERY.as_secs()
             );
         }

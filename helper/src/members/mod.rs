@@ -34,6 +34,16 @@ pub struct Member {
     /// The Copyright the app pre-fills for them.
     #[serde(default)]
     pub copyright: Option<String>,
+    /// When `helper member add` added them. Photos the library holds under their
+    /// name from before are a removed member's: the helper sets them aside. Absent
+    /// (a member added by hand or by an older helper): everything under the name
+    /// is theirs.
+    #[serde(default)]
+    pub since: Option<jiff::Timestamp>,
+    /// Take back the library a removed member of this name left (`member add
+    /// --adopt`), when they have none of their own.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 /// Why a member name is refused.
@@ -123,6 +133,44 @@ impl Members {
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
         self.0.iter()
     }
+
+    /// Each member as the library's owners see them.
+    pub fn owners(&self) -> Vec<crate::library::CurrentMember> {
+        self.0
+            .iter()
+            .map(|m| crate::library::CurrentMember {
+                name: m.name.clone(),
+                since: m.since,
+                adopt: m.adopt,
+            })
+            .collect()
+    }
+}
+
+/// Sets aside the libraries of members no longer in `members` (or of an earlier
+/// member of a re-added name) and lets adopting members take theirs back; logs
+/// what moved. Errors are logged: a library that could not move stays as it was.
+pub async fn settle_libraries(library: &crate::library::Library, members: &Members) {
+    match library.settle_owners(members.owners()).await {
+        Ok(settled) => {
+            for change in settled {
+                match change {
+                    crate::library::Settled::SetAside { name, key } => tracing::info!(
+                        member = %name,
+                        folder = %library.root().join(&key).display(),
+                        "a removed member's photos are set aside, whole; `helper member add \
+                         {name} --adopt` gives them back"
+                    ),
+                    crate::library::Settled::Adopted { name, from } => tracing::info!(
+                        member = %name,
+                        from = %from,
+                        "took back the photos set aside for this name"
+                    ),
+                }
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "setting removed members' photos aside failed"),
+    }
 }
 
 /// How often a running family helper reads its configuration file for changes to
@@ -132,7 +180,8 @@ pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// Follows the members of the configuration file at `path` while the helper runs,
 /// reading it every `every`: a member added can sign in, a changed passphrase
 /// refuses the old one and ends the sessions opened with it, and a removed member
-/// is signed out — within `every`, without a restart. A file that no longer reads
+/// is signed out and their photos set aside ([`settle_libraries`]) — within
+/// `every`, without a restart. A file that no longer reads
 /// (an edit half done by hand) changes nothing until it does; one with no members
 /// left keeps this a family's helper that nobody can sign in to.
 pub async fn watch(
@@ -194,6 +243,9 @@ pub async fn watch(
         if !members.is_family() {
             tracing::warn!("no members left: nobody can sign in until one is added");
         }
+        // Before the new members can sign in: a re-added name must not see the old
+        // member's photos, even for a moment.
+        settle_libraries(state.library(), &members).await;
         state.set_members(members);
     }
 }
@@ -249,6 +301,8 @@ mod tests {
             passphrase_hash: hash.into(),
             artist: None,
             copyright: None,
+            since: None,
+            adopt: false,
         };
         assert!(Members::new(vec![member("ana", &hash), member("ANA", &hash)]).is_err());
         assert!(Members::new(vec![member("ana", "plaintext")]).is_err());

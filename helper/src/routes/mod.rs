@@ -140,6 +140,7 @@ pub async fn serve(
         header_timeout: state.config().limits.header_timeout,
         first_request_timeout: state.config().limits.first_request_timeout,
         idle_timeout: state.config().limits.idle_timeout,
+        send_timeout: state.config().limits.send_timeout,
         max_connections: state.config().limits.max_connections,
         ..crate::serve::ServeOptions::default()
     };
@@ -495,6 +496,8 @@ mod tests {
             passphrase_hash: crate::members::decoy_hash().to_owned(),
             artist: None,
             copyright: None,
+            since: None,
+            adopt: false,
         }])
         .unwrap();
         let app = router(AppState::new(config, "127.0.0.1:1".parse().unwrap()).unwrap());
