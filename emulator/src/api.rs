@@ -339,7 +339,7 @@ async fn create(
         && !picker::is_valid_request_id(id)
     {
         return Err(invalid(
-            "Invalid requestId: it must be a UUID v4 (8-4-4-4-12 hexadecimal digits).",
+            "Invalid requestId: it must be a UUID (8-4-4-4-12 hexadecimal digits).",
         ));
     }
     let max_items = parse_create_body(&body)?;
@@ -410,8 +410,9 @@ async fn create(
     Ok(json_response(StatusCode::OK, &out))
 }
 
-/// The caller's session, or the error Google gives: 404 for unknown or another
-/// account's, 403 once it expired.
+/// The caller's session, or the error Google gives: 404 for unknown, another
+/// account's, deleted or expired (what another public client sees for an expired
+/// one, PICKER-API.md §1; clients treat 403 alike).
 fn own_session<'a>(
     sessions: &'a HashMap<String, Session>,
     id: &str,
@@ -422,10 +423,7 @@ fn own_session<'a>(
         return Err(not_found());
     };
     if s.expire <= now {
-        return Err(ApiError::new(
-            ErrorStatus::PermissionDenied,
-            "The session has expired.",
-        ));
+        return Err(not_found());
     }
     Ok(s)
 }

@@ -12,6 +12,9 @@ use super::Emulator;
 
 /// CORS like `*.googleapis.com`: any origin is echoed back, preflights succeed
 /// without a token, errors carry the headers too (so a browser sees the status).
+/// The response headers Google's APIs let a browser's script read.
+pub(super) const EXPOSED_HEADERS: &str = "vary, content-encoding, date, server, content-length";
+
 pub(super) async fn cors(req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     if req.method() == Method::OPTIONS
@@ -49,9 +52,11 @@ pub(super) async fn cors(req: Request, next: Next) -> Response {
             header::VARY,
             HeaderValue::from_static("origin, x-origin, referer"),
         );
+        // Google's list, as seen (PICKER-API.md §1): `Retry-After` is not in it,
+        // so a browser client cannot read it.
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after, content-length, content-type, date"),
+            HeaderValue::from_static(EXPOSED_HEADERS),
         );
     }
     res

@@ -23,6 +23,7 @@
 mod api;
 mod clock;
 pub mod config;
+mod discovery;
 mod downloads;
 mod faults;
 mod html;
@@ -60,6 +61,7 @@ pub const TOKEN_PATH: &str = "/emulator/token";
 pub const REVOKE_PATH: &str = "/emulator/revoke";
 /// Base path of the Picker API (includes the version).
 pub const PICKER_API_PATH: &str = "/emulator/picker/v1";
+pub use discovery::DISCOVERY_PATH;
 /// Prefix of picker pages (`pickerUri`).
 pub const PICKER_UI_PATH: &str = "/emulator/picker-ui/";
 
@@ -310,6 +312,11 @@ impl Emulator {
             .route("/emulator", axum::routing::get(html::index))
             .route("/emulator/", axum::routing::get(html::index))
             .route("/emulator/stats", axum::routing::get(downloads::stats))
+            .route(
+                discovery::DISCOVERY_PATH,
+                axum::routing::get(discovery::document)
+                    .layer(axum::middleware::from_fn(faults::cors)),
+            )
             .with_state(self.clone())
     }
 

@@ -412,13 +412,67 @@ fn base64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-async fn token(State(emu): State<Emulator>, body: Bytes) -> Response {
+/// The client's credentials from HTTP Basic (`client_secret_basic`, RFC 6749
+/// §2.3.1: each part form-urlencoded, then base64), if the request carries them.
+/// `Err` for an `Authorization` header that is not a readable Basic pair.
+fn basic_client(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
+    use base64::Engine as _;
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ())?;
+    let (id, secret) = decoded.split_once(':').ok_or(())?;
+    let unescape = |part: &str| {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
     let pairs = parse_pairs(&body);
     let bad = |d: &str| token_error(StatusCode::BAD_REQUEST, "invalid_request", d);
     let Some(grant_type) = param(&pairs, "grant_type") else {
         return bad("Missing required parameter: grant_type");
     };
-    if param(&pairs, "client_id") != Some(emu.inner.config.client_id.as_str()) {
+    // Google takes the client's credentials either way: in the form
+    // (`client_secret_post`, what its own docs show) or as HTTP Basic
+    // (`client_secret_basic`, what requests-oauthlib and so google-auth-oauthlib
+    // send). Both at once must agree.
+    let basic = match basic_client(&headers) {
+        Ok(basic) => basic,
+        Err(()) => {
+            return token_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "The OAuth client was not found.",
+            );
+        }
+    };
+    let form_id = param(&pairs, "client_id");
+    let form_secret = param(&pairs, "client_secret");
+    let (client_id, client_secret) = match &basic {
+        Some((id, secret)) => {
+            if form_id.is_some_and(|f| f != id) || form_secret.is_some_and(|f| f != secret) {
+                return bad("The client credentials in the body and the header differ.");
+            }
+            (Some(id.as_str()), Some(secret.as_str()))
+        }
+        None => (form_id, form_secret),
+    };
+    if client_id != Some(emu.inner.config.client_id.as_str()) {
         return token_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -426,7 +480,7 @@ async fn token(State(emu): State<Emulator>, body: Bytes) -> Response {
         );
     }
     // Google wants the secret even with PKCE (PICKER-API.md §5).
-    match param(&pairs, "client_secret") {
+    match client_secret {
         None => return bad("client_secret is missing."),
         Some(s) if s != emu.inner.config.client_secret => {
             return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unauthorized");

@@ -107,16 +107,27 @@ impl FromStr for Duration {
     }
 }
 
+/// Writes the fraction of a second as Google's JSON mapping does (proto3): none,
+/// or 3, 6 or 9 digits, as few as hold it exactly.
+pub(crate) fn write_fraction(f: &mut impl fmt::Write, nanos: u32) -> fmt::Result {
+    if nanos == 0 {
+        Ok(())
+    } else if nanos.is_multiple_of(1_000_000) {
+        write!(f, ".{:03}", nanos / 1_000_000)
+    } else if nanos.is_multiple_of(1_000) {
+        write!(f, ".{:06}", nanos / 1_000)
+    } else {
+        write!(f, ".{nanos:09}")
+    }
+}
+
+/// As Google writes a duration: decimal seconds with 0, 3, 6 or 9 fraction digits
+/// and an `s` (`"5s"`, `"1799.500s"`).
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.as_secs();
-        let nanos = self.0.subsec_nanos();
-        if nanos == 0 {
-            write!(f, "{secs}s")
-        } else {
-            let fraction = format!("{nanos:09}");
-            write!(f, "{secs}.{}s", fraction.trim_end_matches('0'))
-        }
+        write!(f, "{}", self.0.as_secs())?;
+        write_fraction(f, self.0.subsec_nanos())?;
+        f.write_str("s")
     }
 }
 
@@ -188,9 +199,14 @@ mod tests {
     }
 
     #[test]
-    fn formats_shortest_decimal() {
+    fn formats_as_google_with_0_3_6_or_9_fraction_digits() {
         assert_eq!(Duration(Std::from_secs(5)).to_string(), "5s");
-        assert_eq!(Duration(Std::from_millis(3500)).to_string(), "3.5s");
+        assert_eq!(Duration(Std::from_millis(3500)).to_string(), "3.500s");
+        assert_eq!(Duration(Std::from_micros(1_500)).to_string(), "0.001500s");
+        assert_eq!(
+            Duration(Std::from_micros(1_234_567)).to_string(),
+            "1.234567s"
+        );
         assert_eq!(
             Duration(Std::from_nanos(846_605)).to_string(),
             "0.000846605s"
@@ -202,7 +218,7 @@ mod tests {
     fn json_round_trip_is_a_string() {
         let d = Duration(Std::from_millis(2250));
         let json = serde_json::to_string(&d).unwrap();
-        assert_eq!(json, "\"2.25s\"");
+        assert_eq!(json, "\"2.250s\"");
         assert_eq!(serde_json::from_str::<Duration>(&json).unwrap(), d);
     }
 

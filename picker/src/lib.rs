@@ -52,29 +52,27 @@ pub const DEFAULT_PAGE_SIZE: i32 = 50;
 /// Largest page the API returns; larger `pageSize` values are clamped to it.
 pub const MAX_PAGE_SIZE: i32 = 100;
 
-/// Whether `id` is acceptable as the `requestId` of `sessions.create`: a UUID v4
-/// written as 8-4-4-4-12 hexadecimal digits (either case).
-///
-/// The version nibble must be `4` and the variant one of `8 9 a b`: the contract says
-/// "UUID v4", and accepting other versions here would let a client bug pass the
-/// emulator and fail against Google.
+/// Whether `id` is acceptable as the `requestId` of `sessions.create`: 32
+/// hexadecimal digits (either case) in 8-4-4-4-12 groups, the format Google's
+/// reference gives. The reference also calls it a UUID v4, but does not say it
+/// checks the version: the original tool sends random hex in that shape and is
+/// published as working (PICKER-API.md §1), so any version and variant passes.
 pub fn is_valid_request_id(id: &str) -> bool {
     let bytes = id.as_bytes();
-    if bytes.len() != 36 {
-        return false;
-    }
-    for (i, &b) in bytes.iter().enumerate() {
-        let ok = match i {
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
             8 | 13 | 18 | 23 => b == b'-',
-            14 => b == b'4',
-            19 => matches!(b, b'8' | b'9' | b'a' | b'b' | b'A' | b'B'),
             _ => b.is_ascii_hexdigit(),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
+        })
+}
+
+/// Whether `id` is a UUID v4 (version nibble `4`, variant `8 9 a b`): what
+/// Keepsake's own clients send, the strictest reading of the reference.
+pub fn is_uuid_v4(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    is_valid_request_id(id)
+        && bytes[14] == b'4'
+        && matches!(bytes[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
 }
 
 /// `POST` here creates a session (`sessions.create`); `api_base` ends in `/v1`.
@@ -121,17 +119,29 @@ mod tests {
     fn request_id_accepts_uuid_v4_in_either_case() {
         assert!(is_valid_request_id("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
         assert!(is_valid_request_id("3F2504E0-4F89-41D3-BA0C-0305E82C3301"));
+        assert!(is_uuid_v4("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
+    }
+
+    /// The original tool's ids: random hex in the 8-4-4-4-12 shape, any version.
+    #[test]
+    fn request_id_accepts_any_hex_in_the_uuid_shape() {
+        for id in [
+            "3f2504e0-4f89-11d3-9a0c-0305e82c3301", // version 1
+            "3f2504e0-4f89-41d3-7a0c-0305e82c3301", // variant 0
+            "c0ffee00-dead-beef-cafe-0123456789ab", // version b
+        ] {
+            assert!(is_valid_request_id(id), "{id}");
+            assert!(!is_uuid_v4(id), "{id}");
+        }
     }
 
     #[test]
-    fn request_id_rejects_other_shapes_and_versions() {
+    fn request_id_rejects_other_shapes() {
         for bad in [
             "",
             "not-a-uuid",
             "3f2504e04f8941d39a0c0305e82c3301",       // no dashes
             "{3f2504e0-4f89-41d3-9a0c-0305e82c3301}", // braces
-            "3f2504e0-4f89-11d3-9a0c-0305e82c3301",   // version 1
-            "3f2504e0-4f89-41d3-7a0c-0305e82c3301",   // wrong variant
             "3f2504e0-4f89-41d3-9a0c-0305e82c330g",   // not hex
             "3f2504e0-4f89-41d3-9a0c-0305e82c33011",  // too long
             "3f2504e0-4f8941d3-9a0c--0305e82c3301",   // dashes misplaced

@@ -24,7 +24,11 @@ pub struct PickingSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polling_config: Option<PollingConfig>,
     /// When access to the session and its items ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "google_timestamp"
+    )]
     pub expire_time: Option<jiff::Timestamp>,
     /// The limits the session was created with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +82,11 @@ pub struct PickedMediaItem {
     pub id: String,
     /// Capture time in UTC (not the upload time). Not guaranteed present
     /// (PICKER-API.md §3): clients fall back to the file's own dates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "google_timestamp"
+    )]
     pub create_time: Option<jiff::Timestamp>,
     /// Photo or video.
     #[serde(rename = "type", default)]
@@ -233,6 +241,27 @@ pub struct ListMediaItemsResponse {
     pub next_page_token: Option<String>,
 }
 
+/// A timestamp as Google's JSON mapping writes it: RFC 3339 in UTC with `Z`, and
+/// 0, 3, 6 or 9 fraction digits (`2026-11-28T17:00:00Z`, `…T17:00:00.120Z`).
+pub fn google_timestamp_string(at: jiff::Timestamp) -> String {
+    let mut out = at.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = u32::try_from(at.subsec_nanosecond().rem_euclid(1_000_000_000))
+        .expect("a remainder of 10^9 fits in u32");
+    crate::duration::write_fraction(&mut out, nanos).expect("writing to a String");
+    out.push('Z');
+    out
+}
+
+fn google_timestamp<S: Serializer>(
+    value: &Option<jiff::Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(at) => serializer.serialize_str(&google_timestamp_string(*at)),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn int64_as_string<S: Serializer>(value: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) => serializer.collect_str(v),
@@ -358,7 +387,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(pc).unwrap(),
-            json!({"pollInterval": "3.5s", "timeoutIn": "0.25s"})
+            json!({"pollInterval": "3.500s", "timeoutIn": "0.250s"})
         );
     }
 
@@ -443,5 +472,34 @@ mod tests {
         assert!(page.media_items.is_empty());
         assert!(page.next_page_token.is_none());
         assert_eq!(serde_json::to_value(&page).unwrap(), json!({}));
+    }
+}
+
+#[cfg(test)]
+mod google_format {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_with_0_3_6_or_9_fraction_digits() {
+        let at = |s: &str| google_timestamp_string(s.parse().unwrap());
+        assert_eq!(at("2026-11-28T17:00:00Z"), "2026-11-28T17:00:00Z");
+        assert_eq!(at("2026-11-28T17:00:00.12Z"), "2026-11-28T17:00:00.120Z");
+        assert_eq!(
+            at("2026-11-28T17:00:00.1234Z"),
+            "2026-11-28T17:00:00.123400Z"
+        );
+        assert_eq!(
+            at("2026-11-28T17:00:00.123456789Z"),
+            "2026-11-28T17:00:00.123456789Z"
+        );
+        assert_eq!(at("1969-12-31T23:59:59.5Z"), "1969-12-31T23:59:59.500Z");
+        let session = PickingSession {
+            expire_time: Some("2026-11-28T17:00:00.5+01:00".parse().unwrap()),
+            ..PickingSession::default()
+        };
+        assert_eq!(
+            serde_json::to_value(session).unwrap()["expireTime"],
+            "2026-11-28T16:00:00.500Z"
+        );
     }
 }

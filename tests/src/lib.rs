@@ -597,89 +597,126 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A stand-in for `trunk serve`'s proxy: listens on loopback port 0 and forwards
-/// every request to `backend`, with the `Host` header trunk sends (`127.0.0.1`,
-/// no port), streaming bodies both ways. Dropped, it stops.
-pub struct TrunkLikeProxy {
+/// The real `trunk serve` (the README's developer loop) in front of a helper, run
+/// from the repository's own `Trunk.toml` with only what a test must change: the
+/// helper's address in each `[[proxy]]` backend, a free port, absolute paths and a
+/// dist folder of its own. Every other setting (`no_redirect` above all) is the
+/// file's. `--release --cargo-profile wasm-release` with `build-app`'s flags, so it
+/// reuses the release build and adds seconds (wasm-bindgen, wasm-opt), not minutes.
+/// Killed on drop.
+pub struct TrunkServe {
+    child: Child,
     /// `http://127.0.0.1:PORT`: where the browser goes.
     pub base_url: String,
-    listener: Option<tokio::net::TcpListener>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
 }
 
-impl TrunkLikeProxy {
-    /// Binds loopback port 0, so the helper can be told this origin (as it knows
-    /// trunk's :8081) before the proxy forwards to it.
-    pub async fn bind() -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        Ok(TrunkLikeProxy {
-            base_url: format!("http://{}", listener.local_addr()?),
-            listener: Some(listener),
-            task: None,
-        })
+impl TrunkServe {
+    /// A free loopback port for trunk, which cannot report the one it bound to
+    /// port 0: the helper is told this origin (as it knows trunk's :8081) before
+    /// trunk starts.
+    pub fn reserve_port() -> anyhow::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
     }
 
-    /// Starts forwarding to `backend` (`http://127.0.0.1:PORT`).
-    pub fn forward_to(&mut self, backend: &str) -> anyhow::Result<()> {
-        use axum::body::Body;
-        use axum::extract::Request;
-        use axum::response::Response;
-
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let backend = backend.trim_end_matches('/').to_owned();
-        let forward = move |request: Request| {
-            let (client, backend) = (client.clone(), backend.clone());
-            async move {
-                let (parts, body) = request.into_parts();
-                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let mut upstream = client.request(parts.method.clone(), format!("{backend}{path}"));
-                for (name, value) in &parts.headers {
-                    if name != axum::http::header::HOST {
-                        upstream = upstream.header(name, value);
-                    }
-                }
-                // What trunk 0.21's proxy sends: the backend's host, without its port.
-                upstream = upstream.header(axum::http::header::HOST, "127.0.0.1");
-                let upstream = upstream
-                    .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-                    .send()
-                    .await;
-                match upstream {
-                    Ok(answer) => {
-                        let mut response = Response::builder().status(answer.status().as_u16());
-                        for (name, value) in answer.headers() {
-                            response = response.header(name.as_str(), value.as_bytes());
-                        }
-                        response
-                            .body(Body::from_stream(answer.bytes_stream()))
-                            .unwrap_or_else(|_| Response::new(Body::from("bad upstream response")))
-                    }
-                    Err(err) => Response::builder()
-                        .status(502)
-                        .body(Body::from(err.to_string()))
-                        .unwrap_or_else(|_| Response::new(Body::empty())),
-                }
-            }
+    /// Starts `trunk serve` on `port`, proxying to the helper at `helper`
+    /// (`http://127.0.0.1:PORT`), and waits (up to 5 minutes: a cold build) until it
+    /// serves the app. `None` when trunk is not installed.
+    pub async fn start(port: u16, helper: &str) -> anyhow::Result<Option<Self>> {
+        let Some(trunk) = which("trunk") else {
+            return Ok(None);
         };
-        let listener = self
-            .listener
-            .take()
-            .context("the proxy forwards to one backend only")?;
-        let app = axum::Router::new().fallback(forward);
-        self.task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        }));
-        Ok(())
+        helper::media_proxy::install_crypto_provider();
+        let root = workspace_root();
+        let mut config: toml::Table = std::fs::read_to_string(root.join("Trunk.toml"))?.parse()?;
+        let dir = tempfile::tempdir()?;
+        let text = |value: &Path| toml::Value::String(value.to_string_lossy().into_owned());
+        let build = config
+            .entry("build")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .context("[build] is a table")?;
+        build.insert("target".into(), text(&root.join("index.html")));
+        build.insert("dist".into(), text(&dir.path().join("dist")));
+        config.insert(
+            "watch".into(),
+            toml::Value::Table(toml::Table::from_iter([(
+                "watch".to_owned(),
+                toml::Value::Array(vec![text(&root.join("index.html"))]),
+            )])),
+        );
+        config
+            .get_mut("serve")
+            .and_then(toml::Value::as_table_mut)
+            .context("Trunk.toml has a [serve] table")?
+            .insert("port".into(), toml::Value::Integer(i64::from(port)));
+        let proxies = config
+            .get_mut("proxy")
+            .and_then(toml::Value::as_array_mut)
+            .context("Trunk.toml has [[proxy]] entries")?;
+        for proxy in proxies {
+            let proxy = proxy.as_table_mut().context("a [[proxy]] is a table")?;
+            let backend = proxy
+                .get("backend")
+                .and_then(toml::Value::as_str)
+                .context("a [[proxy]] has a backend")?;
+            let path = backend
+                .strip_prefix("http://127.0.0.1:8080")
+                .with_context(|| format!("a backend on the helper's default address: {backend}"))?;
+            let moved = format!("{}{path}", helper.trim_end_matches('/'));
+            proxy.insert("backend".into(), toml::Value::String(moved));
+        }
+        let file = dir.path().join("Trunk.toml");
+        std::fs::write(&file, toml::to_string(&config)?)?;
+        let child = Command::new(trunk)
+            .arg("serve")
+            .arg("--config")
+            .arg(&file)
+            .args([
+                "--release",
+                "--cargo-profile",
+                "wasm-release",
+                "--offline",
+                "--skip-version-check",
+                "--no-autoreload",
+            ])
+            .current_dir(&root)
+            // What scripts/build-app builds with: anything else rebuilds the app.
+            .env("RUSTFLAGS", "--cfg erase_components")
+            .env("TRUNK_OFFLINE", "true")
+            .env("TRUNK_SKIP_VERSION_CHECK", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting trunk serve")?;
+        let mut trunk = TrunkServe {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(status) = trunk.child.try_wait()? {
+                bail!("trunk serve exited ({status}) before serving");
+            }
+            let answer = reqwest::get(format!("{}/", trunk.base_url)).await;
+            if answer.is_ok_and(|a| a.status().is_success()) {
+                return Ok(Some(trunk));
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("trunk serve did not serve the app within 5 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
-impl Drop for TrunkLikeProxy {
+impl Drop for TrunkServe {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

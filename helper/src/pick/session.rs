@@ -95,7 +95,7 @@ impl<'a> PickerClient<'a> {
     /// (after a cut connection) finds the session the first one made.
     pub async fn create_session(&self, max_items: Option<i64>) -> Result<PickingSession, ApiError> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        debug_assert!(picker::is_valid_request_id(&request_id));
+        debug_assert!(picker::is_uuid_v4(&request_id));
         let url = format!("{}?requestId={request_id}", picker::sessions_url(self.api));
         let body = CreateSessionRequest {
             picking_config: max_items.map(|n| PickingConfig {

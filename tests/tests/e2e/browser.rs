@@ -533,12 +533,14 @@ async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
     assert_eq!(stale.status(), 401, "the old session is over");
 }
 
-/// `trunk serve` (the README's developer loop) proxies `/api` and `/emulator` to the
-/// helper with `Host: 127.0.0.1` and no port. Through such a proxy the demo must
-/// still sign in, open the picker and save: a regression test for the URLs the
-/// emulator builds from that header.
+/// The real `trunk serve` (the README's developer loop, run from the repository's
+/// `Trunk.toml`) in front of a helper: sign in, pick, save and zip through it.
+/// trunk's proxy sends `Host: 127.0.0.1` without the port, and follows redirects
+/// itself unless told not to (`no_redirect`): then the emulator's 303 after consent
+/// was fetched by trunk, the app's `index.html` handed to the browser in its place,
+/// and the token fragment never arrived.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_demo_works_through_a_trunk_like_proxy() {
+async fn the_demo_signs_in_picks_saves_and_zips_through_the_real_trunk_serve() {
     let Some(dist) = dist_dir() else {
         skip_or_fail(
             "KEEPSAKE_REQUIRE_BROWSER",
@@ -549,25 +551,29 @@ async fn the_demo_works_through_a_trunk_like_proxy() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let mut proxy = keepsake_tests::TrunkLikeProxy::bind().await.unwrap();
-    // The helper registers trunk's :8081 origin by itself; this proxy's port is
-    // random, so it is registered the same way a developer's own port would be.
-    let redirect = format!("{}/", proxy.base_url);
-    // Like trunk's own :8081, the proxy's origin may call the API (the browser's
-    // Origin reaches the helper unchanged, its Host does not).
+    // The helper registers trunk's :8081 origin by itself; this one's port is
+    // free-picked, so it is registered as a developer's own port would be.
+    let port = keepsake_tests::TrunkServe::reserve_port().unwrap();
+    let origin = format!("http://127.0.0.1:{port}");
     let helper = HelperProcess::start_demo(
         Some(&dist),
         &[
             "--demo-redirect-uri",
-            &redirect,
+            &format!("{origin}/"),
             "--trusted-origin",
-            &proxy.base_url,
+            &origin,
         ],
     )
     .unwrap();
-    let mut shots = Screenshots::new("trunk-proxy");
+    let Some(proxy) = keepsake_tests::TrunkServe::start(port, &helper.base_url)
+        .await
+        .unwrap()
+    else {
+        skip_or_fail("KEEPSAKE_REQUIRE_BROWSER", "trunk is not installed");
+        return;
+    };
+    let mut shots = Screenshots::new("trunk-serve");
     helper::media_proxy::install_crypto_provider();
-    proxy.forward_to(&helper.base_url).unwrap();
     // The helper really is told a port-less host, as trunk does.
     let config: api::ClientConfig =
         reqwest::get(format!("{}{}", proxy.base_url, api::routes::CONFIG))
@@ -601,8 +607,21 @@ async fn the_demo_works_through_a_trunk_like_proxy() {
     )
     .await
     .remove(0);
+    let zip_link = css(client, "[data-testid=download-zip]").await;
     wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
     assert_eq!(tiles_in(client, "saved").await, picked);
     assert_eq!(saved_photos(&helper), picked.len());
-    shots.take(client, "saved-through-proxy").await;
+    shots.take(client, "saved-through-trunk").await;
+    // The zip link is trunk's origin too, and trunk streams it through.
+    let href = zip_link.prop("href").await.unwrap().unwrap();
+    assert!(href.starts_with(&proxy.base_url), "{href}");
+    let response = reqwest::get(&href).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(
+        archive.len(),
+        picked.len(),
+        "one zip entry per picked photo"
+    );
 }

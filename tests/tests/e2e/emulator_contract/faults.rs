@@ -182,8 +182,8 @@ async fn some_sessions_expire_early() {
     emu.emulator.advance_clock(Duration::from_secs(31));
     assert_google_error(
         emu.get_session(&token, s["id"].as_str().unwrap()).await,
-        403,
-        "PERMISSION_DENIED",
+        404,
+        "NOT_FOUND",
     )
     .await;
 }

@@ -375,3 +375,84 @@ async fn code_flow_with_pkce_and_refresh() {
         .unwrap();
     assert_eq!(no_secret.status(), StatusCode::BAD_REQUEST);
 }
+
+/// requests-oauthlib (under google-auth-oauthlib's `InstalledAppFlow`) sends the
+/// client's credentials as HTTP Basic; Google's docs show them in the form. Google
+/// takes both, and so must the emulator; a wrong secret either way is refused.
+#[tokio::test]
+async fn the_token_endpoint_takes_client_secret_basic_and_client_secret_post() {
+    let emu = start(config()).await;
+    let config = emu.emulator.config().clone();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let redirect = "http://localhost:53682/";
+    let code = || async {
+        let page = emu
+            .authorize(&[
+                ("client_id", &config.client_id),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", SCOPE),
+                ("access_type", "offline"),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .await
+            .text()
+            .await
+            .unwrap();
+        let location = emu.answer_consent(&page, MARIA, "allow").await;
+        let pairs = parse_pairs(location.split_once('?').unwrap().1);
+        get_pair(&pairs, "code").unwrap().to_owned()
+    };
+    let exchange = |code: String, basic: Option<(&str, &str)>, form: bool| {
+        let mut fields = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect.to_owned()),
+            ("code_verifier", verifier.to_owned()),
+        ];
+        if form {
+            fields.push(("client_id", config.client_id.clone()));
+            fields.push(("client_secret", config.client_secret.clone()));
+        }
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut request = emu
+            .http
+            .post(emu.url("/emulator/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(query(&fields));
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        request.send()
+    };
+    // client_secret_basic alone, as requests-oauthlib sends it.
+    let res = exchange(
+        code().await,
+        Some((&config.client_id, &config.client_secret)),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
+    // client_secret_post alone, and both at once when they agree.
+    for basic in [
+        None,
+        Some((config.client_id.as_str(), config.client_secret.as_str())),
+    ] {
+        let res = exchange(code().await, basic, true).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{basic:?}");
+    }
+    // A wrong secret in the header is invalid_client, as in the form.
+    let res = exchange(code().await, Some((&config.client_id, "wrong")), false)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+}

@@ -103,14 +103,16 @@ async fn create_rejects_bad_bodies_with_invalid_argument() {
     assert_google_error(res, 400, "INVALID_ARGUMENT").await;
 }
 
+/// Google's format rule for `requestId` is 8-4-4-4-12 hex digits; the original
+/// tool's ids are random hex in that shape (any version nibble), and work.
 #[tokio::test]
-async fn request_id_must_be_a_uuid_v4_and_makes_create_idempotent() {
+async fn request_id_is_any_uuid_shaped_hex_and_makes_create_idempotent() {
     let emu = start(config()).await;
     let token = emu.sign_in(MARIA).await;
     for bad in [
         "abc",
-        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
         "3f2504e04f8941d39a0c0305e82c3301",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c330g",
     ] {
         let res = emu
             .http
@@ -151,6 +153,27 @@ async fn request_id_must_be_a_uuid_v4_and_makes_create_idempotent() {
         .await
         .unwrap();
     assert_eq!(first["id"], second["id"]);
+    // Version 1, variant 0 and a made-up version: each creates a session.
+    for original_tool_id in [
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        "3f2504e0-4f89-41d3-7a0c-0305e82c3301",
+        "c0ffee00-dead-beef-cafe-0123456789ab",
+    ] {
+        let res = emu
+            .http
+            .post(format!(
+                "{}?requestId={original_tool_id}",
+                emu.api("/sessions")
+            ))
+            .bearer_auth(&token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{original_tool_id}");
+        let session: Value = res.json().await.unwrap();
+        assert!(session["id"].is_string(), "{session}");
+    }
 }
 
 #[tokio::test]
@@ -323,7 +346,7 @@ async fn polling_config_counts_down_then_disappears_once_items_are_set() {
 }
 
 #[tokio::test]
-async fn expired_sessions_are_permission_denied() {
+async fn expired_sessions_are_not_found_and_their_media_forbidden() {
     let emu = start(EmulatorConfig {
         session_lifetime: Duration::from_secs(600),
         picking_timeout: Duration::from_secs(300),
@@ -343,11 +366,11 @@ async fn expired_sessions_are_permission_denied() {
         .unwrap()
         .to_owned();
     emu.emulator.advance_clock(Duration::from_secs(601));
-    assert_google_error(emu.get_session(&token, &id).await, 403, "PERMISSION_DENIED").await;
+    assert_google_error(emu.get_session(&token, &id).await, 404, "NOT_FOUND").await;
     assert_google_error(
         emu.list(&token, &[("sessionId", &id)]).await,
-        403,
-        "PERMISSION_DENIED",
+        404,
+        "NOT_FOUND",
     )
     .await;
     let bytes = emu
@@ -358,4 +381,42 @@ async fn expired_sessions_are_permission_denied() {
         .await
         .unwrap();
     assert_eq!(bytes.status(), StatusCode::FORBIDDEN);
+}
+
+/// Whether `s` is `digits(.ddd|.dddddd|.ddddddddd)?` followed by `end`.
+fn google_decimal(s: &str, end: &str) -> bool {
+    let Some(number) = s.strip_suffix(end) else {
+        return false;
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    !whole.is_empty()
+        && digits(whole)
+        && digits(fraction)
+        && (number.len() == whole.len() || [3, 6, 9].contains(&fraction.len()))
+}
+
+/// Google's JSON mapping writes durations as decimal seconds and timestamps in UTC
+/// with `Z`, each with 0, 3, 6 or 9 fraction digits; `maxItemCount` is an int64 as
+/// a string.
+#[tokio::test]
+async fn durations_and_timestamps_are_written_as_google_writes_them() {
+    let emu = start(config()).await;
+    let token = emu.sign_in(MARIA).await;
+    let s = emu.create_ok(&token, json!({})).await;
+    let polling = &s["pollingConfig"];
+    for field in ["pollInterval", "timeoutIn"] {
+        let value = polling[field].as_str().unwrap();
+        assert!(google_decimal(value, "s"), "{field}: {value}");
+    }
+    let expire = s["expireTime"].as_str().unwrap();
+    let (date_time, seconds) = expire.split_at(17);
+    assert!(
+        date_time.len() == 17 && date_time.as_bytes()[10] == b'T',
+        "{expire}"
+    );
+    assert!(google_decimal(seconds, "Z"), "expireTime: {expire}");
+    expire.parse::<jiff::Timestamp>().unwrap();
+    assert!(s["pickingConfig"]["maxItemCount"].is_string(), "{s}");
+    assert!(google_decimal("1799.500s", "s") && !google_decimal("1799.5s", "s"));
 }
