@@ -28,8 +28,9 @@ use super::{
 pub(super) const MAX_ITEM_COUNT_LIMIT: i64 = picker::DEFAULT_MAX_ITEM_COUNT;
 
 /// Standard query parameters every Google API accepts besides the method's own.
-const SYSTEM_PARAMS: [&str; 10] = [
+const SYSTEM_PARAMS: [&str; 11] = [
     "key",
+    "oauth_token",
     "fields",
     "alt",
     "prettyPrint",
@@ -161,24 +162,26 @@ fn check_params(pairs: &Pairs, allowed: &[&str]) -> Result<(), ApiError> {
 }
 
 /// The caller's token: `Authorization: Bearer …` (or the `access_token` query
-/// parameter Google also honours). 401 when missing, unknown or expired; 403 when
+/// parameter Google also honours, or its older name `oauth_token`). 401 when missing, unknown or expired; 403 when
 /// it lacks the Picker scope.
 fn authenticate(emu: &Emulator, headers: &HeaderMap, pairs: &Pairs) -> Result<Token, ApiError> {
     let token = match bearer(headers) {
         Bearer::Token(t) => t,
         // A header that is not a bearer token is an invalid credential.
         Bearer::Malformed => return Err(unauthenticated_invalid()),
-        Bearer::Missing => match query_param(pairs, "access_token") {
-            Some(t) => t.to_owned(),
-            None => {
-                return Err(ApiError::new(
-                    ErrorStatus::Unauthenticated,
-                    "Request is missing required authentication credential. Expected OAuth 2 access token, \
+        Bearer::Missing => {
+            match query_param(pairs, "access_token").or_else(|| query_param(pairs, "oauth_token")) {
+                Some(t) => t.to_owned(),
+                None => {
+                    return Err(ApiError::new(
+                        ErrorStatus::Unauthenticated,
+                        "Request is missing required authentication credential. Expected OAuth 2 access token, \
                      login cookie or other valid authentication credential. \
                      See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-                ));
+                    ));
+                }
             }
-        },
+        }
     };
     let now = emu.now();
     let found = emu.state().tokens.get(&token).cloned();

@@ -58,8 +58,8 @@ pub struct PickArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Most items you may pick in this session (Google's default: 2000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    /// Most items you may pick in this session, up to Google's 2000 (the default).
+    #[arg(long, value_name = "N", value_parser = max_items)]
     pub max_items: Option<i64>,
 
     /// A running `helper serve --demo` (e.g. http://127.0.0.1:8080): use its Google
@@ -104,6 +104,22 @@ pub struct LogoutArgs {
     /// The token file to revoke and delete (default as for `helper pick`).
     #[arg(long, value_name = "FILE", env = "KEEPSAKE_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+}
+
+/// `--max-items`: 1 to 2000, the most one Google picking session takes.
+fn max_items(text: &str) -> Result<i64, String> {
+    let n: i64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))?;
+    match n {
+        1..=picker::DEFAULT_MAX_ITEM_COUNT => Ok(n),
+        ..=0 => Err("pick at least 1 item".to_owned()),
+        _ => Err(format!(
+            "Google's picker takes at most {} items per session; run `helper pick` again \
+             for more (items already saved are skipped)",
+            picker::DEFAULT_MAX_ITEM_COUNT
+        )),
+    }
 }
 
 /// Opens `url` in the user's browser; a failure is not an error (the link is
@@ -223,10 +239,16 @@ async fn establish(
                 endpoints.token_url
             );
         }
-        let auth = Auth::new(http.clone(), path.clone(), file)?;
-        auth.bearer()
+        // Checked before anything is replaced: a dead file must not cost the
+        // saved sign-in.
+        let kept = if path.exists() {
+            format!("the saved sign-in in {} is unchanged", path.display())
+        } else {
+            "nothing was saved".to_owned()
+        };
+        let auth = Auth::import(http.clone(), path.clone(), file)
             .await
-            .with_context(|| format!("signing in with {}", import.display()))?;
+            .map_err(|err| anyhow::anyhow!("{} cannot sign in: {err}; {kept}", import.display()))?;
         println!(
             "Signed in with {} (no new consent needed); kept in {}",
             import.display(),
@@ -241,7 +263,10 @@ async fn establish(
                 match auth.bearer().await {
                     Ok(_) => return Ok(auth),
                     Err(TokenError::InvalidGrant(why)) => {
-                        println!("The saved sign-in was refused ({why}); sign in again.");
+                        println!(
+                            "The saved sign-in was refused ({why}): {}.",
+                            oauth::TESTING_MODE_HINT
+                        );
                     }
                     Err(err) => return Err(err.into()),
                 }

@@ -263,12 +263,17 @@ struct TokenErrorResponse {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The refresh token (or code) is no longer valid: the user must consent again.
-    #[error("the saved sign-in is no longer valid ({0}); sign in again")]
+    #[error("the sign-in is no longer valid ({0}); {TESTING_MODE_HINT}")]
     InvalidGrant(String),
     /// Anything else.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
+
+/// What an `invalid_grant` most often means for a Keepsake user, said with it.
+pub const TESTING_MODE_HINT: &str = "it was revoked, or it expired: Google ends every \
+    sign-in of an OAuth client whose consent screen is in Testing mode after 7 days \
+    (publish the app, \"In production\", to keep sign-ins); sign in again";
 
 /// One `POST` to the token endpoint with the retry policy (5xx, 429, connection
 /// failures); OAuth errors come back as [`TokenError`].
@@ -551,6 +556,16 @@ pub async fn sign_in(
         ],
     )
     .await?;
+    // With granular consent a user may leave the photos box unticked: the code is
+    // good, the token useless for the Picker.
+    let granted = granted_scopes(answer.scope.as_deref());
+    if !granted.iter().any(|s| s == picker::SCOPE) {
+        bail!(
+            "the sign-in did not allow access to the photos you pick (granted: {}); sign in \
+             again and leave Google Photos ticked on the consent page",
+            granted.join(" ")
+        );
+    }
     let refresh_token = answer.refresh_token.clone().context(
         "Google sent no refresh token; remove Keepsake's access at \
          https://myaccount.google.com/permissions and sign in again",
@@ -561,7 +576,7 @@ pub async fn sign_in(
         token_uri: endpoints.token_url.clone(),
         client_id: client.client_id.clone(),
         client_secret: client.client_secret.clone(),
-        scopes: granted_scopes(answer.scope.as_deref()),
+        scopes: granted,
         expiry: answer.expires_in.map(|s| expiry_after(s).to_string()),
         other: serde_json::Map::new(),
     })
@@ -672,6 +687,33 @@ impl Auth {
             }),
             refreshes: AtomicU32::new(0),
         })
+    }
+
+    /// Starts from a token file someone else wrote (the Python tool's `token.json`),
+    /// checked first: its refresh token is used once, so a revoked or dead file is
+    /// refused here, and `path` is written only once it proved good.
+    pub async fn import(
+        http: reqwest::Client,
+        path: PathBuf,
+        file: TokenFile,
+    ) -> Result<Self, TokenError> {
+        let auth = Auth {
+            http,
+            path,
+            live: tokio::sync::Mutex::new(Live {
+                file,
+                access: None,
+                renew_at: Instant::now(),
+                generation: 0,
+            }),
+            refreshes: AtomicU32::new(0),
+        };
+        {
+            let mut live = auth.live.lock().await;
+            auth.refresh(&mut live).await?;
+            live.file.write(&auth.path)?;
+        }
+        Ok(auth)
     }
 
     /// A valid access token, refreshed first if it is (about to be) expired.

@@ -713,6 +713,171 @@ async fn a_refused_saved_sign_in_asks_for_consent_again() {
     assert_ne!(kept["refresh_token"], "1//0revoked-long-ago");
 }
 
+/// The original Python tool's workflow with Google's own, unmodified libraries
+/// (google-auth-oauthlib's `InstalledAppFlow`, google-api-python-client built from
+/// the emulator's discovery document, the tool's own request ids), every response
+/// checked against Google's documented fields and formats
+/// (`tests/python/original_tool_workflow.py`). Then the `token.json` files it leaves
+/// are imported as its users would: fresh, expired (refreshed first), and revoked:
+/// refused with one clear error, the saved sign-in left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_original_tools_workflow_on_googles_python_libraries_and_its_token_files() {
+    let python = keepsake_tests::workspace_root().join("target/python-venv/bin/python");
+    if !python.exists() {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_PYTHON",
+            "Google's Python libraries are not installed: run ./scripts/setup",
+        );
+        return;
+    }
+    let helper = HelperProcess::start_demo(None, &QUICK).unwrap();
+    let google = Google::of(&helper).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("python");
+    let script = keepsake_tests::workspace_root().join("tests/python/original_tool_workflow.py");
+    let run = tokio::task::spawn_blocking({
+        let (python, base, tokens) = (python.clone(), helper.base_url.clone(), tokens.clone());
+        let client_id = google.config.oauth.client_id.clone();
+        move || {
+            std::process::Command::new(python)
+                .arg(script)
+                .args([
+                    "--base",
+                    &base,
+                    "--client-id",
+                    &client_id,
+                    "--client-secret",
+                ])
+                .arg(emulator::config::DEMO_CLIENT_SECRET)
+                .arg("--out")
+                .arg(tokens)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "the workflow failed:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["ok"], true, "{summary:#}");
+    assert_eq!(summary["discovery_source"], "served", "{summary:#}");
+    assert!(
+        summary["downloaded_files"].as_u64().unwrap() > 0
+            && summary["checks_run"].as_u64().unwrap() > 100,
+        "{summary:#}"
+    );
+
+    // Fresh: imported without a consent, the run saves what is picked.
+    let (out, token) = (
+        dir.path().join("photos"),
+        dir.path().join("keepsake-token.json"),
+    );
+    // One photo per run: the first JPEG the picker page lists.
+    let one_photo = || {
+        let taken = std::cell::Cell::new(false);
+        move |title: &str| {
+            // Titles are "NAME — ODDITY".
+            let name = title.split(" — ").next().unwrap_or(title);
+            let photo = name.to_ascii_lowercase().ends_with(".jpg");
+            let take = photo && !taken.get();
+            taken.set(taken.get() || take);
+            take
+        }
+    };
+    for file in ["token.json", "token-expired.json"] {
+        let import = tokens.join(file).to_str().unwrap().to_owned();
+        let mut run = PickRun::start(
+            &helper,
+            &out,
+            &token,
+            &["--import-token", &import, "--max-items", "1"],
+        );
+        let (_, picked) = run.sign_in_and_pick(&google, one_photo()).await;
+        let (status, stdout, stderr) = run.finish().await;
+        assert!(status.success(), "{file}: {status}\n{stdout}\n{stderr}");
+        assert!(
+            !stdout.contains(&google.config.oauth.auth_url),
+            "{file}: no consent page: {stdout}"
+        );
+        assert!(!picked.is_empty(), "{file}");
+    }
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tokens.join("token.json")).unwrap()).unwrap();
+    let kept_before = std::fs::read(&token).unwrap();
+    let kept: serde_json::Value = serde_json::from_slice(&kept_before).unwrap();
+    assert_eq!(kept["refresh_token"], original["refresh_token"]);
+
+    // Revoked (its access token not yet expired): refused before anything is
+    // replaced, in one clear error, and the saved sign-in still works.
+    let revoked = tokens.join("token-revoked.json");
+    let run = std::process::Command::new(helper_binary().unwrap())
+        .args([
+            "pick",
+            "--server",
+            &helper.base_url,
+            "--no-browser",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--token-file")
+        .arg(&token)
+        .arg("--import-token")
+        .arg(&revoked)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(!run.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("Signed in"), "{stdout}");
+    assert!(
+        stderr.contains("cannot sign in")
+            && stderr.contains("7 days")
+            && stderr.contains("is unchanged"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("Picking session"),
+        "no session was created: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&token).unwrap(),
+        kept_before,
+        "the saved sign-in is untouched"
+    );
+    let mut run = PickRun::start(&helper, &out, &token, &["--max-items", "1"]);
+    let (_, picked) = run.sign_in_and_pick(&google, one_photo()).await;
+    let (status, stdout, stderr) = run.finish().await;
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(!stdout.contains(&google.config.oauth.auth_url), "{stdout}");
+    assert!(!picked.is_empty());
+}
+
+/// `--max-items` over Google's 2000 per session is refused with the reason.
+#[test]
+fn more_than_2000_items_is_refused_with_the_reason() {
+    let run = std::process::Command::new(helper_binary().unwrap())
+        .args([
+            "pick",
+            "--max-items",
+            "2001",
+            "--server",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("at most 2000 items per session"),
+        "{stderr}"
+    );
+}
+
 /// A process's resident memory now (`VmRSS`), in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -420,3 +420,26 @@ async fn durations_and_timestamps_are_written_as_google_writes_them() {
     assert!(s["pickingConfig"]["maxItemCount"].is_string(), "{s}");
     assert!(google_decimal("1799.500s", "s") && !google_decimal("1799.5s", "s"));
 }
+
+/// Google honours the token as a query parameter too, under both of its names
+/// (its discovery documents list `access_token` and `oauth_token`).
+#[tokio::test]
+async fn the_token_may_come_as_access_token_or_oauth_token() {
+    let emu = start(config()).await;
+    let token = emu.sign_in(MARIA).await;
+    let s = emu.create_ok(&token, json!({})).await;
+    let id = s["id"].as_str().unwrap();
+    for name in ["access_token", "oauth_token"] {
+        let res = emu
+            .http
+            .get(format!(
+                "{}?{}",
+                emu.api(&format!("/sessions/{id}")),
+                query(&[(name, &token)])
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+    }
+}
