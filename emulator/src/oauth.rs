@@ -28,6 +28,18 @@ const KNOWN_SCOPES: [&str; 6] = [
     "https://www.googleapis.com/auth/userinfo.profile",
 ];
 
+/// The sign-in scopes Google grants without a box of their own on the consent page.
+fn is_basic_scope(scope: &str) -> bool {
+    matches!(
+        scope,
+        "openid"
+            | "email"
+            | "profile"
+            | "https://www.googleapis.com/auth/userinfo.email"
+            | "https://www.googleapis.com/auth/userinfo.profile"
+    )
+}
+
 /// Parameters Google's authorization endpoint accepts; others are refused.
 const AUTH_PARAMS: [&str; 14] = [
     "client_id",
@@ -298,15 +310,28 @@ fn consent_page(consent_id: &str, pending: &PendingConsent, login_hint: Option<&
             name = esc(a.name),
         ));
     }
+    // Google's granular consent: each scope beyond the basic sign-in ones has its
+    // own box, ticked at first; the user may untick it and still press Allow.
     let wants: String = pending
         .scopes
         .iter()
-        .map(|s| match s.as_str() {
-            picker::SCOPE => {
-                "<li>View the photos and videos you select in Google Photos</li>".to_owned()
+        .map(|s| {
+            let what = match s.as_str() {
+                picker::SCOPE => "View the photos and videos you select in Google Photos",
+                "openid" => "Associate you with your personal info on Google",
+                other => other,
+            };
+            if is_basic_scope(s) {
+                format!("<li>{}</li>", esc(what))
+            } else {
+                format!(
+                    "<li><label><input type=\"hidden\" name=\"offered\" value=\"{scope}\">\
+                     <input type=\"checkbox\" name=\"grant\" value=\"{scope}\" checked \
+                     data-testid=\"consent-scope\"> {what}</label></li>",
+                    scope = esc(s),
+                    what = esc(what),
+                )
             }
-            "openid" => "<li>Associate you with your personal info on Google</li>".to_owned(),
-            other => format!("<li>{}</li>", esc(other)),
         })
         .collect();
     let body = format!(
@@ -363,10 +388,30 @@ async fn consent(State(emu): State<Emulator>, body: Bytes) -> Response {
             "No account was chosen.",
         );
     };
-    let scope = pending.scopes.join(" ");
+    // A box left unticked withholds its scope. (A client that posts the form by
+    // hand, without the `offered` fields a browser sends, grants every scope.)
+    let offered: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "offered")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let ticked: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "grant")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let granted: Vec<String> = pending
+        .scopes
+        .iter()
+        .filter(|s| {
+            is_basic_scope(s) || !offered.contains(&s.as_str()) || ticked.contains(&s.as_str())
+        })
+        .cloned()
+        .collect();
+    let scope = granted.join(" ");
     let params = match pending.flow {
         Flow::Token => {
-            let token = emu.mint_token(account, pending.scopes.clone());
+            let token = emu.mint_token(account, granted.clone());
             let expires_in = emu.inner.config.token_lifetime.as_secs().saturating_sub(1);
             state_param(vec![
                 ("access_token", token),
@@ -384,7 +429,7 @@ async fn consent(State(emu): State<Emulator>, body: Bytes) -> Response {
                 code.clone(),
                 AuthCode {
                     account,
-                    scopes: pending.scopes.clone(),
+                    scopes: granted.clone(),
                     redirect_uri: pending.redirect_uri.clone(),
                     challenge: pending.challenge.clone(),
                     offline: pending.offline,

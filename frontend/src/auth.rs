@@ -71,6 +71,14 @@ pub fn take_return(now_ms: f64) -> Option<Return> {
                     "the sign-in answer did not match this tab's request; please sign in again"
                         .into(),
                 )
+            } else if !grant.scope.split_whitespace().any(|s| s == picker::SCOPE) {
+                // Granular consent: the photos box was unticked. The token is good
+                // for nothing Keepsake does: drop it and ask again.
+                Return::Failed(
+                    "Keepsake was not allowed to see the photos you pick: sign in again and \
+                     leave “View the photos and videos you select in Google Photos” ticked"
+                        .into(),
+                )
             } else {
                 Return::Token(AccessToken {
                     token: grant.access_token,
@@ -116,22 +124,80 @@ pub fn rebase_demo_config(config: &mut api::ClientConfig, origin: &str) {
     }
 }
 
-/// Google refuses browser sign-in from plain-http origins other than localhost.
-/// Returns an explanation when this page is served from one.
+/// Google refuses browser sign-in from plain-http origins other than localhost,
+/// and from any origin whose host is an IP address (but loopback) or a name with
+/// no public domain (`nas`, `nas.local`, `nas.lan`, PICKER-API.md §5). Returns an
+/// explanation when this page is served from one, before the user tries.
 pub fn origin_problem(mode: api::Mode) -> Option<String> {
     if mode != api::Mode::Google {
         return None;
     }
     let origin = browser::origin();
+    let fix = "Serve the helper over https under a domain name (--tls-cert/--tls-key), or \
+               reach it through an SSH tunnel so the browser sees http://localhost:PORT.";
     if plain_http_off_this_machine(&origin) {
         Some(format!(
             "Google only allows sign-in from https addresses or from localhost, and this page \
-             is {origin}. Serve the helper over https under a domain name (--tls-cert/--tls-key), \
-             or reach it through an SSH tunnel so the browser sees http://localhost:PORT."
+             is {origin}. {fix}"
+        ))
+    } else if let Some(why) = unregistrable_host(&origin) {
+        Some(format!(
+            "Google will refuse to sign in from {origin}: {why}. {fix}"
         ))
     } else {
         None
     }
+}
+
+/// Suffixes of names that only mean something on a home network (RFC 6762's
+/// `.local`, RFC 8375's `home.arpa`, and the ones routers hand out).
+const PRIVATE_SUFFIXES: [&str; 9] = [
+    "local",
+    "lan",
+    "home",
+    "home.arpa",
+    "internal",
+    "intranet",
+    "localdomain",
+    "corp",
+    "private",
+];
+
+/// Why Google cannot register `origin`'s host as a JavaScript origin, if it
+/// cannot: an IP address other than loopback, or a name with no public domain.
+pub fn unregistrable_host(origin: &str) -> Option<&'static str> {
+    let authority = origin.split_once("://")?.1.split('/').next().unwrap_or("");
+    if authority.starts_with('[') {
+        let host = authority
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('[');
+        return match host.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) if ip.is_loopback() => None,
+            _ => Some("its address is an IP address, which Google does not accept"),
+        };
+    }
+    let host = authority
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        return (!ip.is_loopback())
+            .then_some("its address is an IP address, which Google does not accept");
+    }
+    if host == "localhost" || host.ends_with(".localhost") {
+        return None;
+    }
+    let private = PRIVATE_SUFFIXES
+        .iter()
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")));
+    if !host.contains('.') || private {
+        return Some("its name has no public domain (Google wants a name like photos.example.org)");
+    }
+    None
 }
 
 /// Whether `origin` is plain http to another machine: what the page sends there (a
@@ -177,6 +243,27 @@ mod tests {
             ("https://photos.example.org", false),
         ] {
             assert_eq!(plain_http_off_this_machine(origin), readable, "{origin}");
+        }
+    }
+
+    #[test]
+    fn origins_google_cannot_register_are_named() {
+        for (origin, refused) in [
+            ("https://192.168.1.20:8443", true),
+            ("https://[fd00::2]:8443", true),
+            ("https://nas:8443", true),
+            ("https://nas.local", true),
+            ("https://nas.lan:8443", true),
+            ("https://nas.home.arpa", true),
+            ("https://photos.example.org", false),
+            ("https://photos.example.org.:8443", false),
+            ("http://localhost:8080", false),
+            ("http://app.localhost:8081", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://[::1]:8080", false),
+            ("https://local.example.com", false),
+        ] {
+            assert_eq!(unregistrable_host(origin).is_some(), refused, "{origin}");
         }
     }
 

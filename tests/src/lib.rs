@@ -223,6 +223,34 @@ impl HelperProcess {
 
     /// Runs `command` (the helper, or what `exec`s it) with `serve --demo …`.
     fn spawn_demo(
+        command: Command,
+        listen: &str,
+        library: tempfile::TempDir,
+        dist: Option<&Path>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        let extra: Vec<&str> = ["--demo"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        Self::spawn(command, listen, library, dist, &extra)
+    }
+
+    /// `helper serve` for real Google (no emulator: nothing is asked of Google
+    /// until a browser signs in) on `listen`, with `extra` flags (`--client-id` …).
+    pub fn start_google(listen: &str, dist: Option<&Path>, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn(
+            Command::new(helper_binary()?),
+            listen,
+            tempfile::tempdir()?,
+            dist,
+            extra,
+        )
+    }
+
+    /// Runs `command` with `serve --listen LISTEN --library … --dist … EXTRA…` and
+    /// reads the address it prints.
+    fn spawn(
         mut command: Command,
         listen: &str,
         library: tempfile::TempDir,
@@ -230,7 +258,7 @@ impl HelperProcess {
         extra: &[&str],
     ) -> anyhow::Result<Self> {
         command
-            .args(["serve", "--demo", "--listen", listen, "--library"])
+            .args(["serve", "--listen", listen, "--library"])
             .arg(library.path())
             .arg("--dist")
             .arg(dist.map_or_else(|| library.path().join("no-app"), Path::to_owned))
@@ -406,6 +434,8 @@ fn chrome_capabilities(
     }
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "chrome".into());
+    // The tests' https helpers have self-signed certificates.
+    caps.insert("acceptInsecureCerts".into(), true.into());
     caps.insert("goog:chromeOptions".into(), options);
     caps
 }

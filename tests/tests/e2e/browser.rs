@@ -394,6 +394,79 @@ async fn a_member_signing_in_over_plain_http_to_the_network_is_warned() {
     client.clone().close().await.unwrap();
 }
 
+/// A helper for real Google reached at a LAN IP address over https: Google would
+/// refuse to sign in from that origin (an IP address cannot be registered), so the
+/// app says so, and how to fix it, before the user tries. On loopback: nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn google_sign_in_from_an_address_google_refuses_is_explained_first() {
+    let Some(dist) = dist_dir() else {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app or set KEEPSAKE_DIST",
+        );
+        return;
+    };
+    let Some(address) = keepsake_tests::network_address() else {
+        eprintln!("SKIPPED: this machine has no address but loopback");
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new(keepsake_tests::helper_binary().unwrap())
+        .args([
+            "tls",
+            "self-signed",
+            "--host",
+            &address.to_string(),
+            "--out",
+        ])
+        .arg(certs.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let mut shots = Screenshots::new("google-refused-origin");
+    let google = [
+        "--client-id",
+        "1234-test.apps.googleusercontent.com",
+        "--insecure-single-user",
+    ];
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let flags: Vec<&str> = google.iter().chain(&tls).copied().collect();
+    let lan = HelperProcess::start_google(&format!("{address}:0"), Some(&dist), &flags).unwrap();
+    assert!(lan.base_url.starts_with("https://"), "{}", lan.base_url);
+    client.goto(&lan.base_url).await.unwrap();
+    let warning = css(client, "[data-testid=origin-warning]").await;
+    let text = warning.text().await.unwrap();
+    assert!(
+        text.contains("Google will refuse to sign in") && text.contains("IP address"),
+        "{text}"
+    );
+    assert!(text.contains("SSH tunnel"), "it says how to fix it: {text}");
+    shots.take(client, "warned").await;
+
+    let local = HelperProcess::start_google("127.0.0.1:0", Some(&dist), &google).unwrap();
+    client.goto(&local.base_url).await.unwrap();
+    css(client, "[data-testid=sign-in]:not([disabled])").await;
+    assert!(
+        client
+            .find_all(Locator::Css("[data-testid=origin-warning]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no warning on loopback"
+    );
+    client.clone().close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
     let Some(dist) = dist_dir() else {
@@ -531,6 +604,57 @@ async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
         .await
         .unwrap();
     assert_eq!(stale.status(), 401, "the old session is over");
+}
+
+/// Google's consent page lets the user untick the photos permission and still
+/// press Allow. The token that comes back cannot list a pick: the app drops it,
+/// says what happened, and offers sign-in again, which then works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_without_the_photos_permission_asks_again() {
+    let Some((browser, helper, mut shots)) = start("scope-withheld").await else {
+        return;
+    };
+    let client = &browser.client;
+    client.goto(&helper.base_url).await.unwrap();
+    css(client, "[data-testid=sign-in]:not([disabled])")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(client, "[data-testid=consent-account]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let permission = css(client, "[data-testid=consent-scope]").await;
+    permission.click().await.unwrap();
+    assert_eq!(
+        permission.prop("checked").await.unwrap().as_deref(),
+        Some("false"),
+        "the photos box is unticked"
+    );
+    shots.take(client, "consent-unticked").await;
+    css(client, "[data-testid=consent-allow]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = css(client, "[data-testid=notice]").await;
+    let text = notice.text().await.unwrap();
+    assert!(
+        text.contains("not allowed to see the photos you pick"),
+        "{text}"
+    );
+    css(client, "[data-testid=sign-in]:not([disabled])").await;
+    assert!(
+        client
+            .find(Locator::Css("[data-testid=signed-in]"))
+            .await
+            .is_err(),
+        "not signed in with a token that cannot pick"
+    );
+    shots.take(client, "asked-again").await;
+    sign_in(client, &mut shots).await;
 }
 
 /// The real `trunk serve` (the README's developer loop, run from the repository's
