@@ -136,17 +136,13 @@ pub fn origin_problem(mode: api::Mode) -> Option<String> {
     let fix = "Serve the helper over https under a domain name (--tls-cert/--tls-key), or \
                reach it through an SSH tunnel so the browser sees http://localhost:PORT.";
     if plain_http_off_this_machine(&origin) {
-        Some(format!(
+        return Some(format!(
             "Google only allows sign-in from https addresses or from localhost, and this page \
              is {origin}. {fix}"
-        ))
-    } else if let Some(why) = unregistrable_host(&origin) {
-        Some(format!(
-            "Google will refuse to sign in from {origin}: {why}. {fix}"
-        ))
-    } else {
-        None
+        ));
     }
+    unregistrable_host(&origin)
+        .map(|why| format!("Google will refuse to sign in from {origin}: {why}. {fix}"))
 }
 
 /// Suffixes of names that only mean something on a home network (RFC 6762's
