@@ -578,7 +578,7 @@ impl Emulator {
         let item = self.library().get(index)?;
         Some(PickedMediaItem {
             id: item.id.clone(),
-            create_time: Some(item.create_time),
+            create_time: (!self.hides_create_time(index)).then_some(item.create_time),
             kind: item.kind,
             media_file: picker::MediaFile {
                 base_url: self.base_url(origin, &session.id, &item.id, now),

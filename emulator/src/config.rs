@@ -26,6 +26,7 @@
 //! | `--demo-fault-slow-speed` | `KEEPSAKE_DEMO_FAULT_SLOW_SPEED` | `256K` | bytes per second of a slow body |
 //! | `--demo-fault-early-expiry` | `KEEPSAKE_DEMO_FAULT_EARLY_EXPIRY` | 0 | share of sessions that expire early |
 //! | `--demo-fault-early-expiry-after` | `KEEPSAKE_DEMO_FAULT_EARLY_EXPIRY_AFTER` | `20s` | their lifetime |
+//! | `--demo-fault-no-create-time` | `KEEPSAKE_DEMO_FAULT_NO_CREATE_TIME` | 0 | share of items listed without `createTime` (Google does not promise it), the same items on every listing |
 //!
 //! Durations take `ms`, `s`, `m`, `h` (`1.5s`, `250ms`); sizes `K`, `M`, `G`.
 //! Faults never touch OAuth or the picker page (browser checks drive those).
@@ -122,6 +123,9 @@ pub struct FaultConfig {
     pub early_expiry_rate: f64,
     /// Lifetime of a session that expires early.
     pub early_expiry_after: Duration,
+    /// Share of items listed without `createTime` (drawn per item from the seed:
+    /// the same items every time).
+    pub no_create_time_rate: f64,
 }
 
 impl FaultConfig {
@@ -133,6 +137,7 @@ impl FaultConfig {
             || self.cut_body_rate > 0.0
             || self.slow_body_rate > 0.0
             || self.early_expiry_rate > 0.0
+            || self.no_create_time_rate > 0.0
     }
 }
 
@@ -183,6 +188,7 @@ impl EmulatorConfig {
             ("cut body rate", f.cut_body_rate),
             ("slow body rate", f.slow_body_rate),
             ("early expiry rate", f.early_expiry_rate),
+            ("no-createTime rate", f.no_create_time_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 bail!("{name} must be between 0 and 1, got {rate}");
@@ -321,6 +327,13 @@ pub struct EmulatorArgs {
     /// Lifetime of a session that expires early.
     #[arg(long = "demo-fault-early-expiry-after", env = "KEEPSAKE_DEMO_FAULT_EARLY_EXPIRY_AFTER", value_parser = parse_duration)]
     pub early_expiry_after: Option<Duration>,
+    /// Share (0–1) of items listed without `createTime`, which Google does not
+    /// promise (the same items on every listing).
+    #[arg(
+        long = "demo-fault-no-create-time",
+        env = "KEEPSAKE_DEMO_FAULT_NO_CREATE_TIME"
+    )]
+    pub no_create_time_rate: Option<f64>,
 }
 
 impl EmulatorArgs {
@@ -344,6 +357,7 @@ impl EmulatorArgs {
         set!(f.slow_body_bytes_per_sec, self.slow_body_bytes_per_sec);
         set!(f.early_expiry_rate, self.early_expiry_rate);
         set!(f.early_expiry_after, self.early_expiry_after);
+        set!(f.no_create_time_rate, self.no_create_time_rate);
         set!(c.seed, self.seed);
         set!(c.token_lifetime, self.token_lifetime);
         set!(c.base_url_lifetime, self.base_url_lifetime);

@@ -155,6 +155,20 @@ impl Emulator {
         }
     }
 
+    /// Whether the item at `index` is listed without `createTime`: drawn from the
+    /// seed and the index alone, so every listing agrees.
+    pub(super) fn hides_create_time(&self, index: usize) -> bool {
+        let rate = self.inner.config.faults.no_create_time_rate;
+        let salt = 0x6e6f_2d63_7469_6d65_u64; // "no-ctime"
+        let index = u64::try_from(index).unwrap_or(u64::MAX);
+        rate > 0.0
+            && crate::rng::Rng::new(
+                self.inner.config.seed ^ salt ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )
+            .next_f64()
+                < rate
+    }
+
     /// Draws whether a new session expires early.
     pub(super) fn draw_early_expiry(&self) -> bool {
         let rate = self.inner.config.faults.early_expiry_rate;

@@ -762,13 +762,31 @@ async fn finished_with_progress(
 /// One line per item, printed above the progress bar as it finishes.
 fn describe(item: &PickedMediaItem, outcome: &Outcome) -> String {
     let name = &item.media_file.filename;
+    // Google does not promise a createTime: say where the date came from when it
+    // did not send one.
+    let dated = |path: &str| {
+        let undated = path.starts_with(&format!("{}/", crate::library::names::UNKNOWN_DATE_FOLDER));
+        match (item.create_time, undated) {
+            (_, true) => "; no capture date: Google sent none and the file has none",
+            (None, false) => "; Google sent no date: the file's own",
+            (Some(_), false) => "",
+        }
+    };
     match outcome {
         Outcome::Fixed {
             path,
             repaired: true,
-        } => format!("  fixed     {path}  (from {name}, metadata repaired)"),
-        Outcome::Fixed { path, .. } => format!("  fixed     {path}  (from {name})"),
-        Outcome::Unchanged { path } => format!("  saved     {path}  (from {name}, unchanged)"),
+        } => format!(
+            "  fixed     {path}  (from {name}, metadata repaired{})",
+            dated(path)
+        ),
+        Outcome::Fixed { path, .. } => format!("  fixed     {path}  (from {name}{})", dated(path)),
+        Outcome::Unchanged { path } => {
+            format!(
+                "  saved     {path}  (from {name}, unchanged{})",
+                dated(path)
+            )
+        }
         Outcome::Skipped { path } => format!("  skipped   {name}: already in the folder as {path}"),
         Outcome::Failed(why) => format!("  FAILED    {name}: {why}"),
     }

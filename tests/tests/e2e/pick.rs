@@ -857,6 +857,44 @@ async fn the_original_tools_workflow_on_googles_python_libraries_and_its_token_f
     assert!(!picked.is_empty());
 }
 
+/// Google does not promise `createTime`. Listed without it, every item is still
+/// saved, dated by the file's own metadata when it has some (and filed under
+/// `unknown-date/` when not), and each line says which.
+#[tokio::test(flavor = "multi_thread")]
+async fn items_without_create_time_are_dated_by_their_own_metadata_and_say_so() {
+    let mut flags = QUICK.to_vec();
+    flags.extend(["--demo-fault-no-create-time", "1"]);
+    let helper = HelperProcess::start_demo(None, &flags).unwrap();
+    let google = Google::of(&helper).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, token) = (dir.path().join("photos"), dir.path().join("token.json"));
+    let mut run = PickRun::start(&helper, &out, &token, &[]);
+    let (_, picked) = run.sign_in_and_pick(&google, everything).await;
+    let (status, stdout, stderr) = run.finish().await;
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert_eq!(summary(&stdout).3, 0, "nothing failed: {stdout}");
+    assert_eq!(saved_files(&out).len(), picked.len());
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  fixed") || l.starts_with("  saved"))
+        .collect();
+    assert_eq!(lines.len(), picked.len(), "{stdout}");
+    let own = lines
+        .iter()
+        .filter(|l| l.contains("Google sent no date: the file's own"))
+        .count();
+    let none = lines
+        .iter()
+        .filter(|l| l.contains("unknown-date/") && l.contains("no capture date"))
+        .count();
+    assert_eq!(
+        own + none,
+        lines.len(),
+        "every line says where its date came from: {stdout}"
+    );
+    assert!(own > 0, "most demo photos carry their own date: {stdout}");
+}
+
 /// `--max-items` over Google's 2000 per session is refused with the reason.
 #[test]
 fn more_than_2000_items_is_refused_with_the_reason() {

@@ -202,3 +202,32 @@ async fn every_item_downloads_and_matches_its_metadata() {
     }
     assert!(seen_processing && seen_heif_jpeg && seen_zero_mvhd);
 }
+
+/// `createTime` is not promised (PICKER-API.md §3): with the fault on, items are
+/// listed without it, the same items on every listing.
+#[tokio::test]
+async fn items_may_come_without_create_time_the_same_on_every_listing() {
+    let mut config = config();
+    config.faults.no_create_time_rate = 0.5;
+    let emu = start(config).await;
+    let token = emu.sign_in(MARIA).await;
+    let (id, _) = emu.picked_session(&token, None).await;
+    let undated = || async {
+        let page: Value = emu
+            .list(&token, &[("sessionId", &id), ("pageSize", "100")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["mediaItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item.get("createTime").is_none())
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let first = undated().await;
+    assert!(!first.is_empty(), "some items come without createTime");
+    assert_eq!(undated().await, first);
+}
