@@ -582,12 +582,13 @@ pub async fn sign_in(
     })
 }
 
+/// The scopes a token answer granted: its `scope` (empty when every box was
+/// unticked); a server that leaves `scope` out granted what was asked (RFC 6749
+/// §5.1).
 fn granted_scopes(scope: Option<&str>) -> Vec<String> {
     match scope {
-        Some(scope) if !scope.trim().is_empty() => {
-            scope.split_whitespace().map(str::to_owned).collect()
-        }
-        _ => vec![picker::SCOPE.to_owned()],
+        Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
+        None => vec![picker::SCOPE.to_owned()],
     }
 }
 

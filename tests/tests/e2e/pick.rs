@@ -53,6 +53,12 @@ impl Google {
     /// Answers the consent page at `url` as `email` ("Allow") and returns the
     /// redirect it answers with.
     async fn allow(&self, url: &str, email: &str) -> String {
+        self.answer_consent(url, email, true).await
+    }
+
+    /// [`Google::allow`], with the photos box ticked or not (Google's granular
+    /// consent: a browser sends the `offered` scopes and the ticked `grant`s).
+    async fn answer_consent(&self, url: &str, email: &str, photos: bool) -> String {
         let res = self.http.get(url).send().await.unwrap();
         assert_eq!(res.status(), 200, "the printed consent URL opens a page");
         let page = res.text().await.unwrap();
@@ -68,6 +74,8 @@ impl Google {
             .body(query(&[
                 ("consent", &consent_id(&page)),
                 ("account", &index.to_string()),
+                ("offered", picker::SCOPE),
+                ("grant", if photos { picker::SCOPE } else { "" }),
                 ("action", "allow"),
             ]))
             .send()
@@ -893,6 +901,31 @@ async fn items_without_create_time_are_dated_by_their_own_metadata_and_say_so() 
         "every line says where its date came from: {stdout}"
     );
     assert!(own > 0, "most demo photos carry their own date: {stdout}");
+}
+
+/// A consent with the photos box unticked gives a code whose token cannot pick:
+/// `helper pick` says so and saves no sign-in, instead of failing later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_without_the_photos_permission_is_refused_with_the_reason() {
+    let helper = HelperProcess::start_demo(None, &QUICK).unwrap();
+    let google = Google::of(&helper).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, token) = (dir.path().join("photos"), dir.path().join("token.json"));
+    let mut run = PickRun::start(&helper, &out, &token, &[]);
+    let auth_url = google.config.oauth.auth_url.clone();
+    let consent = run
+        .line("the consent URL", |l| l.starts_with(&auth_url))
+        .await;
+    let location = google.answer_consent(&consent, MARIA, false).await;
+    let res = google.http.get(&location).send().await.unwrap();
+    assert_eq!(res.status(), 200, "helper pick's listener took the code");
+    let (status, stdout, stderr) = run.finish().await;
+    assert!(!status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("did not allow access to the photos you pick"),
+        "{stderr}"
+    );
+    assert!(!token.exists(), "no useless sign-in is kept");
 }
 
 /// `--max-items` over Google's 2000 per session is refused with the reason.

@@ -443,3 +443,35 @@ async fn the_token_may_come_as_access_token_or_oauth_token() {
         assert_eq!(res.status(), 200, "{name}");
     }
 }
+
+/// Google's client libraries build their calls from the discovery document: it
+/// is served at the API root, names this origin's root, and knows only v1.
+#[tokio::test]
+async fn the_discovery_document_is_served_for_v1_with_this_origins_root() {
+    let emu = start(config()).await;
+    let url = emu.url(emulator::DISCOVERY_PATH);
+    let doc: Value = emu
+        .http
+        .get(format!("{url}?version=v1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["kind"], "discovery#restDescription");
+    assert_eq!(doc["name"], "photospicker");
+    let root = doc["rootUrl"].as_str().unwrap();
+    assert_eq!(format!("{root}v1"), emu.api(""), "{doc:#}");
+    assert_eq!(
+        doc["resources"]["sessions"]["methods"]["create"]["path"],
+        "v1/sessions"
+    );
+    let v2 = emu
+        .http
+        .get(format!("{url}?version=v2"))
+        .send()
+        .await
+        .unwrap();
+    assert_google_error(v2, 404, "NOT_FOUND").await;
+}
