@@ -1,77 +1,295 @@
-//! A batch of saved files as one streamed zip: stored entries (photos do not
-//! compress), the capture time as each entry's time, ZIP64 when it grows past
-//! 4 GB, and constant memory whatever the size.
+//! A batch of saved files as one streamed zip ([`super::zip_format`]): stored
+//! entries (photos do not compress), sizes and CRC-32s in the local headers (so
+//! streaming readers see every entry), the capture time as each entry's time,
+//! ZIP64 where APPNOTE asks for it, and the archive's length known up front.
 
 use std::collections::HashSet;
-use std::io;
-use std::path::PathBuf;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use async_zip::base::write::ZipFileWriter;
-use async_zip::{Compression, ZipDateTimeBuilder, ZipEntryBuilder};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, stream};
-use jiff::civil::DateTime;
-use tokio_util::compat::TokioAsyncReadCompatExt;
-use tokio_util::io::ReaderStream;
+use futures_util::Stream;
 
-use api::SavedFile;
+use api::{BatchId, SavedFile};
 
-/// Size of the pipe between the zip writer and the HTTP body.
-const PIPE_BYTES: usize = 256 * 1024;
+use super::zip_format::{self, EntryInfo};
+use super::{Error, Library, Owner};
 
-/// Streams `files` (paths relative to `member_dir`) as a zip archive.
-///
-/// Entry names are the files' own names; a name that repeats gets ` (2)`, ` (3)`…
-/// If a file cannot be read half-way, the stream ends with an error so the client
-/// sees a failed download rather than a silently truncated archive.
-pub fn stream(
-    member_dir: PathBuf,
-    files: Vec<SavedFile>,
-) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
-    let task = tokio::spawn(write_zip(writer, member_dir, files));
-    let tail = stream::once(async move {
-        match task.await {
-            Ok(Ok(())) => None,
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "writing a zip failed");
-                Some(Err(err))
+/// How much of a file one read takes: large reads, and one hand-off from the
+/// reading thread to the HTTP body per read.
+const CHUNK: usize = 1 << 20;
+/// Chunks waiting between the reading thread and the body.
+const QUEUED_CHUNKS: usize = 4;
+/// Index rows read at a time: a batch of any size is walked page by page.
+const PAGE: u32 = 1_000;
+
+/// Calls its argument with each file of the zip, in order, until it says stop
+/// (`false`); blocking.
+type Source =
+    Arc<dyn Fn(&mut dyn FnMut(SavedFile) -> io::Result<bool>) -> io::Result<()> + Send + Sync>;
+
+/// A batch's zip, laid out before its first byte: every entry's name, size and
+/// CRC-32 are known, so the archive's length is too (`Content-Length`). Its files
+/// are read from the index page by page, once to lay it out and twice to write it
+/// (the entries, then the central directory), so memory does not grow with the
+/// entry count but for 8 bytes a name (names made unique).
+pub struct ZipPlan {
+    source: Source,
+    dir: PathBuf,
+    entries: u64,
+    length: u64,
+}
+
+/// What [`Library::zip_plan`] found.
+pub enum Planned {
+    /// The zip, ready to stream.
+    Ready(ZipPlan),
+    /// The batch has no saved file.
+    Empty,
+    /// A file of the batch is no longer in the library folder (its path).
+    Missing(String),
+}
+
+impl Library {
+    /// Lays out the zip of the owner's `batch` as it is now (items added later
+    /// wait for the next zip): files saved before the index recorded CRC-32s are
+    /// read once for theirs, which the index then keeps.
+    pub async fn zip_plan(&self, owner: &Owner, batch: &BatchId) -> Result<Planned, Error> {
+        let (library, owner, batch) = (self.clone(), owner.clone(), batch.clone());
+        self.blocking(move |p| {
+            let key = owner.key().to_owned();
+            let upto = p.index().batch_last_row(&key, &batch)?;
+            let dir = p.owner_dir(&owner);
+            // Pass 0, before the layout: every file is there, and has its CRC-32.
+            let mut after = 0;
+            loop {
+                let page = p
+                    .index()
+                    .batch_files_page(&key, &batch, after, upto, PAGE)?;
+                let Some((last, _)) = page.last() else { break };
+                after = *last;
+                for (_, file) in page {
+                    let path = dir.join(&file.path);
+                    if !path.is_file() {
+                        return Ok(Planned::Missing(file.path));
+                    }
+                    if file.crc32.is_none() {
+                        let crc32 = super::store::crc32_of(&path)
+                            .map_err(Error::io("reading a saved file for its CRC-32"))?;
+                        p.index().set_crc32(&key, &file.item_id, crc32)?;
+                    }
+                }
             }
-            Err(join) => Some(Err(io::Error::other(join))),
-        }
-    })
-    .filter_map(|end| async move { end });
-    ReaderStream::new(reader).chain(tail)
-}
-
-async fn write_zip(
-    writer: tokio::io::DuplexStream,
-    member_dir: PathBuf,
-    files: Vec<SavedFile>,
-) -> io::Result<()> {
-    let mut zip = ZipFileWriter::with_tokio(writer);
-    let mut names = HashSet::new();
-    for file in files {
-        let name = unique_name(&mut names, file_name(&file.path));
-        let mut builder =
-            ZipEntryBuilder::new(name.into(), Compression::Stored).unix_permissions(0o644);
-        // A file saved without a date is dated when it was saved.
-        let local = file
-            .capture_local
-            .unwrap_or_else(|| jiff::tz::Offset::UTC.to_datetime(file.saved_at));
-        builder = builder.last_modification_date(dos_time(local));
-        let source = tokio::fs::File::open(member_dir.join(&file.path)).await?;
-        let mut entry = zip.write_entry_stream(builder).await.map_err(zip_error)?;
-        futures_util::io::copy(&mut source.compat(), &mut entry).await?;
-        entry.close().await.map_err(zip_error)?;
+            if upto == 0 {
+                return Ok(Planned::Empty);
+            }
+            let source: Source = Arc::new(move |each| {
+                let index = library.shared.publisher.index();
+                let mut after = 0;
+                loop {
+                    let page = index
+                        .batch_files_page(&key, &batch, after, upto, PAGE)
+                        .map_err(io::Error::other)?;
+                    let Some((last, _)) = page.last() else {
+                        return Ok(());
+                    };
+                    after = *last;
+                    for (_, file) in page {
+                        if !each(file)? {
+                            return Ok(());
+                        }
+                    }
+                }
+            });
+            Ok(Planned::Ready(
+                ZipPlan::lay_out(source, dir).map_err(Error::io("laying out a zip"))?,
+            ))
+        })
+        .await
     }
-    let mut writer = zip.close().await.map_err(zip_error)?;
-    futures_util::AsyncWriteExt::close(&mut writer).await?;
-    Ok(())
 }
 
-fn zip_error(err: async_zip::error::ZipError) -> io::Error {
-    io::Error::other(err)
+impl ZipPlan {
+    /// The zip of `files` (paths relative to `dir`, each with its CRC-32), held in
+    /// memory: for tests and tools that have the list already.
+    pub fn of_files(dir: &Path, files: Vec<SavedFile>) -> io::Result<ZipPlan> {
+        let files = Arc::new(files);
+        let source: Source = Arc::new(move |each| {
+            for file in files.iter() {
+                if !each(file.clone())? {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        ZipPlan::lay_out(source, dir.to_owned())
+    }
+
+    fn lay_out(source: Source, dir: PathBuf) -> io::Result<ZipPlan> {
+        let mut plan = ZipPlan {
+            source,
+            dir,
+            entries: 0,
+            length: 0,
+        };
+        let (mut offset, mut directory, mut entries) = (0u64, 0u64, 0u64);
+        plan.each_entry(&mut |info, _| {
+            directory += info.central_header_len(offset);
+            offset += info.local_header_len() + info.size;
+            entries += 1;
+            Ok(true)
+        })?;
+        plan.entries = entries;
+        plan.length = offset + directory + zip_format::end_records_len(entries, offset, directory);
+        Ok(plan)
+    }
+
+    /// Calls `f` with each entry and its file, in order, names made unique the
+    /// same way on every pass: entry names are the files' own names; a name that
+    /// repeats gets ` (2)`, ` (3)`…; times are the capture's wall-clock time (the
+    /// save's, in UTC, for a file with no date).
+    fn each_entry(
+        &self,
+        f: &mut dyn FnMut(EntryInfo, &Path) -> io::Result<bool>,
+    ) -> io::Result<()> {
+        let mut names = HashedNames::default();
+        (self.source)(&mut |file: SavedFile| {
+            let crc32 = file.crc32.ok_or_else(|| {
+                io::Error::other(format!("{}: its CRC-32 is not known yet", file.path))
+            })?;
+            let local = file
+                .capture_local
+                .unwrap_or_else(|| jiff::tz::Offset::UTC.to_datetime(file.saved_at));
+            let (dos_date, dos_time) = zip_format::dos_date_time(local);
+            let info = EntryInfo {
+                name: unique_name(&mut names, file_name(&file.path)),
+                size: file.size,
+                crc32,
+                dos_date,
+                dos_time,
+            };
+            f(info, &self.dir.join(&file.path))
+        })
+    }
+
+    /// The archive's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// Streams the archive: one blocking thread reads the files in 1 MiB reads
+    /// and hands each read over. A file whose size or CRC-32 is no longer what the
+    /// index says (changed on disk since it was saved) ends the stream with an
+    /// error, so the client sees a failed download, never a wrong entry.
+    pub fn stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let (tx, rx) = tokio::sync::mpsc::channel(QUEUED_CHUNKS);
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = self.write(&tx) {
+                tracing::error!(error = %err, "writing a zip failed");
+                let _ = tx.blocking_send(Err(err));
+            }
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+    }
+
+    fn write(&self, tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>) -> io::Result<()> {
+        // `false`: the client went away; everything stops quietly.
+        let send = |bytes: Vec<u8>| tx.blocking_send(Ok(Bytes::from(bytes))).is_ok();
+        let mut gone = false;
+        let mut offset = 0u64;
+        self.each_entry(&mut |info, path| {
+            if !send(info.local_header()) {
+                gone = true;
+                return Ok(false);
+            }
+            let mut file = std::fs::File::open(path)?;
+            let mut crc = crc32fast::Hasher::new();
+            let mut left = info.size;
+            while left > 0 {
+                let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
+                let mut chunk = vec![0u8; want];
+                file.read_exact(&mut chunk)
+                    .map_err(|err| changed(path, &err.to_string()))?;
+                crc.update(&chunk);
+                left -= want as u64;
+                if !send(chunk) {
+                    gone = true;
+                    return Ok(false);
+                }
+            }
+            if file.read(&mut [0u8; 1])? != 0 {
+                return Err(changed(path, "it grew"));
+            }
+            if crc.finalize() != info.crc32 {
+                return Err(changed(path, "its bytes differ from the saved ones"));
+            }
+            offset += info.local_header_len() + info.size;
+            Ok(true)
+        })?;
+        if gone {
+            return Ok(());
+        }
+        let directory_offset = offset;
+        let (mut at, mut directory_len, mut entries) = (0u64, 0u64, 0u64);
+        let mut directory = Vec::with_capacity(CHUNK);
+        self.each_entry(&mut |info, _| {
+            let header = info.central_header(at);
+            directory_len += header.len() as u64;
+            directory.extend_from_slice(&header);
+            at += info.local_header_len() + info.size;
+            entries += 1;
+            if directory.len() >= CHUNK && !send(std::mem::take(&mut directory)) {
+                gone = true;
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        if gone {
+            return Ok(());
+        }
+        if entries != self.entries || at != directory_offset {
+            return Err(io::Error::other(
+                "the batch changed while its zip was written",
+            ));
+        }
+        directory.extend_from_slice(&zip_format::end_records(
+            entries,
+            directory_offset,
+            directory_len,
+        ));
+        send(directory);
+        Ok(())
+    }
+}
+
+/// The names given so far, as 64-bit hashes of their folded form: 8 bytes a name,
+/// the same answers on every pass. (Two different names with the same hash, a
+/// chance in 2^64, would only give the second a needless ` (2)`.)
+#[derive(Default)]
+struct HashedNames(HashSet<u64>);
+
+impl HashedNames {
+    fn insert(&mut self, key: &str) -> bool {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.0.insert(hasher.finish())
+    }
+}
+
+fn changed(path: &std::path::Path, why: &str) -> io::Error {
+    io::Error::other(format!(
+        "{} changed since it was saved ({why}): the zip stops here",
+        path.display()
+    ))
 }
 
 fn file_name(path: &str) -> &str {
@@ -83,7 +301,7 @@ fn file_name(path: &str) -> &str {
 /// name regardless of case, so an extractor that folds either never finds two
 /// entries where one would overwrite the other (`café.jpg` typed on a Mac arrives
 /// decomposed, beside the composed one from a phone).
-fn unique_name(used: &mut HashSet<String>, name: &str) -> String {
+fn unique_name(used: &mut HashedNames, name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let name: String = name.nfc().collect();
     let mut attempt = 1;
@@ -92,27 +310,11 @@ fn unique_name(used: &mut HashSet<String>, name: &str) -> String {
         // Lowercasing can decompose nothing but may compose differently: fold
         // case, then normalise again.
         let key: String = candidate.to_lowercase().nfc().collect();
-        if used.insert(key) {
+        if used.insert(&key) {
             return candidate;
         }
         attempt += 1;
     }
-}
-
-/// MS-DOS time (what unzip tools show): local wall-clock time, 1980–2107.
-fn dos_time(local: DateTime) -> async_zip::ZipDateTime {
-    let clamped = local.clamp(
-        DateTime::constant(1980, 1, 1, 0, 0, 0, 0),
-        DateTime::constant(2107, 12, 31, 23, 59, 58, 0),
-    );
-    ZipDateTimeBuilder::new()
-        .year(i32::from(clamped.year()))
-        .month(u32::from(clamped.month().unsigned_abs()))
-        .day(u32::from(clamped.day().unsigned_abs()))
-        .hour(u32::from(clamped.hour().unsigned_abs()))
-        .minute(u32::from(clamped.minute().unsigned_abs()))
-        .second(u32::from(clamped.second().unsigned_abs()))
-        .build()
 }
 
 #[cfg(test)]
@@ -121,7 +323,7 @@ mod tests {
 
     #[test]
     fn repeated_names_get_numbered_case_insensitively() {
-        let mut used = HashSet::new();
+        let mut used = HashedNames::default();
         assert_eq!(unique_name(&mut used, "a.jpg"), "a.jpg");
         assert_eq!(unique_name(&mut used, "A.JPG"), "A (2).JPG");
         assert_eq!(unique_name(&mut used, "a.jpg"), "a (3).jpg");
@@ -129,7 +331,7 @@ mod tests {
 
     #[test]
     fn names_in_either_unicode_form_are_one_name_in_nfc() {
-        let mut used = HashSet::new();
+        let mut used = HashedNames::default();
         let composed = "caf\u{e9}.jpg";
         let decomposed = "cafe\u{301}.jpg";
         assert_eq!(unique_name(&mut used, composed), composed);
@@ -139,25 +341,7 @@ mod tests {
             "CAF\u{c9} (3).JPG"
         );
         // A decomposed name alone is written composed.
-        let mut fresh = HashSet::new();
+        let mut fresh = HashedNames::default();
         assert_eq!(unique_name(&mut fresh, decomposed), composed);
-    }
-
-    #[test]
-    fn dos_time_clamps_to_its_range() {
-        let t = dos_time(DateTime::constant(1975, 5, 1, 12, 0, 0, 0));
-        assert_eq!((t.year(), t.month(), t.day()), (1980, 1, 1));
-        let t = dos_time(DateTime::constant(2019, 7, 14, 11, 31, 12, 0));
-        assert_eq!(
-            (
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            (2019, 7, 14, 11, 31, 12)
-        );
     }
 }

@@ -299,6 +299,15 @@ impl Index {
         rows.into_iter().map(RawRow::into_saved_file).collect()
     }
 
+    /// Records the CRC-32 of a file saved before the index kept them.
+    pub fn set_crc32(&self, owner: &str, item: &ItemId, crc32: u32) -> Result<(), Error> {
+        self.conn().execute(
+            "UPDATE saved SET crc32 = ?3 WHERE owner = ?1 AND item_id = ?2",
+            params![owner, item.as_str(), crc32],
+        )?;
+        Ok(())
+    }
+
     /// Every owner key that has rows (saved, met in a batch, or claimed), each with
     /// the time of its oldest row, in milliseconds.
     pub fn owners(&self) -> Result<Vec<(String, i64)>, Error> {
@@ -330,6 +339,47 @@ impl Index {
         }
         tx.commit()?;
         Ok(moved)
+    }
+
+    /// The newest row of a batch's list now (0 when it has none): a zip lays out
+    /// the batch up to it, so items added meanwhile wait for the next zip.
+    pub fn batch_last_row(&self, owner: &str, batch: &BatchId) -> Result<i64, Error> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(MAX(rowid), 0) FROM batch_items WHERE owner = ?1 AND batch = ?2",
+            params![owner, batch.as_str()],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Up to `limit` files of one batch, in the order they were added, after the
+    /// row `after` and up to the row `upto` (see [`Index::batch_last_row`]), each
+    /// with its row: pages of a batch too large to hold at once.
+    pub fn batch_files_page(
+        &self,
+        owner: &str,
+        batch: &BatchId,
+        after: i64,
+        upto: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, SavedFile)>, Error> {
+        let conn = self.conn();
+        // `rowid` grows with each row added (rows are never deleted from a batch),
+        // so it orders the batch as `added_ms, rowid` does, and pages by keyset.
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT b.rowid, {COLUMNS_S} FROM batch_items b
+             JOIN saved s ON s.owner = b.owner AND s.item_id = b.item_id
+             WHERE b.owner = ?1 AND b.batch = ?2 AND b.rowid > ?3 AND b.rowid <= ?4
+             ORDER BY b.rowid
+             LIMIT ?5"
+        ))?;
+        let rows = statement
+            .query_map(params![owner, batch.as_str(), after, upto, limit], |row| {
+                Ok((row.get::<_, i64>(0)?, RawRow::read_from(row, 1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(rowid, raw)| Ok((rowid, raw.into_saved_file()?)))
+            .collect()
     }
 
     /// Up to `limit` of the owner's saved files, newest first (ties by item id),
@@ -393,16 +443,21 @@ struct RawRow {
 
 impl RawRow {
     fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+        RawRow::read_from(row, 0)
+    }
+
+    /// The row's columns from column `first` on.
+    fn read_from(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<RawRow> {
         Ok(RawRow {
-            item_id: row.get(0)?,
-            path: row.get(1)?,
-            size: row.get(2)?,
-            sha256: row.get(3)?,
-            capture_ms: row.get(4)?,
-            capture_offset_s: row.get(5)?,
-            batch: row.get(6)?,
-            saved_ms: row.get(7)?,
-            crc32: row.get(8)?,
+            item_id: row.get(first)?,
+            path: row.get(first + 1)?,
+            size: row.get(first + 2)?,
+            sha256: row.get(first + 3)?,
+            capture_ms: row.get(first + 4)?,
+            capture_offset_s: row.get(first + 5)?,
+            batch: row.get(first + 6)?,
+            saved_ms: row.get(first + 7)?,
+            crc32: row.get(first + 8)?,
         })
     }
 

@@ -5,7 +5,8 @@
 //! - [`index`]: the SQLite index of what was saved (re-runs skip, interrupted runs
 //!   resume, the app shows history);
 //! - [`downloads`]: the files of the items the helper is fetching;
-//! - [`batch_zip`]: a batch as a streamed zip;
+//! - [`batch_zip`], [`zip_format`]: a batch as a streamed zip that streaming
+//!   readers read whole;
 //! - [`error`], [`options`], [`owner`], [`lock`]: what the rest shares.
 //!
 //! Layout: `<root>/[<member>/]<YYYY>/<MM>/<name>` (or `unknown-date/<name>`), the
@@ -25,6 +26,7 @@ mod options;
 mod owner;
 mod publish;
 pub mod store;
+pub mod zip_format;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

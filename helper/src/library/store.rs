@@ -367,6 +367,21 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Blocking: the CRC-32 of the file at `path` (as a zip entry records it), read
+/// in 1 MiB pieces.
+pub fn crc32_of(path: &Path) -> io::Result<u32> {
+    let mut file = File::open(path)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = io::Read::read(&mut file, &mut buffer)?;
+        if n == 0 {
+            return Ok(crc.finalize());
+        }
+        crc.update(&buffer[..n]);
+    }
+}
+
 /// Blocking: the size and hex SHA-256 of the regular file at `path`; `None` when
 /// there is no regular file there (nothing, a folder, a symbolic link).
 pub fn hash_file(path: &Path) -> io::Result<Option<(u64, String)>> {

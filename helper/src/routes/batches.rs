@@ -92,18 +92,18 @@ pub async fn zip(
     SignedIn(owner): SignedIn,
     ApiPath(batch): ApiPath<BatchId>,
 ) -> AppResult<Response> {
-    let files = state.library().batch_files(&owner, &batch).await?;
-    if files.is_empty() {
-        return Err(AppError::NotFound("this batch has no saved files".into()));
-    }
-    let owner_dir = state.library().owner_dir(&owner);
-    // `batch_files` has looked: better a clear 404 than a zip that breaks off.
-    if let Some(missing) = files.iter().find(|file| file.missing) {
-        return Err(AppError::NotFound(format!(
-            "{} is no longer in the library folder",
-            missing.path
-        )));
-    }
+    let plan = match state.library().zip_plan(&owner, &batch).await? {
+        batch_zip::Planned::Ready(plan) => plan,
+        batch_zip::Planned::Empty => {
+            return Err(AppError::NotFound("this batch has no saved files".into()));
+        }
+        // Better a clear 404 than a zip that breaks off.
+        batch_zip::Planned::Missing(path) => {
+            return Err(AppError::NotFound(format!(
+                "{path} is no longer in the library folder"
+            )));
+        }
+    };
     // A batch id is a path-free token: safe in a header as it is.
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"keepsake-{batch}.zip\""))
@@ -117,8 +117,9 @@ pub async fn zip(
             ),
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::CONTENT_LENGTH, HeaderValue::from(plan.len())),
         ],
-        Body::from_stream(batch_zip::stream(owner_dir, files)),
+        Body::from_stream(plan.stream()),
     )
         .into_response())
 }

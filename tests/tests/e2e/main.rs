@@ -27,3 +27,4 @@ mod sample_library;
 mod saved_once;
 mod scale;
 mod screens;
+mod zip_readers;
