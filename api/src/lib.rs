@@ -63,6 +63,9 @@ pub struct ClientConfig {
     pub family: bool,
     /// The signed-in family member, if any.
     pub member: Option<MemberInfo>,
+    /// The helper's version and commit (`0.1.0 (1a2b3c4d5e6f)`), for the footer.
+    #[serde(default)]
+    pub version: String,
 }
 
 /// OAuth endpoints and client.

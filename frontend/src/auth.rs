@@ -286,6 +286,7 @@ mod tests {
             picker_api: "http://127.0.0.1/emulator/picker/v1".into(),
             family: false,
             member: None,
+            version: "0.1.0 (test)".into(),
         };
         let google = api::ClientConfig {
             mode: api::Mode::Google,

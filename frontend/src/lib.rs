@@ -119,6 +119,9 @@ pub fn App() -> impl IntoView {
         </main>
         <footer class="footer">
             "Your photos go from Google Photos through your own Keepsake helper; nothing else sees them."
+            {move || auth.config.with(|c| c.as_ref().filter(|c| !c.version.is_empty()).map(|c| {
+                view! { <span class="version" data-testid="version">" · Keepsake "{c.version.clone()}</span> }
+            }))}
         </footer>
     }
 }

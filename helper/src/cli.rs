@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// Keepsake's helper: serves the app, proxies Google Photos downloads, saves the
 /// fixed photos; `--demo` runs a built-in Google emulator.
 #[derive(Debug, Parser)]
-#[command(name = "helper", version, about)]
+#[command(name = "helper", version = crate::VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

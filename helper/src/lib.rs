@@ -22,6 +22,14 @@
 //! - [`fix_files`]: `helper fix`
 //! - [`pick`]: `helper pick` and `helper logout`, the terminal workflow
 
+/// The helper's version and the commit it was built from: `0.1.0 (1a2b3c4d5e6f)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KEEPSAKE_COMMIT"),
+    ")"
+);
+
 pub mod cli;
 pub mod config;
 pub mod connections;

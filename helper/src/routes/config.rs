@@ -51,6 +51,7 @@ pub async fn config(
         picker_api,
         family: state.config().members.is_family(),
         member: member.as_ref().map(super::auth::member_info),
+        version: crate::VERSION.to_owned(),
     }))
 }
 

@@ -158,8 +158,18 @@ async fn demo_sign_in_pick_fix_save_and_zip() {
     };
     let client = &browser.client;
 
-    // 1-2. The app offers sign-in; the emulator's consent page signs in.
+    // 1-2. The app offers sign-in; the emulator's consent page signs in. Its
+    // footer names the helper's version.
     client.goto(&helper.base_url).await.unwrap();
+    let version = css(client, "[data-testid=version]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        version.contains(&format!("Keepsake {} (", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
     sign_in(client, &mut shots).await;
 
     // 3. Set an Artist; pick three photos in the picker tab, which closes itself.

@@ -469,3 +469,27 @@ async fn bench_fix_of_a_large_movie_against_cp() {
         *peaks.iter().max().unwrap() as f64 / 1024.0
     );
 }
+
+/// `helper --version` names the version and the commit it was built from (for a
+/// bug report, and to tell two home servers' helpers apart).
+#[test]
+fn the_version_names_the_commit() {
+    let out = std::process::Command::new(keepsake_tests::helper_binary().unwrap())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(keepsake_tests::workspace_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let commit = head.unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        text,
+        format!("helper {} ({commit})", env!("CARGO_PKG_VERSION"))
+    );
+}
