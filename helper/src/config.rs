@@ -713,6 +713,24 @@ mod tests {
         assert!(config(&[], "[[members]]\nname = \"../x\"\npassphrase_hash = \"x\"").is_err());
     }
 
+    /// The example that ships beside the systemd unit reads, with what it says.
+    #[test]
+    fn the_packaged_example_configuration_reads() {
+        let text = include_str!("../../packaging/keepsake.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(file.listen, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(
+            file.library.as_deref(),
+            Some(Path::new("/var/lib/keepsake/library"))
+        );
+        assert!(file.tls_cert.is_some() && file.tls_key.is_some());
+        assert!(!file.server_names.is_empty() && file.members.is_empty());
+        assert_eq!(
+            file.session_lifetime,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+    }
+
     #[test]
     fn connection_limits_have_defaults_and_refuse_zero() {
         let c = config(&[], "").unwrap();

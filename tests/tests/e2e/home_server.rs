@@ -559,3 +559,43 @@ async fn a_slow_upload_outlasts_the_first_request_and_idle_timeouts() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(helper.saved_files().len(), 1, "{:?}", helper.saved_files());
 }
+
+/// The systemd unit that ships for a home server passes `systemd-analyze verify`
+/// (with its ExecStart pointed at the built helper: verify wants a real binary),
+/// and keeps the hardening a home server expects.
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    let unit = std::fs::read_to_string(
+        keepsake_tests::workspace_root().join("packaging/keepsake.service"),
+    )
+    .unwrap();
+    for line in [
+        "User=keepsake",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/keepsake",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "LimitNOFILE=65536",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit has {line}");
+    }
+    let Some(analyze) = keepsake_tests::which("systemd-analyze") else {
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    };
+    let helper = keepsake_tests::helper_binary().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("keepsake.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/keepsake-helper", helper.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
