@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -67,8 +68,9 @@ pub struct ServeArgs {
     #[arg(long, env = "KEEPSAKE_LISTEN")]
     pub listen: Option<SocketAddr>,
 
-    /// Folder holding the built app (trunk's `dist/`) [default: dist]. Without it,
-    /// only `/api` is served.
+    /// Folder holding the built app (trunk's `dist/`), for development [default:
+    /// the app built into the helper, else ./dist]. Without any, only `/api` is
+    /// served.
     #[arg(long, env = "KEEPSAKE_DIST")]
     pub dist: Option<PathBuf>,
 
@@ -343,6 +345,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The built app, when present.
     pub dist: Option<PathBuf>,
+    /// The folder the helper's own copy of the app was unpacked into (removed when
+    /// the last clone of the configuration goes).
+    pub unpacked_app: Option<Arc<tempfile::TempDir>>,
     /// Root of the photo library.
     pub library: PathBuf,
     /// Google or the emulator.
@@ -380,6 +385,7 @@ impl Config {
                 .parse()
                 .expect("the default address parses"),
             dist: None,
+            unpacked_app: None,
             library,
             upstream,
             media_timeout: defaults::MEDIA_TIMEOUT,
@@ -431,18 +437,44 @@ impl ServeArgs {
                 .parse()
                 .expect("the default address parses"),
         };
-        let dist_dir = self
-            .dist
-            .or(file.dist)
-            .unwrap_or_else(|| PathBuf::from(defaults::DIST));
-        let dist = if dist_dir.join("index.html").is_file() {
-            Some(dist_dir)
-        } else {
-            tracing::warn!(
-                dist = %dist_dir.display(),
-                "no index.html in the app folder: serving the API only (build the app with ./scripts/build-app)"
-            );
-            None
+        // `--dist` (or the file's `dist`) wins: the developer's fresh build, or
+        // `trunk serve`'s. Else the app this helper carries, unpacked into a private
+        // temporary folder; else a `dist/` here; else the API alone, said loudly.
+        let (dist, unpacked_app) = match self.dist.or(file.dist) {
+            Some(dir) if dir.join("index.html").is_file() => (Some(dir), None),
+            Some(dir) => {
+                tracing::warn!(
+                    dist = %dir.display(),
+                    "no index.html in the app folder: serving the API only (build the app with \
+                     ./scripts/build-app)"
+                );
+                (None, None)
+            }
+            None if crate::embedded_app::is_present() => {
+                let unpacked = tempfile::Builder::new()
+                    .prefix("keepsake-app-")
+                    .tempdir()
+                    .context("making a folder for the app")?;
+                crate::embedded_app::unpack(unpacked.path()).with_context(|| {
+                    format!("unpacking the app into {}", unpacked.path().display())
+                })?;
+                tracing::info!(
+                    unpacked = %unpacked.path().display(),
+                    "serving the app built into the helper"
+                );
+                (Some(unpacked.path().to_owned()), Some(Arc::new(unpacked)))
+            }
+            None if Path::new(defaults::DIST).join("index.html").is_file() => {
+                (Some(PathBuf::from(defaults::DIST)), None)
+            }
+            None => {
+                tracing::warn!(
+                    "this helper was built without the app, and there is no dist/ here: serving \
+                     the API only. Build the app first (./scripts/build-app), then the helper \
+                     (cargo build --release -p helper), or pass --dist DIR"
+                );
+                (None, None)
+            }
         };
         let media_timeout_secs = self
             .media_timeout_secs
@@ -541,6 +573,7 @@ impl ServeArgs {
         Ok(Config {
             listen,
             dist,
+            unpacked_app,
             library: self
                 .library
                 .or(file.library)

@@ -33,6 +33,7 @@ pub const VERSION: &str = concat!(
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod embedded_app;
 pub mod error;
 pub mod fetch;
 pub mod fix_files;

@@ -236,6 +236,45 @@ impl HelperProcess {
         Self::spawn(command, listen, library, dist, &extra)
     }
 
+    /// The helper binary copied alone into an empty folder and started there as
+    /// `helper serve --demo` with no `--dist`: what a home server gets from a
+    /// release archive. Returns the helper and the folder (only the binary in it).
+    pub fn start_demo_alone(extra: &[&str]) -> anyhow::Result<(Self, tempfile::TempDir)> {
+        let folder = tempfile::tempdir()?;
+        let copy = folder.path().join("helper");
+        std::fs::copy(helper_binary()?, &copy)?;
+        let library = tempfile::tempdir()?;
+        let mut command = Command::new(&copy);
+        command
+            .current_dir(folder.path())
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--library"])
+            .arg(library.path())
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("KEEPSAKE_HELPER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().context("starting the copied helper")?;
+        let stdout = child.stdout.take().context("helper stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let base_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| format!("unexpected first line from helper: {line:?}"))?
+            .to_owned();
+        Ok((
+            HelperProcess {
+                child,
+                base_url,
+                library,
+            },
+            folder,
+        ))
+    }
+
     /// `helper serve` for real Google (no emulator: nothing is asked of Google
     /// until a browser signs in) on `listen`, with `extra` flags (`--client-id` …).
     pub fn start_google(listen: &str, dist: Option<&Path>, extra: &[&str]) -> anyhow::Result<Self> {

@@ -106,8 +106,10 @@ pub fn router(state: AppState) -> Router {
     if let Upstream::Demo(emulator) = state.upstream() {
         app = app.merge(emulator.router());
     }
-    if let Some(dist) = &state.config().dist {
-        app = app.fallback_service(app_files(dist));
+    match &state.config().dist {
+        Some(dist) => app = app.fallback_service(app_files(dist)),
+        // Not a blank page: say what is missing.
+        None => app = app.route("/", get(no_app)),
     }
     if state.config().tls.is_some() {
         // Browsers that reached it over https once never try plain http again (for
@@ -146,6 +148,25 @@ pub async fn serve(
     };
     crate::serve::serve(listener, router(state), options, shutdown).await?;
     Ok(())
+}
+
+/// `/` of a helper without the app: what to do about it.
+async fn no_app() -> Response {
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Keepsake: no app</title>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\
+         <h1>This Keepsake helper has no app to show</h1>\
+         <p>It was built without the browser app, and was not given one. Build the app \
+         first (<code>./scripts/build-app</code>), then the helper (<code>cargo build \
+         --release -p helper</code>), which then carries it; or start it with \
+         <code>--dist DIR</code>. Its API answers meanwhile.</p></body></html>",
+    )
+        .into_response()
 }
 
 /// The built app: precompressed copies when the browser takes them (`build-app`

@@ -616,6 +616,42 @@ async fn family_member_signs_in_picks_saves_zips_and_signs_out() {
     assert_eq!(stale.status(), 401, "the old session is over");
 }
 
+/// The helper binary copied alone into an empty folder serves the whole app (it
+/// carries it: no `dist/` anywhere near it) and the demo works through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_helper_alone_in_an_empty_folder_serves_the_app_it_carries() {
+    if dist_dir().is_none() {
+        skip_or_fail(
+            "KEEPSAKE_REQUIRE_BROWSER",
+            "no built app: run ./scripts/build-app, then the helper carries it",
+        );
+        return;
+    }
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (helper, folder) = HelperProcess::start_demo_alone(&[]).unwrap();
+    let names: Vec<String> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["helper"], "nothing but the binary in its folder");
+    let client = &browser.client;
+    let mut shots = Screenshots::new("helper-alone");
+    client.goto(&helper.base_url).await.unwrap();
+    sign_in(client, &mut shots).await;
+    let picked = pick(
+        client,
+        &mut shots,
+        &[("[data-testid=picker-item]:not(:has(.vid))", 2)],
+    )
+    .await
+    .remove(0);
+    wait_count(client, "[data-testid=item][data-stage=saved]", picked.len()).await;
+    assert_eq!(saved_photos(&helper), picked.len());
+    shots.take(client, "saved").await;
+}
+
 /// Google's consent page lets the user untick the photos permission and still
 /// press Allow. The token that comes back cannot list a pick: the app drops it,
 /// says what happened, and offers sign-in again, which then works.
