@@ -719,6 +719,31 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
     }
 
+    /// A helper with no app says so at `/`, instead of a blank page or a bare 404.
+    #[tokio::test]
+    async fn a_helper_without_the_app_says_so_at_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = router(google_state(&dir.path().join("lib"), None));
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/")
+                    .header("host", "127.0.0.1:8080")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("no app to show") && text.contains("./scripts/build-app"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn trunk_hashed_names_are_recognised() {
         for hashed in [
