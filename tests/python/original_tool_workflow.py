@@ -447,6 +447,10 @@ class DemoUser(webbrowser.BaseBrowser):
             data = [(i["name"], i.get("value", "")) for i in form["inputs"]
                     if i.get("type") == "hidden" and i.get("name")]
             data.append(("account", radios[self.account_index].get("value", "")))
+            # Boxes ticked as the page shows them (Google's granular consent: the
+            # person leaves the photos permission ticked), as a browser submits them.
+            data += [(i["name"], i.get("value", "on")) for i in form["inputs"]
+                     if i.get("type") == "checkbox" and i.get("name") and "checked" in i]
             allow = [b for b in form["buttons"] if b.get("value") == "allow" or b.get("data-testid") == "consent-allow"]
             if not allow:
                 raise RuntimeError("no Allow button on the consent page")
