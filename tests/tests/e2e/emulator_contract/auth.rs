@@ -113,4 +113,20 @@ async fn json_endpoints_answer_cors_like_google() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["access-control-allow-origin"], origin);
+    // Only the headers Google exposes to a page's script (PICKER-API.md §1): not
+    // `Retry-After`, so a browser client cannot honour it and must back off alone.
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    let exposed: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    assert_eq!(
+        exposed,
+        [
+            "vary",
+            "content-encoding",
+            "date",
+            "server",
+            "content-length"
+        ]
+    );
 }
