@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use picker::{PickedMediaItem, PickingSession};
 
-use crate::model::{Progress, Stage, Totals, failure_groups};
+use crate::model::{FailedItem, NO_REASON, Progress, Stage, Totals, failure_groups};
 
 /// One row of the batch: the item Google listed, and where its progress is kept.
 pub trait Slot: Clone {
@@ -114,6 +114,25 @@ impl<R: Slot> Batch<R> {
         failure_groups(&failed)
     }
 
+    /// Every failed item, in listing order, with why.
+    pub fn failed_items(&self) -> Vec<FailedItem> {
+        self.rows
+            .iter()
+            .filter_map(|row| {
+                row.with_progress(|p| {
+                    (p.stage == Stage::Failed).then(|| FailedItem {
+                        id: row.item().id.clone(),
+                        name: p
+                            .file_name
+                            .clone()
+                            .unwrap_or_else(|| row.item().media_file.filename.clone()),
+                        why: p.error.clone().unwrap_or_else(|| NO_REASON.to_owned()),
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// The rows that failed (for `reason`, or for any).
     pub fn failed(&self, reason: Option<&str>) -> Vec<R> {
         self.rows
@@ -173,6 +192,8 @@ pub enum Event {
     Finished,
     /// The run stopped early: cancelled while picking, timed out, or an error.
     Stopped,
+    /// The user starts a new batch: the page lets go of this one.
+    Cleared,
 }
 
 /// A transition the machine does not allow (a second run started while one is
@@ -212,6 +233,7 @@ impl Phase {
             (Phase::Picking(_), Event::Picked) => Ok(Phase::Listing),
             (Phase::Idle | Phase::Done, Event::Relist) => Ok(Phase::Listing),
             (Phase::Listing, Event::Listed) => Ok(Phase::Processing),
+            (Phase::Idle | Phase::Done, Event::Cleared) => Ok(Phase::Idle),
             (Phase::Processing, Event::Finished) => Ok(Phase::Done),
             (
                 Phase::Creating | Phase::Picking(_) | Phase::Listing | Phase::Processing,
@@ -249,6 +271,7 @@ impl Event {
             Event::Listed => "listed",
             Event::Finished => "finished",
             Event::Stopped => "stopped",
+            Event::Cleared => "cleared",
         }
     }
 }
@@ -449,6 +472,47 @@ mod tests {
         assert_eq!(failed_ids(Some("network error")), ["i1", "i3"]);
         assert_eq!(failed_ids(None), ["i1", "i2", "i3"]);
         assert_eq!(batch.count(Stage::Cancelled), 1);
+        // Every failed item by name, in listing order, the saved name where known.
+        rows[3].set_progress(Progress {
+            file_name: Some("i3 (renamed).jpg".into()),
+            ..failed("network error")
+        });
+        let listed: Vec<(String, String, String)> = batch
+            .failed_items()
+            .into_iter()
+            .map(|f| (f.id, f.name, f.why))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("i1".into(), "i1.jpg".into(), "network error".into()),
+                (
+                    "i2".into(),
+                    "i2.jpg".into(),
+                    "Google is still processing this video".into()
+                ),
+                (
+                    "i3".into(),
+                    "i3 (renamed).jpg".into(),
+                    "network error".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_is_cleared_only_when_nothing_runs() {
+        assert_eq!(Phase::Done.next(Event::Cleared, true), Ok(Phase::Idle));
+        assert_eq!(Phase::Idle.next(Event::Cleared, false), Ok(Phase::Idle));
+        for busy in [
+            Phase::Creating,
+            Phase::Picking(session("s1")),
+            Phase::Listing,
+            Phase::Processing,
+        ] {
+            let refused = busy.next(Event::Cleared, true).unwrap_err();
+            assert_eq!(refused.event, "cleared");
+        }
     }
 
     #[test]

@@ -162,13 +162,39 @@ pub fn is_visible() -> bool {
 /// Puts the app's WebAssembly memory on `window.keepsakeWasmMemory`, so a test or
 /// a benchmark driving the tab can read how large it grew
 /// (`keepsakeWasmMemory.buffer.byteLength`): WASM memory never shrinks, so its
-/// size is the peak the app ever held.
+/// size is the peak the app ever held. `keepsakeHeapInUse()` says what the heap
+/// holds now (it goes back down when a batch is cleared).
 pub fn expose_wasm_memory() {
     let _ = js_sys::Reflect::set(
         &window(),
         &JsValue::from_str("keepsakeWasmMemory"),
         &wasm_bindgen::memory(),
     );
+    // What the heap holds now: the memory's size is only its high-water mark.
+    let live = wasm_bindgen::prelude::Closure::<dyn Fn() -> f64>::new(|| heap_in_use() as f64);
+    let _ = js_sys::Reflect::set(
+        &window(),
+        &JsValue::from_str("keepsakeHeapInUse"),
+        live.as_ref(),
+    );
+    live.forget(); // once per page, for as long as it lives
+}
+
+/// The app's allocator, counting: `keepsakeHeapInUse()` in the page reads it.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
+/// Bytes the app's heap holds now (0 outside the browser).
+pub fn heap_in_use() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        ALLOCATOR.allocated()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use picker::{PickedMediaItem, PickingSession, PollDecision, PollSchedule};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -19,6 +20,7 @@ use crate::client::{self, ApiError, BatchId, BrowserEnv, PickerApi};
 use crate::model::{Progress, Settings, Stage};
 use crate::process::{self, ItemFailure, Job};
 use crate::state::{Ctx, PendingRun, Row};
+use crate::thumbs::Thumbnails;
 use crate::urls::Urls;
 use metafix::FixOptions;
 use picker::retry::{Backoff, RetryEnv, RetryPolicy, Verdict};
@@ -111,6 +113,28 @@ pub async fn resume(ctx: Ctx, pending: PendingRun) {
         }
     }
     run(&ctx, &api, job, &pending.session, work).await;
+}
+
+/// Starts a new batch (the user is done with this one): the page lets go of its
+/// rows and thumbnails, and the picking session kept for a retry is deleted.
+/// What was saved stays in the library and its history.
+pub fn new_batch(ctx: Ctx, thumbnails: Thumbnails) {
+    if ctx.run.advance(Event::Cleared).is_err() {
+        return;
+    }
+    if let Some(session) = ctx.run.open_session.get_untracked()
+        && let Some(api) = ctx.auth.picker_api()
+    {
+        spawn_local(async move {
+            if let Err(err) = api.delete_session(&session).await {
+                leptos::logging::warn!("deleting the picking session {session}: {err}");
+            }
+        });
+    }
+    ctx.run.forget();
+    ctx.notices.clear();
+    thumbnails.clear();
+    ctx.run.clear();
 }
 
 /// Processes the batch's failed items again (those failed for `reason`, or all),
@@ -226,7 +250,7 @@ async fn run(
                     session_gone: true,
                 });
             }
-            let failure = process::process(job, &item, row.progress).await.err();
+            let failure = process::process(job, &item, &row.progress).await.err();
             if let Some(failure) = &failure {
                 paused.set(paused.get() || failure.needs_sign_in);
                 gone.set(gone.get() || failure.session_gone);

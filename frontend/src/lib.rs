@@ -12,6 +12,7 @@ pub mod browser;
 pub mod client;
 pub mod components;
 pub mod flow;
+pub mod layout;
 pub mod model;
 pub mod process;
 pub mod state;
@@ -38,14 +39,7 @@ pub fn App() -> impl IntoView {
     let pending = PendingRun::load();
     let batch = match &pending {
         Some(run) => run.batch.clone(),
-        None => browser::random_id()
-            .ok()
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| {
-                format!("b{}", browser::now_ms() as u64)
-                    .parse()
-                    .expect("'b' and digits make a valid batch id")
-            }),
+        None => state::new_batch_id(),
     };
     let ctx = Ctx::provide(batch);
     ctx.run.keep_counting();

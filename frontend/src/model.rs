@@ -217,6 +217,20 @@ impl Totals {
     }
 }
 
+/// What a failed item's error says when it says nothing.
+pub const NO_REASON: &str = "no reason given";
+
+/// A failed item as the results card lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedItem {
+    /// The item's id.
+    pub id: String,
+    /// Its file name.
+    pub name: String,
+    /// Why it failed (the group it is listed under).
+    pub why: String,
+}
+
 /// The failed items grouped by reason, most common first (then by reason): what
 /// the results card lists, each group with its own Retry.
 pub fn failure_groups<'a>(
@@ -226,7 +240,7 @@ pub fn failure_groups<'a>(
     for p in progress {
         if p.stage == Stage::Failed {
             *groups
-                .entry(p.error.as_deref().unwrap_or("no reason given"))
+                .entry(p.error.as_deref().unwrap_or(NO_REASON))
                 .or_default() += 1;
         }
     }

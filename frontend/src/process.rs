@@ -121,7 +121,7 @@ impl From<ApiError> for ItemFailure {
 pub async fn process(
     job: &Job,
     item: &PickedMediaItem,
-    progress: RwSignal<Progress>,
+    progress: &ArcRwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
     let outcome = run(job, item, progress).await;
     match &outcome {
@@ -149,7 +149,7 @@ const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 struct Fetch<'a> {
     job: &'a Job,
     item: &'a PickedMediaItem,
-    progress: RwSignal<Progress>,
+    progress: &'a ArcRwSignal<Progress>,
     item_id: ItemId,
     suffix: MediaSuffix,
     download: Option<DownloadId>,
@@ -258,7 +258,7 @@ impl Fetch<'_> {
 async fn run(
     job: &Job,
     item: &PickedMediaItem,
-    progress: RwSignal<Progress>,
+    progress: &ArcRwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
     // Waiting for a slot, the item shows as not started.
     let slot = job.slots.acquire_arc().await;
@@ -379,7 +379,7 @@ async fn run(
 fn finish(
     saved: SaveOutcome,
     outcome: metafix::Outcome,
-    progress: RwSignal<Progress>,
+    progress: &ArcRwSignal<Progress>,
 ) -> Result<(), ItemFailure> {
     progress.update(|p| {
         p.stage = match saved.status {

@@ -15,7 +15,7 @@ use crate::auth::AccessToken;
 use crate::batch::{Batch, Event, Phase, Refused, Slot};
 use crate::browser;
 use crate::client::{ApiError, BatchId, ClientConfig, PickerApi};
-use crate::model::{Progress, Settings, Totals};
+use crate::model::{FailedItem, Progress, Settings, Totals};
 
 /// A message shown above the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,23 +52,25 @@ impl Zone {
 }
 
 /// One picked item in the batch: the app's [`Slot`], its progress and thumbnail
-/// in signals so a tile re-renders alone.
+/// in signals so a tile re-renders alone. Reference-counted signals, not the
+/// arena's: a row's state is freed with the last clone of the row (the batch's,
+/// a tile's while it is in the page), so clearing a batch frees all of it.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// What the Picker said.
     pub item: Arc<PickedMediaItem>,
     /// Object URL of its thumbnail, once loaded.
-    pub thumb: RwSignal<Option<String>>,
+    pub thumb: ArcRwSignal<Option<String>>,
     /// How far it got.
-    pub progress: RwSignal<Progress>,
+    pub progress: ArcRwSignal<Progress>,
 }
 
 impl Slot for Row {
     fn new(item: Arc<PickedMediaItem>) -> Self {
         Row {
             item,
-            thumb: RwSignal::new(None),
-            progress: RwSignal::new(Progress::default()),
+            thumb: ArcRwSignal::new(None),
+            progress: ArcRwSignal::new(Progress::default()),
         }
     }
     fn item(&self) -> &Arc<PickedMediaItem> {
@@ -175,6 +177,9 @@ pub struct Tally {
     pub totals: Totals,
     /// Failed items grouped by reason, most common first.
     pub failures: Vec<(String, usize)>,
+    /// Every failed item, in listing order (the grid shows only the rows in
+    /// view; the results card lists these in full).
+    pub failed: Vec<FailedItem>,
 }
 
 /// How often the batch's [`Tally`] is counted again while rows change. Counting
@@ -315,6 +320,7 @@ impl Run {
                 batch.with_untracked(|b| Tally {
                     totals: b.totals(),
                     failures: b.failure_groups(),
+                    failed: b.failed_items(),
                 })
             })
         });
@@ -409,6 +415,16 @@ impl Run {
         let mut work = Vec::new();
         untrack(|| self.batch.update(|b| work = b.add_items(items)));
         work
+    }
+
+    /// Lets go of the batch (the user starts a new one): its rows, and with them
+    /// every row's state, are freed; the next pick saves into a new batch (a
+    /// new zip, a new history entry). The saved files stay in the library.
+    pub fn clear(&self) {
+        self.selected.set(None);
+        self.batch.set(Batch::default());
+        self.id.set_value(new_batch_id());
+        self.recount();
     }
 
     /// Remembers that `session`'s items are being processed (until [`Run::forget`]).
@@ -511,6 +527,18 @@ impl Ctx {
             self.notices.fail(&format!("{what}: {err}"));
         }
     }
+}
+
+/// A new batch's id: random, else from the clock.
+pub fn new_batch_id() -> BatchId {
+    browser::random_id()
+        .ok()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| {
+            format!("b{}", browser::now_ms() as u64)
+                .parse()
+                .expect("'b' and digits make a valid batch id")
+        })
 }
 
 /// `message` with a capital first letter (messages are composed from lowercase

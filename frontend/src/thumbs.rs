@@ -1,7 +1,9 @@
-//! Thumbnails, loaded only for the tiles near the viewport: a 2,000-item batch
+//! Thumbnails, loaded only for the tiles near the viewport: a 5,000-item batch
 //! fetches the few dozen a screen shows (and a screen of look-ahead), a few at a
-//! time, and keeps at most [`MAX_LOADED`] of them, releasing the object URLs of
-//! those scrolled far away or gone.
+//! time, and keeps at most [`MAX_LOADED`] of them — the grid keeps only the
+//! rows near the viewport in the page, and a thumbnail outlives its tile until
+//! it is among the least recently loaded of those far away, so scrolling back
+//! a little shows them at once. [`Thumbnails::clear`] releases them all.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -52,8 +54,9 @@ struct Loader {
     tiles: HashMap<String, Tile>,
     queue: VecDeque<String>,
     running: usize,
-    /// Items whose thumbnail is shown, least recently loaded first.
-    loaded: VecDeque<String>,
+    /// Rows whose thumbnail is kept (shown, or ready for when their tile comes
+    /// back), least recently loaded first.
+    loaded: VecDeque<Row>,
 }
 
 impl Thumbnails {
@@ -113,18 +116,37 @@ impl Thumbnails {
         }
     }
 
-    /// Stops watching a tile that is gone, releasing its thumbnail.
+    /// Stops watching a tile that left the page; its thumbnail is kept while
+    /// fewer than [`MAX_LOADED`] are.
     pub fn forget(&self, id: &str) {
         self.loader.update_value(|loader| {
-            if let Some(tile) = loader.tiles.remove(id) {
-                if let Some(observer) = &loader.observer {
-                    observer.unobserve(&tile.element);
-                }
-                release(&tile.row);
+            if let Some(tile) = loader.tiles.remove(id)
+                && let Some(observer) = &loader.observer
+            {
+                observer.unobserve(&tile.element);
             }
-            loader.loaded.retain(|loaded| loaded != id);
             loader.queue.retain(|queued| queued != id);
+            evict(loader);
         });
+    }
+
+    /// Releases every thumbnail (the batch is cleared); fetches under way are
+    /// dropped when they end.
+    pub fn clear(&self) {
+        self.loader.update_value(|loader| {
+            for row in loader.loaded.drain(..) {
+                release(&row);
+            }
+            loader.queue.clear();
+            for tile in loader.tiles.values_mut() {
+                tile.pending = false;
+            }
+        });
+    }
+
+    /// Thumbnails kept now.
+    pub fn kept(&self) -> usize {
+        self.loader.with_value(|loader| loader.loaded.len())
     }
 
     fn set_near(&self, id: &str, near: bool) {
@@ -191,8 +213,9 @@ impl Thumbnails {
                 return;
             };
             release(&tile.row);
+            loader.loaded.retain(|row| row.item.id != id);
             tile.row.thumb.set(Some(url));
-            loader.loaded.push_back(id);
+            loader.loaded.push_back(tile.row.clone());
             evict(loader);
         });
         self.pump(auth);
@@ -204,15 +227,13 @@ impl Thumbnails {
 fn evict(loader: &mut Loader) {
     let mut kept = VecDeque::with_capacity(loader.loaded.len());
     let mut excess = loader.loaded.len().saturating_sub(MAX_LOADED);
-    while let Some(id) = loader.loaded.pop_front() {
-        let far = loader.tiles.get(&id).is_none_or(|tile| !tile.near);
+    while let Some(row) = loader.loaded.pop_front() {
+        let far = loader.tiles.get(&row.item.id).is_none_or(|tile| !tile.near);
         if excess > 0 && far {
-            if let Some(tile) = loader.tiles.get(&id) {
-                release(&tile.row);
-            }
+            release(&row);
             excess -= 1;
         } else {
-            kept.push_back(id);
+            kept.push_back(row);
         }
     }
     loader.loaded = kept;

@@ -454,6 +454,10 @@ fn chrome_capabilities(
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            // Memory figures a test can trust: `performance.memory` exact, and
+            // `gc()` to collect before reading it.
+            "--enable-precise-memory-info",
+            "--js-flags=--expose-gc",
             format!("--window-size={},{}", look.width, look.height),
             // The system's colour scheme as the page sees it (`prefers-color-scheme`).
             if look.dark { "--force-dark-mode" } else { "--no-first-run" },

@@ -35,7 +35,7 @@ fn RowDetails(row: Row) -> impl IntoView {
     let run = expect_context::<Run>();
     let prefs = expect_context::<Prefs>();
     let item = row.item.clone();
-    let progress = row.progress;
+    let progress = RwSignal::from(row.progress.clone());
     let create_time = item.create_time;
     // On the photographer's clock: the offset the fixed file carries, else the
     // time zone setting's (the same rule metafix writes dates by). The file's own

@@ -35,7 +35,19 @@ pub fn ProgressCard() -> impl IntoView {
         Pace::since(since, now, &t)
     });
     view! {
-        <section class="card progress" data-testid="progress">
+        // The counts as attributes too: the grid keeps only the rows in view in
+        // the page, so tests and outside checks read the batch's state here.
+        <section
+            class="card progress"
+            data-testid="progress"
+            data-total=move || totals.get().items
+            data-saved=move || totals.get().saved
+            data-duplicate=move || totals.get().duplicates
+            data-failed=move || totals.get().failed
+            data-waiting=move || totals.get().waiting
+            data-working=move || totals.get().working
+            data-cancelled=move || totals.get().cancelled
+        >
             <div class="progress-head">
                 <span data-testid="progress-text">
                     {move || {

@@ -3,8 +3,9 @@ use leptos::task::spawn_local;
 
 use crate::batch::Phase;
 use crate::flow;
-use crate::model::Totals;
+use crate::model::{FailedItem, Totals};
 use crate::state::Ctx;
+use crate::thumbs::Thumbnails;
 
 /// When a session's items are all done: what happened, and the zip.
 #[component]
@@ -15,6 +16,7 @@ pub fn Results() -> impl IntoView {
     let done = move || run.with_phase(|p| *p == Phase::Done) && totals.get().finished();
     let zip_url = move || api::routes::batch_zip(&run.id.get_value());
     let groups = Memo::new(move |_| run.tally().failures);
+    let thumbnails = expect_context::<Thumbnails>();
     // The session is kept while items failed; without it there is nothing to retry.
     let can_retry = move || run.open_session.with(Option::is_some);
     view! {
@@ -43,6 +45,14 @@ pub fn Results() -> impl IntoView {
                         "Download zip"
                     </a>
                 </Show>
+                    <button
+                        class="button"
+                        data-testid="new-batch"
+                        title="Clear this batch from the page and start a new one; what is saved stays in the library"
+                        on:click=move |_| flow::new_batch(ctx, thumbnails)
+                    >
+                        "New batch"
+                    </button>
                 </div>
                 <Show when=move || groups.with(|g| !g.is_empty())>
                     <ul class="failures" data-testid="failure-groups">
@@ -64,7 +74,18 @@ fn FailureGroup(
     can_retry: impl Fn() -> bool + Send + Sync + Copy + 'static,
 ) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let run = ctx.run;
     let reason = why.clone();
+    let of_group = why.clone();
+    // Every item of the group by name, each opening its details: the grid
+    // holds only the rows in view.
+    let items = Memo::new(move |_| {
+        run.tally()
+            .failed
+            .into_iter()
+            .filter(|item| item.why == of_group)
+            .collect::<Vec<FailedItem>>()
+    });
     view! {
         <li class="failure" data-testid="failure-group">
             <span class="count">{format!("{count} ×")}</span>
@@ -81,6 +102,24 @@ fn FailureGroup(
                     "Retry"
                 </button>
             </Show>
+            <ul class="failed-items">
+                <For each=move || items.get() key=|item| item.id.clone() let:item>
+                    <li>
+                        <button
+                            class="link"
+                            data-testid="failed-item"
+                            data-item-id=item.id.clone()
+                            title=item.why.clone()
+                            on:click={
+                                let id = item.id.clone();
+                                move |_| run.selected.set(Some(id.clone()))
+                            }
+                        >
+                            {item.name.clone()}
+                        </button>
+                    </li>
+                </For>
+            </ul>
         </li>
     }
 }

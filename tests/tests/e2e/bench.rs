@@ -398,11 +398,9 @@ async fn bench_app_saves_phone_photos() {
         }
         let sample = client
             .execute(
-                "const tiles = [...document.querySelectorAll('[data-testid=item]')];
-                 const settled = tiles.filter(t =>
-                     ['saved', 'duplicate', 'failed'].includes(t.dataset.stage)).length;
-                 const failed = tiles.filter(t => t.dataset.stage === 'failed').length;
-                 return [tiles.length, settled, failed,
+                "const p = document.querySelector('[data-testid=progress]');
+                 const n = k => p ? Number(p.dataset[k] || 0) : 0;
+                 return [n('total'), n('saved') + n('duplicate') + n('failed'), n('failed'),
                          performance.memory ? performance.memory.usedJSHeapSize : 0];",
                 vec![],
             )
